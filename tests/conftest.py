@@ -1,0 +1,78 @@
+"""Shared test set-up: an event loop that fails the test on any unhandled task error, and speech fixtures."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+_loop_errors: list[str] = []
+
+
+def _record_loop_error(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    exc = context.get("exception")
+    _loop_errors.append(f"{context.get('message')}: {exc!r}")
+    loop.default_exception_handler(context)
+
+
+def _plain_loop() -> asyncio.AbstractEventLoop:
+    loop = asyncio.new_event_loop()
+    loop.set_exception_handler(_record_loop_error)
+    return loop
+
+
+def _qt_loop() -> asyncio.AbstractEventLoop:
+    import qasync
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication([])
+    loop = qasync.QEventLoop(app, already_running=False)
+    loop.set_exception_handler(_record_loop_error)
+    return loop
+
+
+def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> dict[str, Callable[[], Any]]:
+    """Tests under tests/ui and tests/e2e run on the Qt event loop (qasync); the rest on plain asyncio."""
+    parts = Path(str(item.path)).parts
+    if "ui" in parts or "e2e" in parts:
+        return {"qasync": _qt_loop}
+    return {"asyncio": _plain_loop}
+
+
+@pytest.fixture(autouse=True)
+def _fail_on_unhandled_task_errors() -> Iterator[None]:
+    """An exception nobody awaited is a bug: fail the test that caused it."""
+    _loop_errors.clear()
+    yield
+    if _loop_errors:
+        errors = list(_loop_errors)
+        _loop_errors.clear()
+        pytest.fail("unhandled errors in the event loop:\n" + "\n".join(errors))
+
+
+def espeak_pcm(text: str, rate: int = 24000) -> bytes:
+    """Speech for ``text`` from espeak-ng as PCM16 mono at ``rate``."""
+    import soxr
+
+    exe = shutil.which("espeak-ng")
+    if exe is None:
+        pytest.fail("espeak-ng is not installed; run .ci/run or install the Debian package espeak-ng")
+    wav = subprocess.run([exe, "--stdout", text], check=True, capture_output=True).stdout
+    body = wav[44:]
+    samples = np.frombuffer(body[: len(body) // 2 * 2], dtype=np.int16)
+    return np.clip(soxr.resample(samples, 22050, rate), -32768, 32767).astype(np.int16).tobytes()
+
+
+@pytest.fixture(scope="session")
+def speech_pcm() -> bytes:
+    """About two seconds of English speech, PCM16 mono 24 kHz."""
+    return espeak_pcm("what is the weather like in seattle today")

@@ -1,0 +1,18 @@
+"""The emulator's deterministic "model": it repeats what it heard and says who answered."""
+
+from __future__ import annotations
+
+_MODE_NAMES = {
+    None: "Voice Live model",
+    "byom-azure-openai-realtime": "bring-your-own realtime",
+    "byom-azure-openai-chat-completion": "bring-your-own chat completion",
+}
+
+
+def answer(heard: str | None, *, deployment: str, profile: str | None, typed: bool = False) -> str:
+    """The reply to the latest user input (``heard`` is None when the response had no new input)."""
+    who = f"This is {deployment}, answering in {_MODE_NAMES.get(profile, profile)} mode."
+    if heard is None:
+        return f"Hello. {who} Hold the key and speak, or type a message."
+    verb = "wrote" if typed else "said"
+    return f"You {verb}: {heard.strip().rstrip('.')}. {who}"

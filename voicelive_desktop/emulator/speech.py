@@ -1,0 +1,124 @@
+"""What the emulator hears and says: offline recognition and speech synthesis, each with a fallback.
+
+pocketsphinx (its wheel ships an English model) recognises; espeak-ng speaks. Without either the emulator
+still works: it describes the audio it got ("(2.4 s of audio)") and answers with an audible tone pattern.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import threading
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import soxr
+
+log = logging.getLogger(__name__)
+
+RATE = 24000
+_WAV_HEADER = 44
+
+
+def describe_duration(pcm16: bytes, rate: int = RATE) -> str:
+    """The transcript used when no recogniser is installed."""
+    return f"({len(pcm16) / 2 / rate:.1f} s of audio)"
+
+
+class Recognizer:
+    """Offline speech recognition with pocketsphinx, loaded on first use in a worker thread."""
+
+    def __init__(self, *, enabled: bool = True) -> None:
+        self._lock = threading.Lock()
+        self._decoder: Any = None
+        self._unavailable = not enabled
+
+    @property
+    def available(self) -> bool:
+        """False once loading failed (no pocketsphinx): transcripts then describe the audio instead."""
+        return not self._unavailable
+
+    def _load(self) -> Any:
+        if self._decoder is None and not self._unavailable:
+            try:
+                from pocketsphinx import Decoder
+
+                self._decoder = Decoder(samprate=16000, loglevel="FATAL")
+            except (ImportError, RuntimeError, OSError) as exc:
+                log.info("pocketsphinx unavailable (%s); transcripts will describe the audio", exc)
+                self._unavailable = True
+        return self._decoder
+
+    def _recognize_sync(self, pcm16: bytes, rate: int) -> str:
+        with self._lock:
+            decoder = self._load()
+            if decoder is None:
+                return describe_duration(pcm16, rate)
+            audio = np.frombuffer(pcm16, dtype=np.int16)
+            mono16k = soxr.resample(audio, rate, 16000).astype(np.int16)
+            decoder.start_utt()
+            decoder.process_raw(mono16k.tobytes(), full_utt=True)
+            decoder.end_utt()
+            hyp = decoder.hyp()
+            text = hyp.hypstr.strip() if hyp is not None else ""
+        return text or describe_duration(pcm16, rate)
+
+    async def recognize(self, pcm16: bytes, rate: int = RATE) -> str:
+        """Words heard in ``pcm16`` (mono, ``rate`` Hz); never raises, never blocks the loop."""
+        return await asyncio.to_thread(self._recognize_sync, pcm16, rate)
+
+
+class Synthesizer:
+    """Text to PCM16 mono 24 kHz: espeak-ng when present, else a tone per word."""
+
+    def __init__(self, espeak: str | None = None, *, use_espeak: bool = True) -> None:
+        self._espeak = (espeak or shutil.which("espeak-ng")) if use_espeak else None
+
+    @property
+    def voice_name(self) -> str:
+        """What actually speaks, for the emulator's banner."""
+        return "espeak-ng" if self._espeak else "tone"
+
+    async def synthesize(self, text: str) -> bytes:
+        """Speech for ``text``; falls back to tones if espeak-ng is missing or fails."""
+        if self._espeak:
+            try:
+                proc = await asyncio.create_subprocess_exec(
+                    self._espeak,
+                    "--stdout",
+                    "-s",
+                    "170",
+                    text,
+                    stdout=asyncio.subprocess.PIPE,
+                    stderr=asyncio.subprocess.DEVNULL,
+                )
+                wav, _ = await proc.communicate()
+                if proc.returncode == 0 and len(wav) > _WAV_HEADER:
+                    # espeak-ng streams its WAV with a bogus length in the header: trust the bytes, not it.
+                    body = wav[_WAV_HEADER:]
+                    samples = np.frombuffer(body[: len(body) // 2 * 2], dtype=np.int16)
+                    return _to_int16(soxr.resample(samples, 22050, RATE)).tobytes()
+            except OSError as exc:
+                log.warning("espeak-ng failed (%s); speaking in tones", exc)
+        return tone_speech(text)
+
+
+def _to_int16(samples: npt.NDArray[Any]) -> npt.NDArray[np.int16]:
+    clipped: npt.NDArray[np.int16] = np.clip(samples, -32768, 32767).astype(np.int16)
+    return clipped
+
+
+def tone_speech(text: str, rate: int = RATE) -> bytes:
+    """A clearly audible stand-in for speech: one 160 ms tone per word, pitch from the word, short gaps."""
+    words = text.split() or ["..."]
+    pieces: list[npt.NDArray[np.int16]] = []
+    t = np.arange(int(0.16 * rate)) / rate
+    envelope = np.minimum(1.0, np.minimum(t, t[::-1]) / 0.01)
+    gap = np.zeros(int(0.05 * rate), dtype=np.int16)
+    for word in words:
+        freq = 300 + (sum(map(ord, word)) % 12) * 40
+        pieces.append(_to_int16(0.3 * 32767 * envelope * np.sin(2 * np.pi * freq * t)))
+        pieces.append(gap)
+    return np.concatenate(pieces).tobytes()

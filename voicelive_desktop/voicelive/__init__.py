@@ -1,0 +1,1 @@
+"""Voice Live session core: pure asyncio over the azure-ai-voicelive SDK, no Qt."""

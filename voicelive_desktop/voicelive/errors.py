@@ -1,0 +1,159 @@
+"""Turning failures into actionable, secret-free messages.
+
+The SDK's handshake exception carries the request headers (the api-key among them) in its repr, and aiohttp
+logs URLs and headers at debug level. Everything here is about never letting those reach a user or a log.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Iterable
+
+from .events import ErrorCategory, ErrorRaised
+from .modes import Mode
+
+_HEADER_PATTERNS = (
+    re.compile(r"(?i)(api[-_]?key['\"]?\s*[:=]\s*['\"]?)([^'\"\s,}]+)"),
+    re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?bearer\s+)([^'\"\s,}]+)"),
+    re.compile(r"(?i)(bearer\s+)([A-Za-z0-9._~+/=-]{8,})"),
+)
+_REDACTED = "***"
+
+
+class SecretRegistry:
+    """Remembers every secret the program has held so any text can be scrubbed of it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._secrets: set[str] = set()
+
+    def add(self, secret: str | None) -> None:
+        """Register a secret; short strings are ignored so that scrubbing does not mangle ordinary words."""
+        if secret and len(secret) >= 4:
+            with self._lock:
+                self._secrets.add(secret)
+
+    def scrub(self, text: str) -> str:
+        """Return ``text`` with every known secret and every credential-looking header value replaced."""
+        with self._lock:
+            secrets = sorted(self._secrets, key=len, reverse=True)
+        for secret in secrets:
+            text = text.replace(secret, _REDACTED)
+        for pattern in _HEADER_PATTERNS:
+            text = pattern.sub(lambda m: m.group(1) + _REDACTED, text)
+        return text
+
+
+SECRETS = SecretRegistry()
+
+
+class ScrubbingFilter(logging.Filter):
+    """A logging filter that formats each record once and scrubs it; install it on every handler."""
+
+    def __init__(self, registry: SecretRegistry = SECRETS) -> None:
+        super().__init__()
+        self._registry = registry
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if record.exc_info and record.exc_info[1] is not None:
+            # Tracebacks repeat the exception's repr, headers included: keep only a scrubbed one-liner.
+            exc = record.exc_info[1]
+            message = f"{message} ({type(exc).__name__}: {exc})"
+            record.exc_info = None
+            record.exc_text = None
+        record.msg = self._registry.scrub(message)
+        record.args = None
+        return True
+
+
+def install_log_scrubbing(handlers: Iterable[logging.Handler] | None = None) -> None:
+    """Put the scrubbing filter on the given handlers, or on every handler of the root logger."""
+    for handler in handlers if handlers is not None else logging.getLogger().handlers:
+        if not any(isinstance(f, ScrubbingFilter) for f in handler.filters):
+            handler.addFilter(ScrubbingFilter())
+
+
+def _role_fix_commands() -> str:
+    return (
+        'Give the Foundry resource\'s system-assigned managed identity the "Azure AI User" role on the '
+        "resource itself:\n"
+        "  az resource update --ids <resource-id> --set identity.type=SystemAssigned\n"
+        "  az role assignment create --assignee-object-id "
+        "$(az resource show --ids <resource-id> --query identity.principalId -o tsv) "
+        '--assignee-principal-type ServicePrincipal --role "Azure AI User" --scope <resource-id>'
+    )
+
+
+def for_http_status(
+    status: int, *, mode: Mode, using_entra: bool, deployment: str, error_code: str | None = None
+) -> ErrorRaised:
+    """The message for a handshake the service refused with ``status``."""
+    code = f" ({error_code})" if error_code else ""
+    if status == 401:
+        how = (
+            "Sign in again (az login) or pick another sign-in method in Settings."
+            if using_entra
+            else "Check the API key in Settings: copy Key 1 from the resource's Keys and Endpoint page."
+        )
+        return ErrorRaised(ErrorCategory.BAD_CREDENTIALS, f"The service rejected the credentials (401){code}. {how}")
+    if status == 403:
+        if mode is Mode.BYOM_CHAT_COMPLETION and using_entra:
+            return ErrorRaised(
+                ErrorCategory.FORBIDDEN,
+                "Access denied (403) in BYOM chat-completion mode with Microsoft Entra ID. " + _role_fix_commands(),
+            )
+        return ErrorRaised(
+            ErrorCategory.FORBIDDEN,
+            f'Access denied (403){code}. Your identity needs the "Azure AI User" role on the resource, '
+            "or the resource's network rules block this machine.",
+        )
+    if status == 404:
+        return ErrorRaised(
+            ErrorCategory.DEPLOYMENT_NOT_FOUND,
+            f"No deployment named {deployment!r} for {mode.label}{code}. Check the deployment name in your "
+            "Foundry resource, or pick another in the deployment box.",
+        )
+    if status == 429:
+        return ErrorRaised(
+            ErrorCategory.THROTTLED,
+            f"Too many requests (429){code}. Wait a moment and connect again, or raise the deployment's quota.",
+        )
+    if 400 <= status < 500:
+        return ErrorRaised(
+            ErrorCategory.REFUSED,
+            f"The service refused the connection ({status}){code}. Check the mode, the api-version and the "
+            "endpoint URL.",
+        )
+    return ErrorRaised(
+        ErrorCategory.SERVICE, f"The service failed to open the session ({status}){code}. Try again shortly."
+    )
+
+
+def for_close(code: int, reason: str) -> ErrorRaised:
+    """The message for a connection the service (or the network) ended."""
+    reason = SECRETS.scrub(reason)
+    if code == 1001 or "expired" in reason.lower():
+        return ErrorRaised(
+            ErrorCategory.SESSION_EXPIRED,
+            f"The session expired (close code {code}). Connect again to continue; the conversation is kept.",
+        )
+    detail = f": {reason}" if reason else ""
+    return ErrorRaised(
+        ErrorCategory.CONNECTION_LOST,
+        f"The connection was lost (close code {code}{detail}). Reconnect to continue; the conversation is kept.",
+    )
+
+
+def for_service_error(code: str | None, message: str) -> ErrorRaised:
+    """The message for an ``error`` event the service sent during a session."""
+    message = SECRETS.scrub(message)
+    lowered = (code or "").lower()
+    if "deploymentnotfound" in lowered or "model_not_found" in lowered:
+        return ErrorRaised(ErrorCategory.DEPLOYMENT_NOT_FOUND, f"{message} Pick another deployment.")
+    if "rate_limit" in lowered or "throttl" in lowered:
+        return ErrorRaised(ErrorCategory.THROTTLED, f"{message} Wait a moment and try again.")
+    suffix = f" ({code})" if code else ""
+    return ErrorRaised(ErrorCategory.SERVICE, f"The service reported an error{suffix}: {message}")

@@ -1,0 +1,103 @@
+"""Where a session connects: the mode (managed model or a Bring-Your-Own-Model profile) and deployment."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from urllib.parse import urlparse
+
+#: The SDK's default api-version at the time of writing; ``None`` in a target means "let the SDK choose".
+GA_API_VERSION = "2025-10-01"
+
+
+class Mode(enum.Enum):
+    """How Voice Live reaches the model.
+
+    The value is what travels as the ``profile`` query parameter; the managed mode sends none.
+    """
+
+    MANAGED = ""
+    BYOM_REALTIME = "byom-azure-openai-realtime"
+    BYOM_CHAT_COMPLETION = "byom-azure-openai-chat-completion"
+
+    @property
+    def profile(self) -> str | None:
+        """The ``profile`` query value, or None for a Voice Live managed model."""
+        return self.value or None
+
+    @property
+    def label(self) -> str:
+        """Short human name, as shown in the mode selector and the status line."""
+        return _LABELS[self]
+
+    @property
+    def default_deployments(self) -> tuple[str, ...]:
+        """Suggestions for the deployment box before the user has typed any of their own."""
+        return _DEFAULT_DEPLOYMENTS[self]
+
+    @classmethod
+    def from_profile(cls, profile: str | None) -> Mode:
+        """Parse a ``profile`` value as given on the command line or in the environment.
+
+        Raises:
+            ValueError: with the accepted values, when the profile is not one Voice Live knows.
+        """
+        if not profile:
+            return cls.MANAGED
+        for mode in cls:
+            if mode.value == profile.strip().lower():
+                return mode
+        accepted = ", ".join(m.value for m in cls if m.value)
+        raise ValueError(f"Unknown Bring-Your-Own-Model profile {profile!r}; use one of: {accepted}")
+
+
+_LABELS = {
+    Mode.MANAGED: "Voice Live model",
+    Mode.BYOM_REALTIME: "BYOM realtime",
+    Mode.BYOM_CHAT_COMPLETION: "BYOM chat completion",
+}
+
+_DEFAULT_DEPLOYMENTS: dict[Mode, tuple[str, ...]] = {
+    Mode.MANAGED: (
+        "gpt-realtime",
+        "gpt-realtime-mini",
+        "gpt-4.1",
+        "gpt-4o",
+        "gpt-5-chat",
+        "phi4-mm-realtime",
+    ),
+    Mode.BYOM_REALTIME: ("gpt-realtime", "gpt-4o-realtime-preview"),
+    Mode.BYOM_CHAT_COMPLETION: ("gpt-4.1", "gpt-5-chat", "grok-3"),
+}
+
+
+@dataclass(frozen=True)
+class Target:
+    """Everything that decides which websocket URL a session opens.
+
+    Changing any field means a new connection; everything else is a ``session.update``.
+    """
+
+    endpoint: str
+    mode: Mode
+    deployment: str
+    api_version: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.deployment.strip():
+            raise ValueError("The deployment name is empty; type the name of a model deployment.")
+
+    @property
+    def query(self) -> dict[str, str]:
+        """Extra query parameters besides ``model`` (which the SDK adds itself)."""
+        return {"profile": self.mode.profile} if self.mode.profile else {}
+
+    @property
+    def resource(self) -> str:
+        """The host the user recognises as their resource, for the status line."""
+        host = urlparse(self.endpoint).hostname or self.endpoint
+        return host.split(".", 1)[0] if host.endswith(".azure.com") else host
+
+    def describe(self) -> str:
+        """``resource · mode · deployment``, as the connection state shows it."""
+        return f"{self.resource} \u00b7 {self.mode.label} \u00b7 {self.deployment}"
