@@ -16,6 +16,33 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 _loop_errors: list[str] = []
+_pulse: Any = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Start a private PulseAudio before anything imports sounddevice (PortAudio lists devices at import)."""
+    global _pulse
+    if os.environ.get("VOICELIVE_TEST_NO_PULSE") or shutil.which("pulseaudio") is None:
+        return
+    from tests.pulse import PrivatePulse
+
+    _pulse = PrivatePulse()
+    _pulse.start()
+    os.environ.update(_pulse.env)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Stop the PulseAudio this run started."""
+    if _pulse is not None:
+        _pulse.stop()
+
+
+@pytest.fixture(scope="session")
+def pulse() -> Any:
+    """The private PulseAudio (virtual microphone ``micfeed``, virtual speaker ``speaker``)."""
+    if _pulse is None:
+        pytest.fail("the audio tests need PulseAudio: run scripts/setup.sh (it installs pulseaudio)")
+    return _pulse
 
 
 def _record_loop_error(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:

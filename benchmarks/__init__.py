@@ -1,0 +1,1 @@
+"""Speed and memory figures, written as JSON under benchmarks/results/."""

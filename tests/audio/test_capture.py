@@ -1,0 +1,128 @@
+"""Capture on real PortAudio: what is spoken into the virtual microphone is what the session is given."""
+
+from __future__ import annotations
+
+import asyncio
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from tests.pulse import tone
+from voicelive_desktop.audio.capture import Capture
+
+from .conftest import best_alignment, dominant_frequency, loud_ms
+
+
+async def _collect(capture: Capture) -> tuple[asyncio.Task[bytes], list[bytes]]:
+    chunks: list[bytes] = []
+
+    async def run() -> bytes:
+        async for chunk in capture.turn_audio():
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    return asyncio.create_task(run()), chunks
+
+
+async def _wait_level(capture: Capture, *, loud: bool, timeout: float = 5.0) -> None:
+    async def poll() -> None:
+        while (capture.peek_level(20).peak_db > -30) != loud:
+            await asyncio.sleep(0.005)
+
+    await asyncio.wait_for(poll(), timeout)
+
+
+async def test_speech_into_the_microphone_reaches_the_turn(sd: ModuleType, pulse: Any, speech_pcm: bytes) -> None:
+    capture = Capture(sd)
+    assert capture.open()
+    try:
+        capture.begin_turn()
+        task, _ = await _collect(capture)
+        player = pulse.play(speech_pcm)
+        await asyncio.to_thread(player.wait, 10)
+        await asyncio.sleep(0.3)
+        capture.release()
+        captured = np.frombuffer(await asyncio.wait_for(task, 5), dtype=np.int16)
+    finally:
+        capture.close()
+    source = np.frombuffer(speech_pcm, dtype=np.int16)
+    _, corr = best_alignment(captured, source)
+    assert corr >= 0.95, f"captured audio correlates only {corr:.3f} with what was spoken"
+
+
+async def test_preroll_sends_the_audio_from_just_before_the_key_went_down(sd: ModuleType, pulse: Any) -> None:
+    capture = Capture(sd, preroll_ms=300, tail_ms=200)
+    assert capture.open()
+    try:
+        await asyncio.sleep(0.4)
+        pulse.play(tone(880, 0.15))
+        await _wait_level(capture, loud=True)
+        await _wait_level(capture, loud=False)
+        await asyncio.sleep(0.05)
+        capture.begin_turn()  # the burst ended ~50 ms ago: only pre-roll can still hold it
+        task, _ = await _collect(capture)
+        await asyncio.sleep(0.3)
+        capture.release()
+        captured = np.frombuffer(await asyncio.wait_for(task, 5), dtype=np.int16)
+    finally:
+        capture.close()
+    head = captured[: 24000 * 300 // 1000]
+    assert loud_ms(head) >= 60, "the tone heard before key down is missing from the turn"
+    assert abs(dominant_frequency(head) - 880) < 20
+    # pre-roll + held + tail: 300 + ~300 + 200 ms
+    assert 760 <= len(captured) * 1000 / 24000 <= 900
+
+
+async def test_release_tail_keeps_the_last_syllable(sd: ModuleType, pulse: Any) -> None:
+    capture = Capture(sd, preroll_ms=0, tail_ms=200)
+    assert capture.open()
+    try:
+        capture.begin_turn()
+        task, _ = await _collect(capture)
+        await asyncio.sleep(0.2)
+        player = pulse.play(tone(660, 0.6))
+        await _wait_level(capture, loud=True)
+        capture.release()  # the word is still being spoken when the key comes up
+        captured = np.frombuffer(await asyncio.wait_for(task, 5), dtype=np.int16)
+        await asyncio.to_thread(player.wait, 5)  # leave the microphone quiet for the next test
+    finally:
+        capture.close()
+    tail = captured[-24000 * 200 // 1000 :]
+    assert loud_ms(tail) >= 190, "audio after the key came up was not sent"
+    assert abs(dominant_frequency(tail) - 660) < 20
+
+
+async def test_a_device_that_only_runs_at_48khz_is_resampled(sd: ModuleType, pulse: Any, speech_pcm: bytes) -> None:
+    class Only48k:
+        """The real sounddevice, as seen through a device that refuses every rate but 48 kHz."""
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(sd, name)
+
+        def query_devices(self, *args: Any, **kwargs: Any) -> Any:
+            info = sd.query_devices(*args, **kwargs)
+            if args and isinstance(info, dict):
+                return {**info, "default_samplerate": 48000.0}
+            return info
+
+        def RawInputStream(self, *, samplerate: int, **kwargs: Any) -> Any:
+            if samplerate != 48000:
+                raise sd.PortAudioError("Invalid sample rate")
+            return sd.RawInputStream(samplerate=samplerate, **kwargs)
+
+    capture = Capture(Only48k(), rate=24000)  # type: ignore[arg-type]
+    assert capture.open()
+    try:
+        assert capture.stream.device_rate == 48000
+        capture.begin_turn()
+        task, _ = await _collect(capture)
+        player = pulse.play(speech_pcm)
+        await asyncio.to_thread(player.wait, 10)
+        await asyncio.sleep(0.3)
+        capture.release()
+        captured = np.frombuffer(await asyncio.wait_for(task, 5), dtype=np.int16)
+    finally:
+        capture.close()
+    _, corr = best_alignment(captured, np.frombuffer(speech_pcm, dtype=np.int16))
+    assert corr >= 0.95

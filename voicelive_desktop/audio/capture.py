@@ -1,0 +1,165 @@
+"""Microphone capture with pre-roll and a release tail, so that no word is clipped at either end.
+
+The PortAudio callback copies each block into a ring and, only if the sender is waiting, wakes it once; it
+allocates nothing, logs nothing and takes no lock. Everything else (resampling, metering, framing the turn)
+happens on the event loop when the sender reads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import soxr
+
+from .backend import AudioProblem
+from .levels import Level, measure
+from .ring import FrameRing
+from .stream import ManagedStream
+
+
+class Capture:
+    """The microphone, at the session rate (24 kHz mono PCM16 by default).
+
+    Args:
+        sd: the sounddevice module.
+        rate: session rate (24000 or 16000).
+        block_ms: PortAudio block length.
+        preroll_ms: audio from before the key went down that is sent first.
+        tail_ms: audio captured after the key came up.
+        on_level: called on the loop with each chunk's level, while a turn runs.
+        on_problem: called on the loop with audio problems.
+    """
+
+    def __init__(
+        self,
+        sd: ModuleType,
+        *,
+        rate: int = 24000,
+        block_ms: int = 20,
+        preroll_ms: int = 300,
+        tail_ms: int = 200,
+        on_level: Callable[[Level], None] | None = None,
+        on_problem: Callable[[AudioProblem], None] = lambda problem: None,
+    ) -> None:
+        self.rate = rate
+        self.block_ms = block_ms
+        self.preroll_ms = preroll_ms
+        self.tail_ms = tail_ms
+        self._on_level = on_level
+        self.stream = ManagedStream(
+            sd,
+            "input",
+            rate=rate,
+            block_frames=rate * block_ms // 1000,
+            callback=self._callback,
+            on_problem=on_problem,
+            on_reopen=self._reset_ring,
+        )
+        self._ring = FrameRing(rate * 4)
+        self._scratch = np.zeros(rate * 4, dtype=np.int16)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._data = asyncio.Event()
+        self._waiting = False
+        self._opened_at = 0
+        self._stop_at: int | None = None
+
+    # ----------------------------------------------------------------- callback (PortAudio thread)
+    def _callback(self, indata: Any, frames: int, _time: Any, _status: Any) -> None:
+        self.stream.tick()
+        self._ring.write(np.frombuffer(indata, dtype=np.int16, count=frames))
+        if self._waiting:
+            self._waiting = False
+            loop = self._loop
+            if loop is not None:
+                loop.call_soon_threadsafe(self._data.set)
+
+    # ----------------------------------------------------------------- control (event loop)
+    @property
+    def is_open(self) -> bool:
+        """True while the microphone is open (the UI shows it)."""
+        return self.stream.is_open
+
+    @property
+    def dropped_frames(self) -> int:
+        """Frames lost because the sender fell behind."""
+        return self._ring.dropped
+
+    def peek_level(self, ms: int = 20) -> Level:
+        """Level of the newest ``ms`` of audio, consumed or not (for an idle meter, and for tests)."""
+        scratch = np.zeros(self._ms_to_device_frames(ms), dtype=np.int16)
+        return measure(scratch[: self._ring.peek_latest(scratch)])
+
+    def open(self, device_name: str | None = None) -> bool:
+        """Open the microphone (None: follow the system default)."""
+        self._loop = asyncio.get_running_loop()
+        ok = self.stream.open(device_name)
+        self._reset_ring()
+        return ok
+
+    def close(self) -> None:
+        """Close the microphone."""
+        self.stream.close()
+
+    def _reset_ring(self) -> None:
+        device_rate = self.stream.device_rate
+        if self._ring.capacity != device_rate * 4:
+            self._ring = FrameRing(device_rate * 4)
+            self._scratch = np.zeros(device_rate * 4, dtype=np.int16)
+        self._opened_at = self._ring.written
+
+    def _ms_to_device_frames(self, ms: int) -> int:
+        return self.stream.device_rate * ms // 1000
+
+    def begin_turn(self) -> None:
+        """The key went down: the turn starts ``preroll_ms`` in the past (or when the mic opened, if later)."""
+        history = self._ring.written - self._opened_at
+        self._ring.rewind_to(min(history, self._ms_to_device_frames(self.preroll_ms)))
+        self._stop_at = None
+
+    def release(self) -> None:
+        """The key came up: keep capturing ``tail_ms`` more, then the turn's stream ends."""
+        self._stop_at = self._ring.written + self._ms_to_device_frames(self.tail_ms)
+        self._data.set()
+
+    async def turn_audio(self) -> AsyncIterator[bytes]:
+        """PCM16 at the session rate, chunk by chunk, from the pre-roll to the end of the release tail.
+
+        The last chunk may be shorter than a block: it is flushed so the last syllable reaches the service.
+        """
+        resampler = None
+        if self.stream.device_rate != self.rate:
+            resampler = soxr.ResampleStream(self.stream.device_rate, self.rate, 1, dtype="int16")
+        block = self._ms_to_device_frames(self.block_ms)
+        try:
+            while True:
+                stop_at = self._stop_at
+                remaining = None if stop_at is None else stop_at - self._ring.read
+                if remaining is not None and remaining <= 0:
+                    return
+                want = block if remaining is None else min(block, remaining)
+                if self._ring.available() >= want:
+                    n = self._ring.read_into(self._scratch, remaining)
+                    last = remaining is not None and n >= remaining
+                    chunk = self._scratch[:n]
+                    if resampler is not None:
+                        chunk = resampler.resample_chunk(chunk, last=last)
+                    if self._on_level is not None and n:
+                        self._on_level(measure(chunk))
+                    if chunk.size:
+                        yield chunk.tobytes()
+                    continue
+                if not self.stream.is_open:
+                    return
+                self._data.clear()
+                self._waiting = True
+                try:
+                    await asyncio.wait_for(self._data.wait(), timeout=1.0)
+                except TimeoutError:
+                    if stop_at is not None:
+                        return  # the device stopped during the tail: end with what was captured
+        finally:
+            self._waiting = False

@@ -1,0 +1,138 @@
+"""Audio devices: one entry per physical device, chosen by a stable name, the system default followed.
+
+PortAudio lists a headset once per host API (MME, DirectSound, WASAPI...) and, on Linux, hides PulseAudio's
+and PipeWire's real devices behind one ``pulse`` device. So on Linux the sinks and sources come from the sound
+server itself (``pactl``) and are opened through ``pulse`` with ``PULSE_SINK`` / ``PULSE_SOURCE``; elsewhere
+PortAudio's list is folded by name, keeping the best host API.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any, Literal
+
+Kind = Literal["input", "output"]
+_HOST_API_PREFERENCE = (
+    "Windows WASAPI",
+    "Core Audio",
+    "ALSA",
+    "JACK Audio Connection Kit",
+    "Windows DirectSound",
+    "MME",
+)
+_PULSE_ENV = {"input": "PULSE_SOURCE", "output": "PULSE_SINK"}
+
+
+@dataclass(frozen=True)
+class Device:
+    """A device a user can pick. ``name`` is stable across restarts and is what settings store."""
+
+    name: str
+    label: str
+    kind: Kind
+    is_default: bool = False
+    pulse: bool = False
+
+
+@dataclass(frozen=True)
+class OpenSpec:
+    """How to open a chosen device with PortAudio."""
+
+    portaudio_device: int | str | None
+    env: dict[str, str]
+    label: str
+
+
+def _pactl(*args: str) -> Any:
+    exe = shutil.which("pactl")
+    if exe is None:
+        return None
+    try:
+        out = subprocess.run([exe, "-f", "json", *args], capture_output=True, text=True, timeout=3, check=True)
+        return json.loads(out.stdout)
+    except (subprocess.SubprocessError, OSError, ValueError):
+        return None
+
+
+def _pulse_devices(kind: Kind) -> list[Device] | None:
+    info = _pactl("info")
+    entries = _pactl("list", "sources" if kind == "input" else "sinks")
+    if not isinstance(info, dict) or not isinstance(entries, list):
+        return None
+    default = info.get("default_source_name" if kind == "input" else "default_sink_name")
+    devices = [
+        Device(e["name"], e.get("description") or e["name"], kind, e["name"] == default, pulse=True)
+        for e in entries
+        if isinstance(e, dict) and "name" in e
+    ]
+    return devices
+
+
+def _has_pulse(sd: ModuleType) -> bool:
+    return any(d["name"] == "pulse" for d in sd.query_devices())
+
+
+def list_devices(sd: ModuleType, kind: Kind) -> list[Device]:
+    """Every device of ``kind`` once, the system default marked. Blocking (it may ask the sound server)."""
+    if _has_pulse(sd):
+        pulse = _pulse_devices(kind)
+        if pulse is not None:
+            return pulse
+    channels = "max_input_channels" if kind == "input" else "max_output_channels"
+    apis = [api["name"] for api in sd.query_hostapis()]
+    try:
+        default_index = sd.default.device[0 if kind == "input" else 1]
+    except (AttributeError, IndexError, TypeError):
+        default_index = -1
+    best: dict[str, tuple[int, Device]] = {}
+    for index, dev in enumerate(sd.query_devices()):
+        if dev[channels] <= 0:
+            continue
+        api = apis[dev["hostapi"]]
+        rank = _HOST_API_PREFERENCE.index(api) if api in _HOST_API_PREFERENCE else len(_HOST_API_PREFERENCE)
+        device = Device(dev["name"], dev["name"], kind, index == default_index)
+        held = best.get(dev["name"])
+        if held is None or rank < held[0]:
+            best[dev["name"]] = (
+                rank,
+                Device(device.name, device.label, kind, device.is_default or bool(held and held[1].is_default)),
+            )
+        elif device.is_default:
+            best[dev["name"]] = (held[0], Device(held[1].name, held[1].label, kind, True))
+    return [d for _, d in best.values()]
+
+
+def resolve(sd: ModuleType, kind: Kind, name: str | None) -> OpenSpec:
+    """How to open the device called ``name``, or the system default when ``name`` is None or gone."""
+    if name:
+        for device in list_devices(sd, kind):
+            if device.name == name:
+                if device.pulse:
+                    return OpenSpec("pulse", {_PULSE_ENV[kind]: device.name}, device.label)
+                return OpenSpec(device.name, {}, device.label)
+    for device in list_devices(sd, kind):
+        if device.is_default:
+            return OpenSpec("pulse" if device.pulse else None, {}, f"{device.label} (system default)")
+    return OpenSpec(None, {}, "System default")
+
+
+@contextmanager
+def opening_env(spec: OpenSpec) -> Iterator[None]:
+    """Set ``PULSE_SINK``/``PULSE_SOURCE`` while a stream opens; libpulse reads them at connect time."""
+    saved = {key: os.environ.get(key) for key in spec.env}
+    os.environ.update(spec.env)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value

@@ -1,0 +1,178 @@
+"""Speaker output: a playback ring drained by the PortAudio callback, instant flush, and "ms heard".
+
+The callback pulls what is queued and plays silence on underrun. ``flush()`` does not touch the stream: it
+asks the next callback to skip everything queued, so nothing more is handed to the device. What was already
+handed cannot be recalled and still sounds for the output latency, so the item is heard up to the last
+frame handed over: that is the figure ``flush()`` returns for ``conversation.item.truncate``. While playing,
+``heard_ms()`` is the live position: frames handed over minus those still in the device's buffer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import soxr
+
+from .backend import AudioProblem
+from .ring import FrameRing, Overflow
+from .stream import ManagedStream
+
+
+class Playback:
+    """The assistant's voice, queued as it streams in (faster than real time) and played as PortAudio asks.
+
+    Args:
+        sd: the sounddevice module.
+        rate: the rate of the audio given to :meth:`enqueue` (24 kHz PCM16 from Voice Live).
+        block_ms: PortAudio block length.
+        capacity_s: how much queued audio fits before new audio is refused (counted in ``dropped_frames``).
+        on_drained: called on the loop when everything queued has been handed to the device.
+        on_problem: called on the loop with audio problems.
+    """
+
+    def __init__(
+        self,
+        sd: ModuleType,
+        *,
+        rate: int = 24000,
+        block_ms: int = 20,
+        capacity_s: int = 300,
+        on_drained: Callable[[], None] | None = None,
+        on_problem: Callable[[AudioProblem], None] = lambda problem: None,
+    ) -> None:
+        self.rate = rate
+        self._capacity_s = capacity_s
+        self._on_drained = on_drained
+        self.stream = ManagedStream(
+            sd,
+            "output",
+            rate=rate,
+            block_frames=rate * block_ms // 1000,
+            callback=self._callback,
+            on_problem=on_problem,
+            on_reopen=self._reset,
+        )
+        self._ring = FrameRing(rate * capacity_s, Overflow.DROP_NEWEST)
+        self._scratch = np.zeros(rate, dtype=np.int16)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._resampler: Any = None
+        self._item_id: str | None = None
+        self._item_start = 0
+        self._flush_target = 0
+        self._flush_requests = 0
+        self._flushes_done = 0
+        self._playing = False
+        self.streaming = False  # set by the owner while an answer is still arriving (for underrun counting)
+        self.underruns = 0
+        self.dac_delay_s = 0.0
+
+    # ----------------------------------------------------------------- callback (PortAudio thread)
+    def _callback(self, outdata: Any, frames: int, time_info: Any, _status: Any) -> None:
+        self.stream.tick()
+        if self._flushes_done != self._flush_requests:
+            self._ring.skip_to(self._flush_target)
+            self._flushes_done = self._flush_requests
+        out = np.frombuffer(outdata, dtype=np.int16, count=frames)
+        n = self._ring.read_into(out)
+        if n:
+            self._playing = True
+        if n < frames:
+            out[n:] = 0
+            if self._playing and self.streaming:
+                self.underruns += 1  # more audio is on its way but has not arrived in time
+            elif self._playing:
+                self._playing = False
+                loop = self._loop
+                if loop is not None and self._on_drained is not None:
+                    loop.call_soon_threadsafe(self._drained_later)
+        delay = time_info.outputBufferDacTime - time_info.currentTime
+        if 0 < delay < 1:
+            self.dac_delay_s = delay
+
+    # ----------------------------------------------------------------- control (event loop)
+    @property
+    def is_open(self) -> bool:
+        """True while the output stream runs."""
+        return self.stream.is_open
+
+    @property
+    def dropped_frames(self) -> int:
+        """Frames refused because the queue was full."""
+        return self._ring.dropped
+
+    @property
+    def queued_ms(self) -> int:
+        """Audio queued but not yet handed to the device."""
+        return self._ring.available() * 1000 // self.stream.device_rate
+
+    @property
+    def is_playing(self) -> bool:
+        """True while queued audio remains or the device is still sounding it."""
+        return self._ring.available() > 0 or self._playing
+
+    def open(self, device_name: str | None = None) -> bool:
+        """Open the speaker (None: follow the system default)."""
+        self._loop = asyncio.get_running_loop()
+        ok = self.stream.open(device_name)
+        self._reset()
+        return ok
+
+    def close(self) -> None:
+        """Close the speaker."""
+        self.stream.close()
+
+    def _reset(self) -> None:
+        device_rate = self.stream.device_rate
+        if self._ring.capacity != device_rate * self._capacity_s:
+            self._ring = FrameRing(device_rate * self._capacity_s, Overflow.DROP_NEWEST)
+            self._scratch = np.zeros(device_rate, dtype=np.int16)
+        self._resampler = None
+        if device_rate != self.rate:
+            self._resampler = soxr.ResampleStream(self.rate, device_rate, 1, dtype="int16")
+
+    def enqueue(self, item_id: str, pcm16: bytes) -> None:
+        """Queue assistant audio; a new ``item_id`` starts a new item for :meth:`heard_ms`."""
+        if not self.stream.is_open:
+            return
+        if item_id != self._item_id:
+            self._item_id = item_id
+            self._item_start = self._ring.written
+        frames = np.frombuffer(pcm16, dtype=np.int16)
+        if self._resampler is not None:
+            frames = self._resampler.resample_chunk(frames)
+        self._ring.write(frames)
+
+    def _handed_frames(self) -> int:
+        return max(0, min(self._ring.read, self._ring.written) - self._item_start)
+
+    def heard_ms(self) -> int:
+        """Milliseconds of the current item that have reached the listener's ears so far."""
+        if self._item_id is None:
+            return 0
+        rate = self.stream.device_rate
+        latency = self.dac_delay_s or self.stream.latency_s
+        return max(0, self._handed_frames() - int(latency * rate)) * 1000 // rate
+
+    def flush(self) -> int | None:
+        """Hand nothing more to the device. Returns the ms of the cut item the listener will have heard.
+
+        None when nothing was playing (so there is nothing to truncate).
+        """
+        if self._item_id is None:
+            return None
+        heard = self._handed_frames() * 1000 // self.stream.device_rate if self.is_playing else None
+        self._flush_target = self._ring.written
+        self._flush_requests += 1
+        self._item_id = None
+        self.streaming = False
+        return heard
+
+    def _drained_later(self) -> None:
+        # The callback saw the queue run dry; the device still sounds what it holds for its latency.
+        loop = self._loop
+        if loop is not None and self._on_drained is not None:
+            loop.call_later(self.dac_delay_s or self.stream.latency_s, self._on_drained)

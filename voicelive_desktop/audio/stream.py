@@ -1,0 +1,170 @@
+"""Opening, watching and reopening one PortAudio stream; shared by capture and playback.
+
+A device that disappears does not always raise: PulseAudio may move the stream, or PortAudio may simply stop
+calling back. So a watchdog on the event loop checks that callbacks keep coming; when they stop (or the
+stream ends by itself), the problem is reported and the stream is reopened on the system default device.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any
+
+from .backend import AudioProblem
+from .devices import Kind, OpenSpec, opening_env, resolve
+
+log = logging.getLogger(__name__)
+
+StreamCallback = Callable[..., None]
+ProblemSink = Callable[[AudioProblem], None]
+
+
+class ManagedStream:
+    """One input or output stream at ``rate`` (or the device's own rate when it refuses ``rate``).
+
+    Args:
+        sd: the sounddevice module (injected so that tests and benchmarks pick their own).
+        kind: "input" or "output".
+        rate: the rate the rest of the program speaks (the session rate).
+        block_frames: frames per callback at ``rate``.
+        callback: the PortAudio callback (sounddevice's raw signature).
+        on_problem: called on the event loop with every :class:`AudioProblem`.
+        on_reopen: called on the event loop after the stream was reopened (e.g. at another rate).
+    """
+
+    CHECK_EVERY_S = 0.25
+    SILENT_FOR_S = 0.75
+
+    def __init__(
+        self,
+        sd: ModuleType,
+        kind: Kind,
+        *,
+        rate: int,
+        block_frames: int,
+        callback: StreamCallback,
+        on_problem: ProblemSink,
+        on_reopen: Callable[[], None] | None = None,
+    ) -> None:
+        self._sd = sd
+        self.kind = kind
+        self.rate = rate
+        self.block_frames = block_frames
+        self._callback = callback
+        self._on_problem = on_problem
+        self._on_reopen = on_reopen
+        self.device_name: str | None = None
+        self.device_rate = rate
+        self.label = ""
+        self._stream: Any = None
+        self._watchdog: asyncio.Task[None] | None = None
+        self.callbacks = 0  # incremented by the owner's callback through tick()
+        self.latency_s = 0.0
+
+    @property
+    def is_open(self) -> bool:
+        """True while a stream is running."""
+        return self._stream is not None
+
+    def tick(self) -> None:
+        """Called at the top of every callback: proof of life for the watchdog (an int add, nothing more)."""
+        self.callbacks += 1
+
+    def open(self, device_name: str | None) -> bool:
+        """Open and start on ``device_name`` (None: the system default). Returns False after reporting why not."""
+        self.close()
+        self.device_name = device_name
+        spec = resolve(self._sd, self.kind, device_name)
+        if device_name and spec.env == {} and spec.portaudio_device != device_name:
+            self._on_problem(AudioProblem("device-lost", f"{device_name} is not connected; using {spec.label}."))
+        for rate in self._candidate_rates(spec):
+            try:
+                self._start(spec, rate)
+            except self._sd.PortAudioError as exc:
+                log.info("cannot open %s at %d Hz: %s", spec.label, rate, exc)
+                continue
+            except ValueError as exc:  # sounddevice's "No input device matching ..."
+                self._on_problem(AudioProblem("no-device", self._no_device_message(str(exc))))
+                return False
+            self.device_rate, self.label = rate, spec.label
+            self._ensure_watchdog()
+            return True
+        self._on_problem(AudioProblem("open-failed", self._no_device_message(f"{spec.label} could not be opened")))
+        return False
+
+    def _no_device_message(self, detail: str) -> str:
+        what = "microphone" if self.kind == "input" else "speaker or headphones"
+        tail = "You can still type messages." if self.kind == "input" else "Answers will show as text only."
+        return f"No usable {what} found ({detail}). Connect one or pick another in Settings > Audio. {tail}"
+
+    def _candidate_rates(self, spec: OpenSpec) -> list[int]:
+        rates = [self.rate]
+        try:
+            with opening_env(spec):
+                info = self._sd.query_devices(spec.portaudio_device, self.kind)
+            native = int(info["default_samplerate"])
+            if native != self.rate:
+                rates.append(native)
+        except (ValueError, self._sd.PortAudioError):
+            pass
+        return rates
+
+    def _start(self, spec: OpenSpec, rate: int) -> None:
+        cls = self._sd.RawInputStream if self.kind == "input" else self._sd.RawOutputStream
+        blocksize = max(1, self.block_frames * rate // self.rate)
+        with opening_env(spec):
+            stream = cls(
+                samplerate=rate,
+                blocksize=blocksize,
+                device=spec.portaudio_device,
+                channels=1,
+                dtype="int16",
+                latency="low",
+                callback=self._callback,
+            )
+            stream.start()
+        self._stream = stream
+        self.latency_s = float(stream.latency)
+
+    def close(self) -> None:
+        """Stop and close the stream (and its watchdog)."""
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            with contextlib.suppress(Exception):
+                stream.abort()
+            with contextlib.suppress(Exception):
+                stream.close()
+
+    def _ensure_watchdog(self) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # no loop (a plain script): nobody to report to
+        self._watchdog = loop.create_task(self._watch(), name=f"audio-{self.kind}-watchdog")
+
+    async def _watch(self) -> None:
+        loop = asyncio.get_running_loop()
+        seen, last_alive = self.callbacks, loop.time()
+        while True:
+            await asyncio.sleep(self.CHECK_EVERY_S)
+            stream = self._stream
+            if stream is None:
+                return
+            if self.callbacks != seen and stream.active:
+                seen, last_alive = self.callbacks, loop.time()
+                continue
+            if loop.time() - last_alive < self.SILENT_FOR_S and stream.active:
+                continue
+            lost = self.label or "The audio device"
+            self._on_problem(AudioProblem("device-lost", f"{lost} stopped working; switched to the system default."))
+            self._watchdog = None  # open() below must not cancel the task that is running it
+            if self.open(None) and self._on_reopen is not None:
+                self._on_reopen()
+            return
