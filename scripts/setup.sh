@@ -11,7 +11,7 @@ APT_PACKAGES=(
   libgl1 libegl1 libxkbcommon0 libfontconfig1 libglib2.0-0 libdbus-1-3 fonts-dejavu-core   # Qt
   xvfb xauth libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1
   libxcb-render-util0 libxcb-shape0 libxcb-xkb1   # a real X window on a machine without a display
-  imagemagick                                     # screenshots
+  imagemagick xdotool                             # screenshots, and driving the real window in a script
 )
 
 missing=()

@@ -1,8 +1,9 @@
 """Microphone capture with pre-roll and a release tail, so that no word is clipped at either end.
 
-The PortAudio callback copies each block into a ring and, only if the sender is waiting, wakes it once; it
-allocates nothing, logs nothing and takes no lock. Everything else (resampling, metering, framing the turn)
-happens on the event loop when the sender reads.
+The PortAudio callback copies each block into a ring and returns: it allocates nothing, logs nothing, takes
+no lock and does not wake the event loop (a cross-thread wake-up releases and re-takes the GIL, which cost
+up to milliseconds per callback when the GUI thread was busy). The sender instead looks at the ring once per
+block on the loop's own timer. Everything else (resampling, metering, framing the turn) happens there.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ class Capture:
         self.block_ms = block_ms
         self.preroll_ms = preroll_ms
         self.tail_ms = tail_ms
-        self._on_level = on_level
+        self.on_level = on_level
         self.stream = ManagedStream(
             sd,
             "input",
@@ -61,9 +62,6 @@ class Capture:
         )
         self._ring = FrameRing(rate * 4)
         self._scratch = np.zeros(rate * 4, dtype=np.int16)
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._data = asyncio.Event()
-        self._waiting = False
         self._opened_at = 0
         self._stop_at: int | None = None
 
@@ -71,11 +69,6 @@ class Capture:
     def _callback(self, indata: Any, frames: int, _time: Any, _status: Any) -> None:
         self.stream.tick()
         self._ring.write(np.frombuffer(indata, dtype=np.int16, count=frames))
-        if self._waiting:
-            self._waiting = False
-            loop = self._loop
-            if loop is not None:
-                loop.call_soon_threadsafe(self._data.set)
 
     # ----------------------------------------------------------------- control (event loop)
     @property
@@ -95,7 +88,6 @@ class Capture:
 
     def open(self, device_name: str | None = None) -> bool:
         """Open the microphone (None: follow the system default)."""
-        self._loop = asyncio.get_running_loop()
         ok = self.stream.open(device_name)
         self._reset_ring()
         return ok
@@ -123,7 +115,6 @@ class Capture:
     def release(self) -> None:
         """The key came up: keep capturing ``tail_ms`` more, then the turn's stream ends."""
         self._stop_at = self._ring.written + self._ms_to_device_frames(self.tail_ms)
-        self._data.set()
 
     async def turn_audio(self) -> AsyncIterator[bytes]:
         """PCM16 at the session rate, chunk by chunk, from the pre-roll to the end of the release tail.
@@ -134,32 +125,31 @@ class Capture:
         if self.stream.device_rate != self.rate:
             resampler = soxr.ResampleStream(self.stream.device_rate, self.rate, 1, dtype="int16")
         block = self._ms_to_device_frames(self.block_ms)
-        try:
-            while True:
-                stop_at = self._stop_at
-                remaining = None if stop_at is None else stop_at - self._ring.read
-                if remaining is not None and remaining <= 0:
-                    return
-                want = block if remaining is None else min(block, remaining)
-                if self._ring.available() >= want:
-                    n = self._ring.read_into(self._scratch, remaining)
-                    last = remaining is not None and n >= remaining
-                    chunk = self._scratch[:n]
-                    if resampler is not None:
-                        chunk = resampler.resample_chunk(chunk, last=last)
-                    if self._on_level is not None and n:
-                        self._on_level(measure(chunk))
-                    if chunk.size:
-                        yield chunk.tobytes()
-                    continue
-                if not self.stream.is_open:
-                    return
-                self._data.clear()
-                self._waiting = True
-                try:
-                    await asyncio.wait_for(self._data.wait(), timeout=1.0)
-                except TimeoutError:
-                    if stop_at is not None:
-                        return  # the device stopped during the tail: end with what was captured
-        finally:
-            self._waiting = False
+        last_written, starved = self._ring.written, 0
+        while True:
+            stop_at = self._stop_at
+            remaining = None if stop_at is None else stop_at - self._ring.read
+            if remaining is not None and remaining <= 0:
+                return
+            want = block if remaining is None else min(block, remaining)
+            if self._ring.available() >= want:
+                n = self._ring.read_into(self._scratch, remaining)
+                last = remaining is not None and n >= remaining
+                chunk = self._scratch[:n]
+                if resampler is not None:
+                    chunk = resampler.resample_chunk(chunk, last=last)
+                if self.on_level is not None and n:
+                    self.on_level(measure(chunk))
+                if chunk.size:
+                    yield chunk.tobytes()
+                continue
+            if not self.stream.is_open:
+                return
+            if stop_at is not None and self._ring.written == last_written:
+                starved += 1
+                if starved * self.block_ms >= 1000:
+                    return  # the device stopped during the tail: end with what was captured
+            else:
+                starved = 0
+            last_written = self._ring.written
+            await asyncio.sleep(self.block_ms / 1000)

@@ -46,7 +46,7 @@ class Playback:
     ) -> None:
         self.rate = rate
         self._capacity_s = capacity_s
-        self._on_drained = on_drained
+        self.on_drained = on_drained
         self.stream = ManagedStream(
             sd,
             "output",
@@ -87,7 +87,7 @@ class Playback:
             elif self._playing:
                 self._playing = False
                 loop = self._loop
-                if loop is not None and self._on_drained is not None:
+                if loop is not None and self.on_drained is not None:
                     loop.call_soon_threadsafe(self._drained_later)
         delay = time_info.outputBufferDacTime - time_info.currentTime
         if 0 < delay < 1:
@@ -174,5 +174,5 @@ class Playback:
     def _drained_later(self) -> None:
         # The callback saw the queue run dry; the device still sounds what it holds for its latency.
         loop = self._loop
-        if loop is not None and self._on_drained is not None:
-            loop.call_later(self.dac_delay_s or self.stream.latency_s, self._on_drained)
+        if loop is not None and self.on_drained is not None:
+            loop.call_later(self.dac_delay_s or self.stream.latency_s, self.on_drained)

@@ -38,6 +38,7 @@ class ManagedStream:
 
     CHECK_EVERY_S = 0.25
     SILENT_FOR_S = 0.75
+    FIRST_CALLBACK_S = 3.0  # some servers take a while to start a new stream
 
     def __init__(
         self,
@@ -50,12 +51,12 @@ class ManagedStream:
         on_problem: ProblemSink,
         on_reopen: Callable[[], None] | None = None,
     ) -> None:
-        self._sd = sd
+        self.sd = sd
         self.kind = kind
         self.rate = rate
         self.block_frames = block_frames
         self._callback = callback
-        self._on_problem = on_problem
+        self.on_problem = on_problem
         self._on_reopen = on_reopen
         self.device_name: str | None = None
         self.device_rate = rate
@@ -78,22 +79,22 @@ class ManagedStream:
         """Open and start on ``device_name`` (None: the system default). Returns False after reporting why not."""
         self.close()
         self.device_name = device_name
-        spec = resolve(self._sd, self.kind, device_name)
+        spec = resolve(self.sd, self.kind, device_name)
         if device_name and spec.env == {} and spec.portaudio_device != device_name:
-            self._on_problem(AudioProblem("device-lost", f"{device_name} is not connected; using {spec.label}."))
+            self.on_problem(AudioProblem("device-lost", f"{device_name} is not connected; using {spec.label}."))
         for rate in self._candidate_rates(spec):
             try:
                 self._start(spec, rate)
-            except self._sd.PortAudioError as exc:
+            except self.sd.PortAudioError as exc:
                 log.info("cannot open %s at %d Hz: %s", spec.label, rate, exc)
                 continue
             except ValueError as exc:  # sounddevice's "No input device matching ..."
-                self._on_problem(AudioProblem("no-device", self._no_device_message(str(exc))))
+                self.on_problem(AudioProblem("no-device", self._no_device_message(str(exc))))
                 return False
             self.device_rate, self.label = rate, spec.label
             self._ensure_watchdog()
             return True
-        self._on_problem(AudioProblem("open-failed", self._no_device_message(f"{spec.label} could not be opened")))
+        self.on_problem(AudioProblem("open-failed", self._no_device_message(f"{spec.label} could not be opened")))
         return False
 
     def _no_device_message(self, detail: str) -> str:
@@ -105,16 +106,16 @@ class ManagedStream:
         rates = [self.rate]
         try:
             with opening_env(spec):
-                info = self._sd.query_devices(spec.portaudio_device, self.kind)
+                info = self.sd.query_devices(spec.portaudio_device, self.kind)
             native = int(info["default_samplerate"])
             if native != self.rate:
                 rates.append(native)
-        except (ValueError, self._sd.PortAudioError):
+        except (ValueError, self.sd.PortAudioError):
             pass
         return rates
 
     def _start(self, spec: OpenSpec, rate: int) -> None:
-        cls = self._sd.RawInputStream if self.kind == "input" else self._sd.RawOutputStream
+        cls = self.sd.RawInputStream if self.kind == "input" else self.sd.RawOutputStream
         blocksize = max(1, self.block_frames * rate // self.rate)
         with opening_env(spec):
             stream = cls(
@@ -160,10 +161,11 @@ class ManagedStream:
             if self.callbacks != seen and stream.active:
                 seen, last_alive = self.callbacks, loop.time()
                 continue
-            if loop.time() - last_alive < self.SILENT_FOR_S and stream.active:
+            patience = self.SILENT_FOR_S if self.callbacks else self.FIRST_CALLBACK_S
+            if loop.time() - last_alive < patience and stream.active:
                 continue
             lost = self.label or "The audio device"
-            self._on_problem(AudioProblem("device-lost", f"{lost} stopped working; switched to the system default."))
+            self.on_problem(AudioProblem("device-lost", f"{lost} stopped working; switched to the system default."))
             self._watchdog = None  # open() below must not cancel the task that is running it
             if self.open(None) and self._on_reopen is not None:
                 self._on_reopen()

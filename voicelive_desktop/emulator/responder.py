@@ -15,4 +15,4 @@ def answer(heard: str | None, *, deployment: str, profile: str | None, typed: bo
     if heard is None:
         return f"Hello. {who} Hold the key and speak, or type a message."
     verb = "wrote" if typed else "said"
-    return f"You {verb}: {heard.strip().rstrip('.')}. {who}"
+    return f"You {verb}: {heard.strip().rstrip('.?!')}. {who}"

@@ -4,18 +4,10 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from azure.ai.voicelive.models import (
-    AudioEchoCancellation,
-    AudioInputTranscriptionOptions,
-    AudioNoiseReduction,
-    AzureSemanticVad,
-    AzureStandardVoice,
-    OpenAIVoice,
-    RequestSession,
-    ServerVad,
-    TurnDetection,
-)
+if TYPE_CHECKING:  # the SDK's models take a third of a second to import: only when a session is built
+    from azure.ai.voicelive.models import AzureStandardVoice, OpenAIVoice, RequestSession, TurnDetection
 
 OPENAI_VOICES = ("alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin", "cedar")
 AZURE_VOICES = (
@@ -47,6 +39,8 @@ class TurnDetectionConfig:
 
     def to_wire(self) -> TurnDetection | None:
         """The SDK model; None is sent as ``"turn_detection": null`` (push-to-talk)."""
+        from azure.ai.voicelive.models import AzureSemanticVad, ServerVad
+
         kind: type[ServerVad] | type[AzureSemanticVad]
         if self.mode is TurnMode.SERVER_VAD:
             kind = ServerVad
@@ -65,6 +59,8 @@ class TurnDetectionConfig:
 
 def voice_model(name: str) -> AzureStandardVoice | OpenAIVoice | str:
     """Azure voice names (``en-US-AvaNeural``, ``en-US-Ava:DragonHDLatestNeural``) vs OpenAI names (``alloy``)."""
+    from azure.ai.voicelive.models import AzureStandardVoice, OpenAIVoice
+
     name = name.strip()
     if name.lower() in OPENAI_VOICES:
         return OpenAIVoice(name=name.lower())
@@ -90,6 +86,13 @@ class SessionConfig:
 
     def to_request_session(self) -> RequestSession:
         """The ``session`` body of ``session.update``."""
+        from azure.ai.voicelive.models import (
+            AudioEchoCancellation,
+            AudioInputTranscriptionOptions,
+            AudioNoiseReduction,
+            RequestSession,
+        )
+
         transcription = AudioInputTranscriptionOptions(model=self.transcription_model)
         if self.transcription_language:
             transcription.language = self.transcription_language

@@ -26,6 +26,16 @@ class Mode(enum.Enum):
         return self.value or None
 
     @property
+    def key(self) -> str:
+        """A stable, readable name for settings files: ``managed`` or the profile."""
+        return self.value or "managed"
+
+    @classmethod
+    def from_key(cls, key: str) -> Mode:
+        """The mode stored under ``key`` (see :attr:`key`)."""
+        return cls.MANAGED if key in ("managed", "") else cls(key)
+
+    @property
     def label(self) -> str:
         """Short human name, as shown in the mode selector and the status line."""
         return _LABELS[self]

@@ -1,0 +1,475 @@
+"""Typed settings in one place; TOML storage, environment and command-line overrides; the API key in the keyring.
+
+Precedence: command line > environment > settings file > defaults. What came from the command line or the
+environment is used for this run but not written back to the file, unless the user changes it in the app.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import shutil
+import time
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import tomli_w
+
+from .voicelive.config import SessionConfig, TurnDetectionConfig, TurnMode
+from .voicelive.credentials import AuthMethod
+from .voicelive.modes import Mode
+
+log = logging.getLogger(__name__)
+
+APP_NAME = "voicelive-desktop"
+KEYRING_SERVICE = "voicelive-desktop"
+
+
+@dataclass
+class ConnectionSettings:
+    """Where to connect and how to sign in."""
+
+    endpoint: str = ""
+    auth: AuthMethod = AuthMethod.API_KEY
+    api_version: str = ""  # empty: the SDK's default
+    tenant_id: str = ""
+
+
+@dataclass
+class ModelSettings:
+    """Which model answers and how it speaks."""
+
+    mode: Mode = Mode.MANAGED
+    deployments: dict[str, str] = field(default_factory=dict)  # mode key -> last deployment used
+    recent: dict[str, list[str]] = field(default_factory=dict)  # mode key -> names used before, newest first
+    voice: str = "en-US-Ava:DragonHDLatestNeural"
+    instructions: str = "You are a helpful, concise voice assistant."
+    temperature: float | None = None
+    transcription_model: str = "azure-speech"
+    transcription_language: str = ""
+
+    def deployment_for(self, mode: Mode) -> str:
+        """The deployment last used in ``mode``, else that mode's first suggestion."""
+        return self.deployments.get(mode.key) or mode.default_deployments[0]
+
+    def remember(self, mode: Mode, deployment: str) -> None:
+        """Make ``deployment`` the current and most recent one for ``mode``."""
+        self.deployments[mode.key] = deployment
+        names = [deployment, *(n for n in self.recent.get(mode.key, []) if n != deployment)]
+        self.recent[mode.key] = names[:12]
+
+    def choices_for(self, mode: Mode) -> list[str]:
+        """Names for the deployment box: the user's own first, then the mode's suggestions."""
+        own = self.recent.get(mode.key, [])
+        return [*own, *(n for n in mode.default_deployments if n not in own)]
+
+
+@dataclass
+class ConversationSettings:
+    """Who ends a turn, and the service's audio processing."""
+
+    turn_mode: TurnMode = TurnMode.PUSH_TO_TALK
+    vad_threshold: float = 0.5
+    vad_silence_ms: int = 500
+    vad_prefix_ms: int = 300
+    noise_suppression: bool = True
+    echo_cancellation: bool = True
+
+
+@dataclass
+class AudioSettings:
+    """Devices (by name; empty follows the system default) and the capture timing."""
+
+    input_device: str = ""
+    output_device: str = ""
+    preroll_ms: int = 300
+    tail_ms: int = 200
+    block_ms: int = 20
+    keep_mic_open: bool = True
+
+
+@dataclass
+class KeySettings:
+    """The hold-to-talk key, as Qt names it (``QKeySequence`` text)."""
+
+    hold_key: str = "Space"
+
+
+@dataclass
+class WindowSettings:
+    """Window geometry, as Qt's saveGeometry() in hex."""
+
+    geometry: str = ""
+
+
+@dataclass
+class Settings:
+    """Everything the user can set."""
+
+    connection: ConnectionSettings = field(default_factory=ConnectionSettings)
+    model: ModelSettings = field(default_factory=ModelSettings)
+    conversation: ConversationSettings = field(default_factory=ConversationSettings)
+    audio: AudioSettings = field(default_factory=AudioSettings)
+    keys: KeySettings = field(default_factory=KeySettings)
+    window: WindowSettings = field(default_factory=WindowSettings)
+
+    @property
+    def deployment(self) -> str:
+        """The deployment of the current mode."""
+        return self.model.deployment_for(self.model.mode)
+
+    def session_config(self) -> SessionConfig:
+        """What ``session.update`` carries for these settings."""
+        c, m = self.conversation, self.model
+        return SessionConfig(
+            instructions=m.instructions,
+            voice=m.voice,
+            temperature=m.temperature,
+            transcription_model=m.transcription_model,
+            transcription_language=m.transcription_language,
+            turn_detection=TurnDetectionConfig(c.turn_mode, c.vad_threshold, c.vad_prefix_ms, c.vad_silence_ms),
+            noise_suppression=c.noise_suppression,
+            echo_cancellation=c.echo_cancellation,
+        )
+
+    def copy(self) -> Settings:
+        """A deep copy, for a dialog to edit."""
+        return _from_dict(_to_dict(self), [])
+
+
+# --------------------------------------------------------------------------- validation
+class InvalidSetting(ValueError):
+    """A value the user gave cannot be used; the message says why and what to do."""
+
+
+def validate_endpoint(url: str) -> str:
+    """Check an endpoint URL; returns it normalized.
+
+    Raises:
+        InvalidSetting: not a URL, not http(s)/ws(s), or cleartext to a host that is not this machine.
+    """
+    url = url.strip().rstrip("/")
+    parsed = urlparse(url)
+    if parsed.scheme not in ("https", "wss", "http", "ws") or not parsed.hostname:
+        raise InvalidSetting(
+            f"{url or 'The endpoint'} is not a valid endpoint URL. It looks like "
+            "https://<resource>.cognitiveservices.azure.com"
+        )
+    if parsed.scheme in ("http", "ws") and parsed.hostname not in ("localhost", "127.0.0.1", "::1"):
+        raise InvalidSetting(
+            f"{parsed.scheme}:// to {parsed.hostname} would send your key in clear text. Use https://, or "
+            "http:// only for a service on this machine."
+        )
+    return url
+
+
+def validate_deployment(name: str) -> str:
+    """Check a deployment name; returns it stripped."""
+    name = name.strip()
+    if not name:
+        raise InvalidSetting("The deployment name is empty. Type the name of a model deployment.")
+    return name
+
+
+# --------------------------------------------------------------------------- storage adapter
+_ENUMS: dict[str, Any] = {"auth": AuthMethod, "mode": Mode.from_key, "turn_mode": TurnMode}
+
+
+def _to_dict(settings: Settings) -> dict[str, Any]:
+    def plain(value: Any) -> Any:
+        if isinstance(value, Mode):
+            return value.key
+        if isinstance(value, AuthMethod | TurnMode):
+            return value.value
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [plain(v) for v in value]
+        return value
+
+    out: dict[str, Any] = {}
+    for section in dataclasses.fields(settings):
+        values = dataclasses.asdict(getattr(settings, section.name))
+        out[section.name] = {k: plain(v) for k, v in values.items() if v is not None}
+    return out
+
+
+def _coerce(name: str, default: Any, raw: Any, annotation: str) -> Any:
+    if name in _ENUMS:
+        return _ENUMS[name](raw)
+    if isinstance(default, bool):
+        if not isinstance(raw, bool):
+            raise TypeError("expected true or false")
+        return raw
+    if isinstance(default, int) and not isinstance(default, bool):
+        if isinstance(raw, bool) or not isinstance(raw, int):
+            raise TypeError("expected a whole number")
+        return raw
+    if "float" in annotation:
+        if isinstance(raw, bool) or not isinstance(raw, int | float):
+            raise TypeError("expected a number")
+        return float(raw)
+    if isinstance(default, str):
+        if not isinstance(raw, str):
+            raise TypeError("expected text")
+        return raw
+    if isinstance(default, dict):
+        if not isinstance(raw, dict):
+            raise TypeError("expected a table")
+        return {str(k): v for k, v in raw.items() if isinstance(v, str | list)}
+    return raw
+
+
+def _from_dict(data: Mapping[str, Any], problems: list[str]) -> Settings:
+    settings = Settings()
+    for section in dataclasses.fields(settings):
+        raw_section = data.get(section.name)
+        if raw_section is None:
+            continue
+        if not isinstance(raw_section, Mapping):
+            problems.append(f"[{section.name}] is not a table; defaults used")
+            continue
+        target = getattr(settings, section.name)
+        for f in dataclasses.fields(target):
+            if f.name not in raw_section:
+                continue
+            try:
+                value = _coerce(f.name, getattr(target, f.name), raw_section[f.name], str(f.type))
+            except (TypeError, ValueError) as exc:
+                problems.append(f"{section.name}.{f.name}: {exc}; default used")
+                continue
+            setattr(target, f.name, value)
+    return settings
+
+
+def _merge(into: dict[str, Any], more: Mapping[str, Any]) -> None:
+    for key, value in more.items():
+        if isinstance(value, Mapping) and isinstance(into.get(key), dict):
+            _merge(into[key], value)
+        else:
+            into[key] = value
+
+
+def _salvage(text: str, problems: list[str]) -> dict[str, Any]:
+    """Parse a damaged file section by section, keeping every section that still parses."""
+    data: dict[str, Any] = {}
+    chunks: list[list[str]] = [[]]
+    for line in text.splitlines():
+        if line.strip().startswith("[") and chunks[-1]:
+            chunks.append([])
+        chunks[-1].append(line)
+    for chunk in chunks:
+        try:
+            _merge(data, tomllib.loads("\n".join(chunk)))
+        except tomllib.TOMLDecodeError:
+            header = chunk[0].strip() if chunk else "?"
+            problems.append(f"{header} could not be read; defaults used")
+    return data
+
+
+class SettingsStore:
+    """Reads and writes ``settings.toml``; writes are atomic (temporary file, then rename)."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        if path is None:
+            import platformdirs
+
+            path = Path(platformdirs.user_config_dir(APP_NAME)) / "settings.toml"
+        self.path = path
+        self.problems: list[str] = []
+        self.backup: Path | None = None
+
+    def load(self) -> Settings:
+        """The saved settings; a damaged file is backed up, what is valid is kept, ``problems`` says what not."""
+        self.problems = []
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return Settings()
+        except (OSError, UnicodeDecodeError) as exc:
+            self.problems.append(f"could not read {self.path}: {exc}")
+            self._keep_backup()
+            return Settings()
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            self.problems.append(f"the file is damaged ({exc})")
+            self._keep_backup()
+            data = _salvage(text, self.problems)
+        settings = _from_dict(data, self.problems)
+        if self.problems and self.backup is None:
+            self._keep_backup()
+        return settings
+
+    def _keep_backup(self) -> None:
+        backup = self.path.with_name(f"{self.path.name}.{time.strftime('%Y%m%d-%H%M%S')}.bak")
+        try:
+            shutil.copy2(self.path, backup)
+            self.backup = backup
+        except OSError as exc:
+            log.warning("could not back up %s: %s", self.path, exc)
+
+    def save(self, settings: Settings) -> None:
+        """Write atomically: a crash mid-write leaves the previous file intact."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        with open(tmp, "wb") as fh:
+            tomli_w.dump(_to_dict(settings), fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.path)
+
+    def describe_problems(self) -> str:
+        """One message for the user about a damaged file, or empty."""
+        if not self.problems:
+            return ""
+        kept = f" A copy of the old file is at {self.backup}." if self.backup else ""
+        return f"Some settings could not be read and were reset: {'; '.join(self.problems)}.{kept}"
+
+
+# --------------------------------------------------------------------------- overrides
+ENV_ENDPOINT = "AZURE_VOICELIVE_ENDPOINT"
+ENV_MODEL = "AZURE_VOICELIVE_MODEL"
+ENV_VOICE = "AZURE_VOICELIVE_VOICE"
+ENV_INSTRUCTIONS = "AZURE_VOICELIVE_INSTRUCTIONS"
+ENV_API_KEY = "AZURE_VOICELIVE_API_KEY"
+ENV_API_VERSION = "AZURE_VOICELIVE_API_VERSION"
+ENV_BYOM = ("AZURE_VOICELIVE_BYOM_MODE", "VOICELIVE_BYOM_MODE")
+
+
+@dataclass
+class Overrides:
+    """Values from the command line or the environment (None: not given)."""
+
+    endpoint: str | None = None
+    model: str | None = None
+    voice: str | None = None
+    instructions: str | None = None
+    byom: str | None = None
+    api_version: str | None = None
+    use_token_credential: bool = False
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Overrides:
+        """Read the ``AZURE_VOICELIVE_*`` variables (empty ones count as unset)."""
+        byom = next((env[name] for name in ENV_BYOM if env.get(name)), None)
+        return cls(
+            endpoint=env.get(ENV_ENDPOINT) or None,
+            model=env.get(ENV_MODEL) or None,
+            voice=env.get(ENV_VOICE) or None,
+            instructions=env.get(ENV_INSTRUCTIONS) or None,
+            byom=byom,
+            api_version=env.get(ENV_API_VERSION) or None,
+        )
+
+    def over(self, lower: Overrides) -> Overrides:
+        """These values where given, ``lower``'s elsewhere."""
+        merged = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        for name, value in merged.items():
+            if value is None or value is False:
+                merged[name] = getattr(lower, name)
+        return Overrides(**merged)
+
+
+def apply_overrides(settings: Settings, overrides: Overrides) -> Settings:
+    """A copy of ``settings`` with the overrides applied.
+
+    Raises:
+        InvalidSetting: an override cannot be used (bad URL, unknown BYOM mode, empty model).
+    """
+    result = settings.copy()
+    if overrides.endpoint is not None:
+        result.connection.endpoint = validate_endpoint(overrides.endpoint)
+    if overrides.byom is not None:
+        try:
+            result.model.mode = Mode.from_profile(overrides.byom)
+        except ValueError as exc:
+            raise InvalidSetting(str(exc)) from exc
+    if overrides.model is not None:
+        result.model.remember(result.model.mode, validate_deployment(overrides.model))
+    if overrides.voice is not None:
+        result.model.voice = overrides.voice
+    if overrides.instructions is not None:
+        result.model.instructions = overrides.instructions
+    if overrides.api_version is not None:
+        result.connection.api_version = overrides.api_version
+    if overrides.use_token_credential and result.connection.auth is AuthMethod.API_KEY:
+        result.connection.auth = AuthMethod.ENTRA_DEFAULT
+    return result
+
+
+# --------------------------------------------------------------------------- secrets
+class NoKeyring(RuntimeError):
+    """No usable system keyring: the key can be kept for this session only."""
+
+
+class SecretStore:
+    """The API key per endpoint, in the OS keyring (never in the settings file)."""
+
+    def __init__(self, backend: Any = None) -> None:
+        self._backend = backend
+        self._session_only: dict[str, str] = {}
+
+    def _keyring(self) -> Any:
+        if self._backend is None:
+            import keyring
+
+            self._backend = keyring.get_keyring()
+        priority = getattr(self._backend, "priority", 1)
+        module = type(self._backend).__module__
+        if module.startswith("keyring.backends.fail") or (isinstance(priority, int | float) and priority <= 0):
+            raise NoKeyring(
+                "No system keyring is available to store the API key safely (install and unlock one, such as "
+                "GNOME Keyring or KWallet). The key will be kept for this session only."
+            )
+        return self._backend
+
+    @staticmethod
+    def _account(endpoint: str) -> str:
+        return urlparse(endpoint).hostname or endpoint or "default"
+
+    def get(self, endpoint: str) -> str | None:
+        """The key for ``endpoint``: this session's, else the keyring's (None when there is no keyring)."""
+        account = self._account(endpoint)
+        if account in self._session_only:
+            return self._session_only[account]
+        try:
+            value = self._keyring().get_password(KEYRING_SERVICE, account)
+        except NoKeyring:
+            return None
+        except Exception as exc:  # keyring backends raise their own types (locked, D-Bus errors...)
+            log.warning("could not read the keyring: %s", type(exc).__name__)
+            return None
+        return str(value) if value else None
+
+    def set(self, endpoint: str, key: str) -> None:
+        """Store the key in the keyring.
+
+        Raises:
+            NoKeyring: with no keyring; call :meth:`set_for_session` if the user agrees.
+        """
+        try:
+            self._keyring().set_password(KEYRING_SERVICE, self._account(endpoint), key)
+        except NoKeyring:
+            raise
+        except Exception as exc:
+            raise NoKeyring(f"The keyring refused the key ({type(exc).__name__}). It was not saved.") from exc
+        self._session_only.pop(self._account(endpoint), None)
+
+    def set_for_session(self, endpoint: str, key: str) -> None:
+        """Keep the key in memory only, until the app quits."""
+        self._session_only[self._account(endpoint)] = key
+
+    def delete(self, endpoint: str) -> None:
+        """Forget the key (keyring and session)."""
+        account = self._account(endpoint)
+        self._session_only.pop(account, None)
+        try:
+            self._keyring().delete_password(KEYRING_SERVICE, account)
+        except Exception as exc:
+            log.debug("nothing deleted from the keyring: %s", type(exc).__name__)

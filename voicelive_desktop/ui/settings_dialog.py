@@ -1,0 +1,331 @@
+"""The settings panel (menu and Ctrl+,). It edits a copy; Cancel discards, OK hands the copy to the app."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QKeyEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QSpinBox,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..settings import InvalidSetting, Settings, validate_deployment, validate_endpoint
+from ..voicelive.config import AZURE_VOICES, OPENAI_VOICES, TRANSCRIPTION_MODELS, TurnMode
+from ..voicelive.credentials import AuthMethod
+from ..voicelive.modes import Mode
+
+_TURN_LABELS = {
+    TurnMode.PUSH_TO_TALK: "Push to talk (hold a key)",
+    TurnMode.SERVER_VAD: "Hands-free: server voice detection",
+    TurnMode.AZURE_SEMANTIC_VAD: "Hands-free: Azure semantic detection",
+}
+
+
+class KeyCaptureButton(QPushButton):
+    """Click, then press the key to use for hold-to-talk."""
+
+    changed = Signal(str)
+    """The new key's name."""
+
+    def __init__(self, key_name: str) -> None:
+        super().__init__(key_name)
+        self.key_name = key_name
+        self.setAccessibleName("Hold-to-talk key")
+        self.setCheckable(True)
+        self.toggled.connect(lambda on: self.setText("Press a key\u2026" if on else self.key_name))
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if not self.isChecked():
+            super().keyPressEvent(event)
+            return
+        if event.key() == Qt.Key.Key_Escape:
+            self.setChecked(False)
+            return
+        name = QKeySequence(event.key()).toString()
+        if name:
+            self.key_name = name
+            self.setChecked(False)
+            self.changed.emit(name)
+
+
+def _combo(items: list[tuple[str, Any]], current: Any) -> QComboBox:
+    box = QComboBox()
+    for label, data in items:
+        box.addItem(label, data)
+    index = box.findData(current)
+    box.setCurrentIndex(max(0, index))
+    return box
+
+
+class SettingsDialog(QDialog):
+    """Connection, Model, Conversation, Audio and Keys tabs over a copy of the settings."""
+
+    def __init__(self, settings: Settings, *, key_stored: bool, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Settings")
+        self.setObjectName("settingsDialog")
+        self.result_settings: Settings | None = None
+        self.api_key: str | None = None
+        self._s = settings.copy()
+        self._deployments = dict(self._s.model.deployments)
+        tabs = QTabWidget()
+        tabs.addTab(self._connection_tab(key_stored), "&Connection")
+        tabs.addTab(self._model_tab(), "&Model")
+        tabs.addTab(self._conversation_tab(), "Con&versation")
+        tabs.addTab(self._audio_tab(), "&Audio")
+        tabs.addTab(self._keys_tab(), "&Keys")
+        self.error = QLabel()
+        self.error.setObjectName("settingsError")
+        self.error.setWordWrap(True)
+        self.error.setStyleSheet("color: #c0392b;")
+        self.error.hide()
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self._accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(tabs)
+        layout.addWidget(self.error)
+        layout.addWidget(buttons)
+        self.resize(560, 480)
+
+    # ----------------------------------------------------------------- tabs
+    def _connection_tab(self, key_stored: bool) -> QWidget:
+        c = self._s.connection
+        self.endpoint = QLineEdit(c.endpoint)
+        self.endpoint.setPlaceholderText("https://<resource>.cognitiveservices.azure.com")
+        self.auth = _combo([(m.label, m) for m in AuthMethod], c.auth)
+        self.api_key_edit = QLineEdit()
+        self.api_key_edit.setEchoMode(QLineEdit.EchoMode.Password)
+        self.api_key_edit.setPlaceholderText(
+            "stored in the system keyring (type to replace)" if key_stored else "paste Key 1 from the Azure portal"
+        )
+        self.api_version = QLineEdit(c.api_version)
+        self.api_version.setPlaceholderText("SDK default")
+        form = QFormLayout()
+        form.addRow("&Endpoint", self.endpoint)
+        form.addRow("&Sign in with", self.auth)
+        form.addRow("API &key", self.api_key_edit)
+        form.addRow("api-&version", self.api_version)
+        self.auth.currentIndexChanged.connect(self._auth_changed)
+        self._auth_changed()
+        return _page(form)
+
+    def _auth_changed(self) -> None:
+        self.api_key_edit.setEnabled(self.auth.currentData() is AuthMethod.API_KEY)
+
+    def _model_tab(self) -> QWidget:
+        m = self._s.model
+        self.mode = _combo([(mode.label, mode) for mode in Mode], m.mode)
+        self.deployment = QComboBox()
+        self.deployment.setEditable(True)
+        self.voice = QComboBox()
+        self.voice.setEditable(True)
+        self.instructions = QPlainTextEdit(m.instructions)
+        self.instructions.setTabChangesFocus(True)
+        self.temperature = QDoubleSpinBox()
+        self.temperature.setRange(0.0, 1.2)
+        self.temperature.setSingleStep(0.1)
+        self.temperature.setSpecialValueText("model default")
+        self.temperature.setValue(m.temperature if m.temperature is not None else 0.0)
+        self.transcription = QComboBox()
+        self.transcription.setEditable(True)
+        self.transcription.addItems(list(TRANSCRIPTION_MODELS))
+        self.transcription.setCurrentText(m.transcription_model)
+        self.language = QLineEdit(m.transcription_language)
+        self.language.setPlaceholderText("automatic (e.g. en-US)")
+        form = QFormLayout()
+        form.addRow("M&ode", self.mode)
+        form.addRow("&Deployment", self.deployment)
+        form.addRow("&Voice", self.voice)
+        form.addRow("&Instructions", self.instructions)
+        form.addRow("&Temperature", self.temperature)
+        form.addRow("Input &transcription", self.transcription)
+        form.addRow("&Language", self.language)
+        self._current_mode = m.mode
+        self._fill_mode(m.mode)
+        self.voice.setCurrentText(m.voice)
+        self.mode.currentIndexChanged.connect(self._mode_changed)
+        return _page(form)
+
+    def _fill_mode(self, mode: Mode) -> None:
+        self.deployment.clear()
+        self.deployment.addItems(self._s.model.choices_for(mode))
+        self.deployment.setCurrentText(self._deployments.get(mode.key) or mode.default_deployments[0])
+        voice = self.voice.currentText()
+        self.voice.clear()
+        voices = list(AZURE_VOICES) + ([] if mode is Mode.BYOM_CHAT_COMPLETION else list(OPENAI_VOICES))
+        self.voice.addItems(voices)
+        self.voice.setCurrentText(voice)
+
+    def _mode_changed(self) -> None:
+        self._deployments[self._current_mode.key] = self.deployment.currentText().strip()
+        self._current_mode = self.mode.currentData()
+        self._fill_mode(self._current_mode)
+
+    def _conversation_tab(self) -> QWidget:
+        c = self._s.conversation
+        self.turn_mode = _combo([(label, mode) for mode, label in _TURN_LABELS.items()], c.turn_mode)
+        self.vad_threshold = QDoubleSpinBox()
+        self.vad_threshold.setRange(0.0, 1.0)
+        self.vad_threshold.setSingleStep(0.05)
+        self.vad_threshold.setValue(c.vad_threshold)
+        self.vad_silence = _spin(100, 3000, c.vad_silence_ms, " ms")
+        self.vad_prefix = _spin(0, 2000, c.vad_prefix_ms, " ms")
+        self.noise = QCheckBox("Noise suppression")
+        self.noise.setChecked(c.noise_suppression)
+        self.echo = QCheckBox("Echo cancellation (lets you use speakers without headphones)")
+        self.echo.setChecked(c.echo_cancellation)
+        form = QFormLayout()
+        form.addRow("&Turns", self.turn_mode)
+        form.addRow("Detection &threshold", self.vad_threshold)
+        form.addRow("&Silence to end a turn", self.vad_silence)
+        form.addRow("&Prefix padding", self.vad_prefix)
+        form.addRow(self.noise)
+        form.addRow(self.echo)
+        return _page(form)
+
+    def _audio_tab(self) -> QWidget:
+        a = self._s.audio
+        self.input_device = QComboBox()
+        self.output_device = QComboBox()
+        for box, current in ((self.input_device, a.input_device), (self.output_device, a.output_device)):
+            box.addItem("System default", "")
+            if current:
+                box.addItem(current, current)
+                box.setCurrentIndex(1)
+        self.preroll = _spin(0, 1000, a.preroll_ms, " ms")
+        self.tail = _spin(0, 1000, a.tail_ms, " ms")
+        self.block = _spin(10, 100, a.block_ms, " ms")
+        self.keep_open = QCheckBox("Keep the microphone open between turns (keeps the start of your first word)")
+        self.keep_open.setChecked(a.keep_mic_open)
+        form = QFormLayout()
+        form.addRow("&Microphone", self.input_device)
+        form.addRow("&Speaker", self.output_device)
+        form.addRow("&Pre-roll", self.preroll)
+        form.addRow("&Release tail", self.tail)
+        form.addRow("&Block size", self.block)
+        form.addRow(self.keep_open)
+        return _page(form)
+
+    def set_devices(self, inputs: list[tuple[str, str]], outputs: list[tuple[str, str]]) -> None:
+        """Fill the device lists with (name, label) pairs once they have been read."""
+        for box, devices in ((self.input_device, inputs), (self.output_device, outputs)):
+            current = box.currentData()
+            box.clear()
+            box.addItem("System default", "")
+            for name, label in devices:
+                box.addItem(label, name)
+            box.setCurrentIndex(max(0, box.findData(current)))
+
+    def _keys_tab(self) -> QWidget:
+        self.hold_key = KeyCaptureButton(self._s.keys.hold_key)
+        form = QFormLayout()
+        form.addRow("&Hold to talk", self.hold_key)
+        form.addRow(QLabel("Click the button, then press the key you want to hold while speaking."))
+        return _page(form)
+
+    # ----------------------------------------------------------------- result
+    def collect(self) -> Settings:
+        """The edited copy. Raises InvalidSetting with a message for the user."""
+        s = self._s.copy()
+        endpoint = self.endpoint.text().strip()
+        s.connection.endpoint = validate_endpoint(endpoint) if endpoint else ""
+        s.connection.auth = self.auth.currentData()
+        s.connection.api_version = self.api_version.text().strip()
+        mode: Mode = self.mode.currentData()
+        s.model.mode = mode
+        s.model.deployments.update({k: v for k, v in self._deployments.items() if v})
+        s.model.remember(mode, validate_deployment(self.deployment.currentText()))
+        voice = self.voice.currentText().strip()
+        if not voice:
+            raise InvalidSetting("The voice is empty. Pick one from the list or type a voice name.")
+        s.model.voice = voice
+        s.model.instructions = self.instructions.toPlainText().strip()
+        s.model.temperature = self.temperature.value() or None
+        s.model.transcription_model = self.transcription.currentText().strip() or "azure-speech"
+        s.model.transcription_language = self.language.text().strip()
+        s.conversation.turn_mode = self.turn_mode.currentData()
+        s.conversation.vad_threshold = round(self.vad_threshold.value(), 2)
+        s.conversation.vad_silence_ms = self.vad_silence.value()
+        s.conversation.vad_prefix_ms = self.vad_prefix.value()
+        s.conversation.noise_suppression = self.noise.isChecked()
+        s.conversation.echo_cancellation = self.echo.isChecked()
+        s.audio.input_device = self.input_device.currentData() or ""
+        s.audio.output_device = self.output_device.currentData() or ""
+        s.audio.preroll_ms, s.audio.tail_ms = self.preroll.value(), self.tail.value()
+        s.audio.block_ms, s.audio.keep_mic_open = self.block.value(), self.keep_open.isChecked()
+        s.keys.hold_key = self.hold_key.key_name
+        return s
+
+    def _accept(self) -> None:
+        try:
+            self.result_settings = self.collect()
+        except InvalidSetting as exc:
+            self.error.setText(str(exc))
+            self.error.show()
+            return
+        key = self.api_key_edit.text().strip()
+        self.api_key = key or None
+        self.accept()
+
+
+def _spin(low: int, high: int, value: int, suffix: str) -> QSpinBox:
+    box = QSpinBox()
+    box.setRange(low, high)
+    box.setValue(value)
+    box.setSuffix(suffix)
+    return box
+
+
+def _page(form: QFormLayout) -> QWidget:
+    page = QWidget()
+    page.setLayout(form)
+    return page
+
+
+def open_settings(window: Any, controller: Any, bridge: Any) -> SettingsDialog:
+    """Show the dialog (non-blocking); the device lists fill in when read; OK applies through the bridge."""
+    settings = controller.settings
+    stored = bool(controller.secrets.get(settings.connection.endpoint)) if settings.connection.endpoint else False
+    dialog = SettingsDialog(settings, key_stored=stored, parent=window)
+    dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+
+    def accepted() -> None:
+        if dialog.result_settings is not None:
+            window.set_hold_key(dialog.result_settings.keys.hold_key)
+            bridge.apply_settings(dialog.result_settings, dialog.api_key)
+
+    dialog.accepted.connect(accepted)
+    capture = controller.assistant.capture
+    if capture is not None:
+        bridge.run_devices_lookup(dialog)
+    dialog.open()
+    return dialog
+
+
+async def read_devices(sd: Any) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """Inputs and outputs as (name, label), read off the event loop (it may ask the sound server)."""
+    from ..audio.devices import list_devices
+
+    def read() -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+        return (
+            [(d.name, d.label) for d in list_devices(sd, "input")],
+            [(d.name, d.label) for d in list_devices(sd, "output")],
+        )
+
+    return await asyncio.to_thread(read)
