@@ -62,6 +62,8 @@ def _qt_loop() -> asyncio.AbstractEventLoop:
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication([])
+    assert isinstance(app, QApplication)
+    app.setQuitOnLastWindowClosed(False)  # as the app itself does: closing is handled, not a quit
     loop = qasync.QEventLoop(app, already_running=False)
     loop.set_exception_handler(_record_loop_error)
     return loop

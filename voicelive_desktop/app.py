@@ -13,6 +13,8 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from . import __version__
@@ -55,29 +57,27 @@ def _setup_logging(verbose: bool) -> None:
     install_log_scrubbing()
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the app; returns the exit code."""
-    started = time.perf_counter()
-    args = parse_args(argv)
-    _setup_logging(args.verbose)
+@dataclass
+class Launch:
+    """What exists once the window is up: the window, the bridge, and the settings to build the rest from."""
 
-    from PySide6.QtCore import QTimer
-    from PySide6.QtWidgets import QApplication
+    window: Any
+    bridge: Any
+    store: Any
+    saved: Any
+    settings: Any
+    problem: str
+    args: argparse.Namespace
+    controller: Any = None
 
-    from .ui import theme
-    from .ui.bridge import Bridge
-    from .ui.main_window import MainWindow
 
-    existing = QApplication.instance()
-    app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
-    app.setApplicationName("Voice Live")
-    app.setOrganizationName("voicelive-desktop")
-    app.setQuitOnLastWindowClosed(False)
-    theme.apply(app)
-
-    from pathlib import Path
+def create(args: argparse.Namespace) -> Launch:
+    """Build and show the window (a QApplication must exist). Fast: no SDK, no audio stack yet."""
+    from PySide6.QtCore import QByteArray
 
     from .settings import Overrides, SettingsStore, apply_overrides
+    from .ui.bridge import Bridge
+    from .ui.main_window import MainWindow
 
     store = SettingsStore(Path(args.settings) if args.settings else None)
     saved = store.load()
@@ -85,16 +85,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     bridge = Bridge()
     _wire(window, bridge)
     if saved.window.geometry:
-        from PySide6.QtCore import QByteArray
-
         window.restoreGeometry(QByteArray.fromHex(saved.window.geometry.encode()))
     window.show()
-    QTimer.singleShot(0, lambda: log.info("first paint after %.0f ms", (time.perf_counter() - started) * 1000))
-
-    import qasync
-
-    loop = qasync.QEventLoop(app)
-    asyncio.set_event_loop(loop)
     cli = Overrides(
         args.endpoint, args.model, args.voice, args.instructions, args.byom, args.api_version, args.use_token_credential
     )
@@ -103,8 +95,40 @@ def main(argv: Sequence[str] | None = None) -> int:
         problem = store.describe_problems()
     except ValueError as exc:
         settings, problem = saved, str(exc)
+    return Launch(window, bridge, store, saved, settings, problem, args)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the app; returns the exit code."""
+    started = time.perf_counter()
+    args = parse_args(argv)
+    _setup_logging(args.verbose)
+
+    from PySide6.QtWidgets import QApplication
+
+    from .ui import theme
+
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
+    app.setApplicationName("Voice Live")
+    app.setOrganizationName("voicelive-desktop")
+    app.setQuitOnLastWindowClosed(False)
+    theme.apply(app)
+    launch = create(args)
+    launched_at = float(os.environ.get("VOICELIVE_LAUNCHED_AT", "0"))  # set by benchmarks/startup.py
+
+    def painted() -> None:
+        since_launch = f", {(time.time() - launched_at) * 1000:.0f} ms after launch" if launched_at else ""
+        log.info("first paint after %.0f ms in main()%s", (time.perf_counter() - started) * 1000, since_launch)
+
+    launch.window.first_painted.connect(painted)
+
+    import qasync
+
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
     with loop:
-        code: int = loop.run_until_complete(_run(window, bridge, store, saved, settings, problem=problem, args=args))
+        code: int = loop.run_until_complete(run(launch))
         return code
 
 
@@ -128,38 +152,49 @@ def _wire(window: Any, bridge: Any) -> None:
     )
 
 
-async def _run(
-    window: Any, bridge: Any, store: Any, saved: Any, settings: Any, *, problem: str, args: argparse.Namespace
-) -> int:
+async def start(launch: Launch) -> Any:
+    """Build the services after the first paint, and connect (to the emulator in demo mode)."""
+    from PySide6.QtWidgets import QApplication
+
     from .ui.settings_dialog import open_settings
 
     await asyncio.sleep(0)  # let the window paint before the heavy imports below
-    controller = _build(bridge, store, saved, settings, demo=args.demo)
+    window, bridge = launch.window, launch.bridge
+    controller = _build(bridge, launch.store, launch.saved, launch.settings, demo=launch.args.demo)
+    launch.controller = controller
     bridge.attach(controller)
     window.settings_requested.connect(lambda: open_settings(window, controller, bridge))
     window.copy_action.triggered.connect(
-        lambda: (
-            __import__("PySide6.QtWidgets")
-            .QtWidgets.QApplication.clipboard()
-            .setText(controller.assistant.conversation.export_markdown())
-        )
+        lambda: QApplication.clipboard().setText(controller.assistant.conversation.export_markdown())
     )
-    if problem:
-        window.show_notice(problem)
+    if launch.problem:
+        window.show_notice(launch.problem)
     controller.assistant.start_audio()
-    closed = asyncio.Event()
-    window.closing.connect(closed.set)
-    if args.quit_after is not None:
-        asyncio.get_running_loop().call_later(args.quit_after, window.close)
     if controller.demo or controller.can_connect():
-        bridge.connect_session()
+        await controller.connect()
     else:
         controller.publish()
         window.show_notice("Not connected yet: open Settings (Ctrl+,) to set your endpoint and sign-in.")
+    return controller
+
+
+async def run(launch: Launch) -> int:
+    """Start, wait for the window to close, shut everything down cleanly."""
+    closed = asyncio.Event()
+    launch.window.closing.connect(closed.set)
+    if launch.args.quit_after is not None:
+        asyncio.get_running_loop().call_later(launch.args.quit_after, launch.window.close)
+    await start(launch)
     await closed.wait()
-    controller.settings.window.geometry = bytes(window.saveGeometry().toHex()).decode()
-    await bridge.shutdown()
+    await shutdown(launch)
     return 0
+
+
+async def shutdown(launch: Launch) -> None:
+    """Remember the window geometry, close the session, audio and emulator, save settings."""
+    if launch.controller is not None:
+        launch.controller.settings.window.geometry = bytes(launch.window.saveGeometry().toHex()).decode()
+    await launch.bridge.shutdown()
 
 
 def _build(bridge: Any, store: Any, saved: Any, settings: Any, *, demo: bool) -> Any:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeyEvent, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QKeyEvent, QKeySequence, QPaintEvent
 from PySide6.QtWidgets import (
     QAbstractButton,
     QApplication,
@@ -50,6 +50,8 @@ class MainWindow(QMainWindow):
     """The user asked for the settings panel."""
     closing = Signal()
     """The window is closing."""
+    first_painted = Signal()
+    """The window painted for the first time (startup figure)."""
 
     def __init__(self, hold_key: str = "Space") -> None:
         super().__init__()
@@ -95,6 +97,7 @@ class MainWindow(QMainWindow):
 
         self._build_menu()
         self._key_down = False
+        self._painted = False
         # Some X servers send key repeats as release+press pairs that Qt cannot flag as auto-repeat: a
         # release only counts if no press of the same key follows within this window.
         self._release_timer = QTimer(self)
@@ -181,9 +184,10 @@ class MainWindow(QMainWindow):
             self.text_submitted.emit(text)
             self.input.clear()
 
-    def _typing(self) -> bool:
-        focus = QApplication.focusWidget()
-        return isinstance(focus, QLineEdit | QTextEdit | QPlainTextEdit)
+    @staticmethod
+    def _typing(watched: QObject) -> bool:
+        text_input = QLineEdit | QTextEdit | QPlainTextEdit
+        return isinstance(watched, text_input) or isinstance(QApplication.focusWidget(), text_input)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         """The hold key works anywhere in this window except in a text field; auto-repeat is ignored."""
@@ -199,7 +203,7 @@ class MainWindow(QMainWindow):
                     focus.click()
                     return True
             return False
-        if self._typing() and not self._key_down:
+        if self._typing(watched) and not self._key_down:
             return False
         if event.isAutoRepeat():
             return True
@@ -219,6 +223,12 @@ class MainWindow(QMainWindow):
             log.debug("hold key up")
             self._key_down = False
             self.talk_released.emit()
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        super().paintEvent(event)
+        if not self._painted:
+            self._painted = True
+            self.first_painted.emit()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.closing.emit()

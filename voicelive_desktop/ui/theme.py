@@ -5,7 +5,7 @@ from __future__ import annotations
 from importlib import resources
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QGuiApplication, QPalette
+from PySide6.QtGui import QColor, QGuiApplication, QIcon, QPalette
 from PySide6.QtWidgets import QApplication
 
 
@@ -42,4 +42,7 @@ def apply(app: QApplication) -> None:
         palette.setColor(QPalette.ColorRole.Highlight, QColor("#2563eb"))
         palette.setColor(QPalette.ColorRole.AlternateBase, QColor("#f1f3f6"))
         app.setPalette(palette)
-    app.setStyleSheet(resources.files("voicelive_desktop.resources").joinpath("style.qss").read_text())
+    files = resources.files("voicelive_desktop.resources")
+    app.setStyleSheet(files.joinpath("style.qss").read_text())
+    with resources.as_file(files.joinpath("voicelive-desktop.svg")) as icon:
+        app.setWindowIcon(QIcon(str(icon)))

@@ -187,14 +187,15 @@ class VoiceLiveSession:
             with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
                 await asyncio.wait_for(asyncio.shield(self._sender), timeout=2)
             self._sender.cancel()
+        if self._reader is not None:
+            # Stop reading before the socket closes, or the SDK sees the closing frame and logs a warning.
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
         if self._stack is not None:
             stack, self._stack = self._stack, None
             with contextlib.suppress(Exception):
                 await stack.aclose()
-        if self._reader is not None:
-            self._reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reader
         for task in (self._reader, self._sender):
             if task is not None and not task.done():
                 task.cancel()

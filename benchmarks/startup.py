@@ -1,0 +1,72 @@
+"""Time from launching the app to its window's first paint, and to connected (demo mode).
+
+    .venv/bin/python -m benchmarks.startup --runs 7
+
+Launches ``python -m voicelive_desktop --demo`` offscreen (fresh process each run), reads the app's own
+"first paint" log line (measured from the launch instant this script passes in), and writes
+benchmarks/results/startup.json with the median and spread. Target: first paint under 1 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PAINT = re.compile(r"first paint after (\d+) ms in main\(\), (\d+) ms after launch")
+
+
+def one_run(settings: Path) -> float:
+    """Milliseconds from launch to first paint, for one fresh process."""
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "VOICELIVE_LAUNCHED_AT": repr(time.time())}
+    out = subprocess.run(
+        [sys.executable, "-m", "voicelive_desktop", "--demo", "--settings", str(settings), "--quit-after", "1.5"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    match = PAINT.search(out.stderr)
+    if match is None:
+        raise RuntimeError(f"no first-paint line in the app's log:\n{out.stderr[-2000:]}")
+    return float(match.group(2))
+
+
+def main() -> None:
+    """Run, print and write the figures."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "startup.json")
+    args = parser.parse_args()
+    settings = Path(tempfile.mkdtemp()) / "settings.toml"
+    one_run(settings)  # warm the file cache; not counted
+    runs = [one_run(settings) for _ in range(args.runs)]
+    report = {
+        "benchmark": "startup",
+        "what": "launch of `python -m voicelive_desktop --demo` to the main window's first paint (offscreen)",
+        "runs_ms": runs,
+        "median_ms": statistics.median(runs),
+        "min_ms": min(runs),
+        "max_ms": max(runs),
+        "target_ms": 1000,
+        "median_vs_target": round(statistics.median(runs) / 1000, 3),
+        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "system": platform.platform()},
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,105 @@
+"""End to end: the real app in demo mode, real audio through the private PulseAudio, a real (offscreen) window.
+
+Hold the key, speak into the virtual microphone, release: the user's bubble fills with what was heard, the
+assistant's answer streams into its bubble, and the answer comes out of the virtual speaker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QEvent, Qt
+from PySide6.QtGui import QKeyEvent
+from PySide6.QtWidgets import QApplication
+from pytestqt.qtbot import QtBot
+
+from tests.audio.conftest import loud_ms
+from voicelive_desktop.app import create, parse_args, shutdown, start
+from voicelive_desktop.conversation.transcript import Role
+from voicelive_desktop.ui.chat_view import Bubble
+from voicelive_desktop.voicelive.events import TurnState
+
+
+async def _until(condition: Any, timeout: float = 20.0) -> None:
+    async def poll() -> None:
+        while not condition():
+            await asyncio.sleep(0.02)
+
+    await asyncio.wait_for(poll(), timeout)
+
+
+def _space(window: Any, kind: QEvent.Type) -> None:
+    target = QApplication.focusWidget() or window
+    QApplication.sendEvent(target, QKeyEvent(kind, Qt.Key.Key_Space, Qt.KeyboardModifier.NoModifier, " "))
+
+
+async def test_hold_speak_release_in_the_demo(qtbot: QtBot, pulse: Any, speech_pcm: bytes, tmp_path: Path) -> None:
+    launch = create(parse_args(["--demo", "--settings", str(tmp_path / "settings.toml")]))
+    window = launch.window
+    qtbot.addWidget(window)
+    try:
+        controller = await start(launch)
+        assert controller.demo and window.header.badge.isVisible()
+        await _until(lambda: controller.assistant.connected, 10)
+        assert "Connected to" in window.header.state.text()
+        window.activateWindow()
+        await _until(window.isActiveWindow, 5)
+        window.chat.setFocus()
+        recording = pulse.record()
+        _space(window, QEvent.Type.KeyPress)
+        await _until(lambda: controller.assistant.turn is TurnState.LISTENING, 2)
+        player = pulse.play(speech_pcm)
+        await asyncio.to_thread(player.wait, 10)
+        await asyncio.sleep(0.3)
+        _space(window, QEvent.Type.KeyRelease)
+        messages = controller.assistant.conversation.messages
+        await _until(lambda: len(messages) == 2 and messages[1].final and messages[0].final)
+        await _until(lambda: controller.assistant.turn is TurnState.IDLE)
+        played = recording.stop()
+
+        bubbles = window.chat.bubbles()
+        await _until(lambda: len(window.chat.bubbles()) == 2, 2)
+        bubbles = window.chat.bubbles()
+        assert all(isinstance(b, Bubble) for b in bubbles)
+        user, answer = bubbles
+        assert isinstance(user, Bubble) and isinstance(answer, Bubble)
+        assert user.message.role is Role.USER and user.plain_text() == messages[0].text and messages[0].text
+        assert answer.message.role is Role.ASSISTANT and "You said:" in answer.plain_text()
+        assert "gpt-realtime" in answer.plain_text()
+        assert loud_ms(played) > 1500, "the answer did not come out of the speaker"
+        assert window.latency_label.text().startswith("Latency: ") and "ms" in window.latency_label.text()
+        assert "Mic open" in window.mic_label.text()
+    finally:
+        window.close()
+        await asyncio.wait_for(shutdown(launch), 10)
+    assert launch.store.path.exists(), "settings should be saved on exit"
+
+
+async def test_typing_and_switching_deployment_from_the_header(qtbot: QtBot, pulse: Any, tmp_path: Path) -> None:
+    launch = create(parse_args(["--demo", "--settings", str(tmp_path / "settings.toml")]))
+    window = launch.window
+    qtbot.addWidget(window)
+    try:
+        controller = await start(launch)
+        await _until(lambda: controller.assistant.connected, 10)
+        window.activateWindow()
+        window.input.setFocus()
+        qtbot.keyClicks(window.input, "hello there")
+        qtbot.keyClick(window.input, Qt.Key.Key_Return)
+        messages = controller.assistant.conversation.messages
+        await _until(lambda: len(messages) == 2 and messages[1].final)
+        window.header.deployment.setCurrentText("grok-3")
+        window.header.target_chosen.emit(window.header.mode.currentData(), "grok-3")
+        await _until(lambda: "grok-3" in window.header.state.text(), 10)
+        qtbot.keyClicks(window.input, "and now")
+        qtbot.keyClick(window.input, Qt.Key.Key_Return)
+        await _until(lambda: len(messages) == 5 and messages[4].final)
+        assert messages[2].role is Role.DIVIDER and "grok-3" in messages[2].text
+        assert "grok-3" in messages[4].text
+        await _until(lambda: len(window.chat.bubbles()) == 5, 2)
+        assert "grok-3" in window.chat.bubbles()[2].message.text
+    finally:
+        window.close()
+        await asyncio.wait_for(shutdown(launch), 10)

@@ -1,0 +1,172 @@
+"""Switching models at runtime: each new connection carries the right profile and model and the earlier talk."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.test_assistant import Events
+from tests.test_settings import MemoryKeyring
+from voicelive_desktop.assistant import Assistant
+from voicelive_desktop.controller import Controller, ControllerState
+from voicelive_desktop.conversation.transcript import Role
+from voicelive_desktop.emulator import Emulator, EmulatorOptions
+from voicelive_desktop.settings import SecretStore, Settings, SettingsStore
+from voicelive_desktop.voicelive.events import ErrorCategory, ErrorRaised, TurnState
+from voicelive_desktop.voicelive.modes import Mode
+
+KEY = "controller-key-0987654321"
+
+
+@pytest.fixture
+async def emulator() -> AsyncIterator[Emulator]:
+    emu = Emulator(EmulatorOptions(api_key=KEY))
+    await emu.start()
+    yield emu
+    await emu.stop()
+
+
+@pytest.fixture
+async def app(emulator: Emulator, tmp_path: Path) -> AsyncIterator[tuple[Controller, Events, SettingsStore]]:
+    settings = Settings()
+    settings.connection.endpoint = emulator.endpoint
+    store = SettingsStore(tmp_path / "settings.toml")
+    secrets = SecretStore(MemoryKeyring())
+    secrets.set(emulator.endpoint, KEY)
+    events = Events()
+    controller = Controller(settings, store, secrets, Assistant(events), events)
+    yield controller, events, store
+    await controller.close()
+
+
+async def _until(condition: Any, timeout: float = 5.0) -> None:
+    async def poll() -> None:
+        while not condition():
+            await asyncio.sleep(0.01)
+
+    await asyncio.wait_for(poll(), timeout)
+
+
+async def _say(controller: Controller, events: Events, text: str) -> None:
+    count = len(controller.assistant.conversation.messages)
+    controller.assistant.send_text(text)
+    await events.until(
+        lambda: (
+            controller.assistant.turn is TurnState.IDLE and len(controller.assistant.conversation.messages) >= count + 2
+        )
+    )
+
+
+async def test_switching_across_all_three_modes_keeps_and_carries_the_conversation(
+    app: tuple[Controller, Events, SettingsStore], emulator: Emulator
+) -> None:
+    controller, events, store = app
+    assert not controller.demo and controller.can_connect()
+    assert await controller.connect()
+    await _say(controller, events, "first question")
+    plan = [
+        (Mode.BYOM_REALTIME, "my-realtime-ptu", "byom-azure-openai-realtime"),
+        (Mode.BYOM_CHAT_COMPLETION, "grok-3", "byom-azure-openai-chat-completion"),
+        (Mode.MANAGED, "gpt-4.1", None),
+    ]
+    for i, (mode, deployment, profile) in enumerate(plan, start=1):
+        assert await controller.select(mode, deployment)
+        record = emulator.connections[i]
+        assert record.query["model"] == deployment and record.query.get("profile") == profile
+        wanted = 2 * i  # every earlier user and assistant message
+
+        def carried_all(record: Any = record, wanted: int = wanted) -> bool:
+            return record.received_types().count("conversation.item.create") >= wanted
+
+        await _until(carried_all)
+        carried = [
+            p["text"] for e in record.received if e["type"] == "conversation.item.create" for p in e["item"]["content"]
+        ]
+        assert carried[0] == "first question", "the earlier conversation was not carried into the new session"
+        assert any("gpt-realtime" in t for t in carried), "the earlier answer was not carried"
+        await _say(controller, events, f"question {i}")
+        answer = controller.assistant.conversation.messages[-1]
+        assert deployment in answer.text
+    dividers = [m.text for m in controller.assistant.conversation.messages if m.role is Role.DIVIDER]
+    assert dividers == [
+        "Now talking to my-realtime-ptu (BYOM realtime)",
+        "Now talking to grok-3 (BYOM chat completion)",
+        "Now talking to gpt-4.1 (Voice Live model)",
+    ]
+    saved = store.load()
+    assert saved.model.mode is Mode.MANAGED and saved.model.deployments["byom-azure-openai-chat-completion"] == "grok-3"
+    assert KEY not in store.path.read_text()
+
+
+async def test_mode_pick_reuses_the_deployment_remembered_for_that_mode(
+    app: tuple[Controller, Events, SettingsStore], emulator: Emulator
+) -> None:
+    controller, events, _ = app
+    controller.settings.model.remember(Mode.BYOM_CHAT_COMPLETION, "gpt-5-chat")
+    assert await controller.connect()
+    assert await controller.select(Mode.BYOM_CHAT_COMPLETION, None)
+    assert emulator.last().query["model"] == "gpt-5-chat"
+    states = events.of(ControllerState)
+    assert states[-1].deployment == "gpt-5-chat" and states[-1].deployments[0] == "gpt-5-chat"
+
+
+async def test_voice_and_instructions_apply_live_without_reconnecting(
+    app: tuple[Controller, Events, SettingsStore], emulator: Emulator
+) -> None:
+    controller, _, _ = app
+    assert await controller.connect()
+    new = controller.settings.copy()
+    new.model.voice = "alloy"
+    new.model.instructions = "Be terse."
+    assert await controller.apply_settings(new)
+    await _until(lambda: emulator.last().received_types().count("session.update") == 2)
+    assert len(emulator.connections) == 1
+    update = [e for e in emulator.last().received if e["type"] == "session.update"][-1]["session"]
+    assert update["voice"] == {"name": "alloy", "type": "openai"} and update["instructions"] == "Be terse."
+
+
+async def test_an_empty_deployment_is_refused_with_a_message(app: tuple[Controller, Events, SettingsStore]) -> None:
+    controller, events, _ = app
+    assert not await controller.select(Mode.BYOM_REALTIME, "  ")
+    assert "deployment name is empty" in events.of(ErrorRaised)[-1].message
+
+
+async def test_first_launch_without_an_endpoint_runs_the_offline_demo(tmp_path: Path) -> None:
+    events = Events()
+    controller = Controller(
+        Settings(), SettingsStore(tmp_path / "s.toml"), SecretStore(MemoryKeyring()), Assistant(events), events
+    )
+    try:
+        assert controller.demo
+        assert await controller.connect()
+        assert events.of(ControllerState)[-1].demo
+        assert not await controller.use_demo(False)
+        assert events.of(ErrorRaised)[-1].category is ErrorCategory.CONFIG
+        assert "endpoint" in events.of(ErrorRaised)[-1].message
+    finally:
+        await controller.close()
+
+
+async def test_command_line_values_are_not_written_back(emulator: Emulator, tmp_path: Path) -> None:
+    from voicelive_desktop.settings import Overrides, apply_overrides
+
+    store = SettingsStore(tmp_path / "s.toml")
+    file = Settings()
+    file.model.voice = "en-US-AvaNeural"
+    store.save(file)
+    launched = apply_overrides(store.load(), Overrides(endpoint=emulator.endpoint, voice="alloy"))
+    events = Events()
+    controller = Controller(
+        launched, store, SecretStore(MemoryKeyring()), Assistant(events), events, file_settings=store.load()
+    )
+    controller.settings.model.instructions = "changed in the app"
+    controller.save()
+    saved = store.load()
+    assert saved.model.voice == "en-US-AvaNeural" and saved.connection.endpoint == ""
+    assert saved.model.instructions == "changed in the app"
+    await asyncio.sleep(0)
+    await controller.close()

@@ -1,0 +1,199 @@
+"""Settings: every field survives a round trip, precedence, damaged files, atomic writes, secrets."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import keyring.backend
+import keyring.backends.fail
+import pytest
+
+from voicelive_desktop import settings as settings_module
+from voicelive_desktop.settings import (
+    InvalidSetting,
+    NoKeyring,
+    Overrides,
+    SecretStore,
+    Settings,
+    SettingsStore,
+    apply_overrides,
+    validate_deployment,
+    validate_endpoint,
+)
+from voicelive_desktop.voicelive.config import TurnMode
+from voicelive_desktop.voicelive.credentials import AuthMethod
+from voicelive_desktop.voicelive.modes import Mode
+
+
+class MemoryKeyring(keyring.backend.KeyringBackend):
+    """Stands in for the OS keyring, which a CI machine does not have."""
+
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.store: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.store.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.store[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        self.store.pop((service, username), None)
+
+
+def _everything_changed() -> Settings:
+    s = Settings()
+    s.connection.endpoint = "https://contoso-ai.cognitiveservices.azure.com"
+    s.connection.auth = AuthMethod.AZURE_CLI
+    s.connection.api_version = "2025-10-01"
+    s.connection.tenant_id = "tenant-1"
+    s.model.mode = Mode.BYOM_CHAT_COMPLETION
+    s.model.remember(Mode.BYOM_REALTIME, "rt-ptu")
+    s.model.remember(Mode.BYOM_CHAT_COMPLETION, "gpt-4.1")
+    s.model.remember(Mode.BYOM_CHAT_COMPLETION, "grok-3")
+    s.model.remember(Mode.MANAGED, "gpt-realtime-mini")
+    s.model.voice = "alloy"
+    s.model.instructions = "Answer like a pirate.\nKeep it short."
+    s.model.temperature = 0.7
+    s.model.transcription_model = "whisper-1"
+    s.model.transcription_language = "fr-FR"
+    s.conversation = settings_module.ConversationSettings(TurnMode.AZURE_SEMANTIC_VAD, 0.3, 800, 200, False, False)
+    s.audio = settings_module.AudioSettings("usb_mic", "usb_headset", 500, 350, 40, False)
+    s.keys.hold_key = "F8"
+    s.window.geometry = "01d9d0cb0003"
+    return s
+
+
+def test_every_setting_round_trips(tmp_path: Path) -> None:
+    original = _everything_changed()
+    for section in dataclasses.fields(original):  # the fixture really changes every field
+        default, changed = getattr(Settings(), section.name), getattr(original, section.name)
+        for f in dataclasses.fields(changed):
+            assert getattr(changed, f.name) != getattr(default, f.name), f"{section.name}.{f.name} left at default"
+    store = SettingsStore(tmp_path / "settings.toml")
+    store.save(original)
+    loaded = SettingsStore(tmp_path / "settings.toml").load()
+    assert loaded == original
+    assert loaded.deployment == "grok-3"
+    assert loaded.model.choices_for(Mode.BYOM_CHAT_COMPLETION)[:2] == ["grok-3", "gpt-4.1"]
+
+
+def test_precedence_is_command_line_then_environment_then_file_then_defaults() -> None:
+    file = Settings()
+    file.connection.endpoint = "https://from-file.cognitiveservices.azure.com"
+    file.model.voice = "en-US-AvaNeural"
+    env = Overrides.from_env(
+        {
+            "AZURE_VOICELIVE_ENDPOINT": "https://from-env.cognitiveservices.azure.com",
+            "AZURE_VOICELIVE_MODEL": "env-model",
+            "VOICELIVE_BYOM_MODE": "byom-azure-openai-realtime",
+        }
+    )
+    cli = Overrides(model="cli-model")
+    result = apply_overrides(file, cli.over(env))
+    assert result.connection.endpoint == "https://from-env.cognitiveservices.azure.com"
+    assert result.model.mode is Mode.BYOM_REALTIME and result.deployment == "cli-model"
+    assert result.model.voice == "en-US-AvaNeural"  # only the file set it
+    assert result.model.instructions == Settings().model.instructions  # nobody set it
+    assert apply_overrides(file, Overrides()).connection.endpoint == "https://from-file.cognitiveservices.azure.com"
+    with pytest.raises(InvalidSetting, match="byom-azure-openai-chat-completion"):
+        apply_overrides(file, Overrides(byom="byom-nonsense"))
+
+
+def test_a_damaged_file_keeps_what_is_valid_backs_up_and_says_so(tmp_path: Path) -> None:
+    path = tmp_path / "settings.toml"
+    good = _everything_changed()
+    SettingsStore(path).save(good)
+    text = path.read_text()
+    damaged = text.replace("[audio]\n", "[audio]\npreroll_ms = = 3\x00oops\n")
+    path.write_text(damaged)
+    store = SettingsStore(path)
+    loaded = store.load()
+    assert loaded.connection == good.connection and loaded.model == good.model and loaded.keys == good.keys
+    assert loaded.audio == Settings().audio
+    assert store.backup is not None and store.backup.read_text() == damaged
+    message = store.describe_problems()
+    assert "[audio]" in message and str(store.backup) in message
+
+
+def test_a_half_written_file_and_wrong_types_lose_only_the_bad_values(tmp_path: Path) -> None:
+    path = tmp_path / "settings.toml"
+    SettingsStore(path).save(_everything_changed())
+    text = path.read_text().replace("preroll_ms = 500", 'preroll_ms = "lots"')
+    path.write_text(text[: text.index("[keys]") + 12])  # cut off in the middle of a line
+    store = SettingsStore(path)
+    loaded = store.load()
+    assert loaded.connection.endpoint == "https://contoso-ai.cognitiveservices.azure.com"
+    assert loaded.audio.preroll_ms == 300 and loaded.audio.tail_ms == 350
+    assert "audio.preroll_ms" in store.describe_problems()
+
+
+def test_writes_are_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "settings.toml"
+    store = SettingsStore(path)
+    store.save(_everything_changed())
+    before = path.read_bytes()
+
+    def crash(data: object, fh: object) -> None:
+        fh.write(b"[connection]\nendpoint = ")  # type: ignore[attr-defined]
+        raise OSError("disk full")
+
+    monkeypatch.setattr(settings_module.tomli_w, "dump", crash)
+    with pytest.raises(OSError, match="disk full"):
+        store.save(Settings())
+    assert path.read_bytes() == before
+
+
+def test_the_api_key_lives_in_the_keyring_never_in_the_file(tmp_path: Path) -> None:
+    backend = MemoryKeyring()
+    secrets = SecretStore(backend)
+    endpoint = "https://contoso-ai.cognitiveservices.azure.com"
+    secrets.set(endpoint, "k-123-secret-abcdef")
+    assert backend.store == {("voicelive-desktop", "contoso-ai.cognitiveservices.azure.com"): "k-123-secret-abcdef"}
+    assert SecretStore(backend).get(endpoint) == "k-123-secret-abcdef"
+    settings = _everything_changed()
+    SettingsStore(tmp_path / "s.toml").save(settings)
+    assert "k-123-secret" not in (tmp_path / "s.toml").read_text()
+    secrets.delete(endpoint)
+    assert secrets.get(endpoint) is None
+
+
+def test_without_a_keyring_the_key_is_offered_for_this_session_only() -> None:
+    secrets = SecretStore(keyring.backends.fail.Keyring())
+    with pytest.raises(NoKeyring, match="session only"):
+        secrets.set("https://x.cognitiveservices.azure.com", "key-value-1")
+    assert secrets.get("https://x.cognitiveservices.azure.com") is None
+    secrets.set_for_session("https://x.cognitiveservices.azure.com", "key-value-1")
+    assert secrets.get("https://x.cognitiveservices.azure.com") == "key-value-1"
+    assert SecretStore(keyring.backends.fail.Keyring()).get("https://x.cognitiveservices.azure.com") is None
+
+
+@pytest.mark.parametrize(
+    ("url", "ok"),
+    [
+        ("https://contoso.cognitiveservices.azure.com/", True),
+        ("http://127.0.0.1:8765", True),
+        ("http://localhost:8765", True),
+        ("http://contoso.cognitiveservices.azure.com", False),
+        ("ws://10.1.2.3:80", False),
+        ("contoso.cognitiveservices.azure.com", False),
+        ("ftp://contoso", False),
+        ("", False),
+    ],
+)
+def test_endpoint_validation(url: str, ok: bool) -> None:
+    if ok:
+        assert validate_endpoint(url) == url.rstrip("/")
+    else:
+        with pytest.raises(InvalidSetting) as caught:
+            validate_endpoint(url)
+        assert "clear text" in str(caught.value) or "not a valid endpoint" in str(caught.value)
+
+
+def test_empty_deployment_is_refused() -> None:
+    with pytest.raises(InvalidSetting, match="deployment name is empty"):
+        validate_deployment("   ")
