@@ -209,3 +209,30 @@ async def test_closing_mid_answer_is_clean(voiced: tuple[Assistant, Events], emu
     names = {"turn-audio", "assistant-events", "voicelive-reader", "voicelive-sender", "audio-output-watchdog"}
     left = [t.get_name() for t in asyncio.all_tasks() if t.get_name() in names and not t.done()]
     assert left == [], f"tasks still running after close: {left}"
+
+
+async def test_an_expiring_entra_token_is_renewed_by_reconnecting_between_turns() -> None:
+    from tests.voicelive.test_handshake import _FakeEntra
+    from voicelive_desktop.assistant import TOKEN_REFRESH_MARGIN_S
+    from voicelive_desktop.voicelive.credentials import ExpiryTrackingCredential
+
+    emulator = Emulator(EmulatorOptions(api_key=None, bearer_tokens=frozenset({"short-lived-token"})))
+    await emulator.start()
+    events = Events()
+    assistant = Assistant(events)
+    try:
+        entra = _FakeEntra("short-lived-token", lifetime_s=int(TOKEN_REFRESH_MARGIN_S) + 1)
+        assert await assistant.connect(_target(emulator), ExpiryTrackingCredential(entra), SessionConfig())
+        assistant.send_text("before the token runs out")
+        await events.until(lambda: len(emulator.connections) == 2 and assistant.connected, timeout=10)
+        carried = [
+            p["text"]
+            for e in emulator.connections[1].received
+            if e["type"] == "conversation.item.create"
+            for p in e["item"]["content"]
+        ]
+        assert "before the token runs out" in carried
+        assert emulator.connections[1].headers["Authorization"] == "Bearer short-lived-token"
+    finally:
+        await assistant.close()
+        await emulator.stop()

@@ -170,3 +170,47 @@ async def test_command_line_values_are_not_written_back(emulator: Emulator, tmp_
     assert saved.model.instructions == "changed in the app"
     await asyncio.sleep(0)
     await controller.close()
+
+
+async def test_a_key_without_a_keyring_is_used_for_this_session_and_the_user_is_told(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    import keyring.backends.fail
+
+    from voicelive_desktop.controller import Notice
+
+    events = Events()
+    store = SettingsStore(tmp_path / "s.toml")
+    controller = Controller(Settings(), store, SecretStore(keyring.backends.fail.Keyring()), Assistant(events), events)
+    try:
+        assert controller.demo and await controller.connect()
+        new = controller.settings.copy()
+        new.connection.endpoint = emulator.endpoint
+        assert await controller.apply_settings(new, api_key=KEY)
+        assert not controller.demo, "confirming an endpoint and a key leaves the offline demo"
+        assert emulator.last().headers["api-key"] == KEY
+        notices = events.of(Notice)
+        assert notices and "session only" in notices[0].message
+        assert KEY not in store.path.read_text()
+    finally:
+        await controller.close()
+
+
+async def test_entra_sign_in_that_cannot_get_a_token_says_how_to_sign_in(emulator: Emulator, tmp_path: Path) -> None:
+    from voicelive_desktop.voicelive.credentials import AuthMethod
+
+    settings = Settings()
+    settings.connection.endpoint = emulator.endpoint
+    settings.connection.auth = AuthMethod.AZURE_CLI  # no `az` here: the credential fails as a user's would
+    events = Events()
+    controller = Controller(
+        settings, SettingsStore(tmp_path / "s.toml"), SecretStore(MemoryKeyring()), Assistant(events), events
+    )
+    try:
+        assert controller.can_connect()
+        assert not await controller.connect()
+        await events.until(lambda: bool(events.of(ErrorRaised)))
+        error = events.of(ErrorRaised)[-1]
+        assert error.category is ErrorCategory.BAD_CREDENTIALS and "az login" in error.message
+    finally:
+        await controller.close()

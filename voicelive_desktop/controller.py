@@ -204,8 +204,9 @@ class Controller:
             or old.deployment != new.deployment
             or bool(api_key)
         )
-        if new.connection.endpoint and not old.connection.endpoint:
-            self.demo = False
+        if self.demo and self.can_connect():
+            self.demo = False  # an endpoint and a credential were confirmed: leave the offline demo
+            reconnect = True
         if reconnect or not self.assistant.connected:
             return await self.connect(switching=True)
         if old.session_config() != new.session_config():
