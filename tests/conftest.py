@@ -6,7 +6,7 @@ import asyncio
 import os
 import shutil
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +99,24 @@ def espeak_pcm(text: str, rate: int = 24000) -> bytes:
     body = wav[44:]
     samples = np.frombuffer(body[: len(body) // 2 * 2], dtype=np.int16)
     return np.clip(soxr.resample(samples, 22050, rate), -32768, 32767).astype(np.int16).tobytes()
+
+
+@pytest.fixture
+async def start_emulator() -> AsyncIterator[Callable[..., Awaitable[Any]]]:
+    """Start emulators with the given options; each is stopped at teardown."""
+    from voicelive_desktop.emulator import Emulator, EmulatorOptions
+
+    started: list[Emulator] = []
+
+    async def start(**options: Any) -> Emulator:
+        emulator = Emulator(EmulatorOptions(**options))
+        await emulator.start()
+        started.append(emulator)
+        return emulator
+
+    yield start
+    for emulator in started:
+        await emulator.stop()
 
 
 @pytest.fixture(scope="session")

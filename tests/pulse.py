@@ -74,15 +74,19 @@ class PrivatePulse:
             time.sleep(0.05)
         self._pid = int(pid_file.read_text().split()[0])
         for sink in ("speaker", "micfeed"):
-            self._clocks.append(
-                subprocess.Popen(
-                    ["pacat", "--record", "--raw", "--latency-msec=10", "-d", f"{sink}.monitor"],
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                    env=self._run_env(),
-                )
-            )
+            self._keep_clocked(sink)
         time.sleep(2.2)
+
+    def _keep_clocked(self, sink: str) -> None:
+        """Record ``sink``'s monitor to nowhere, so the sink renders in small blocks, not 2 s ones."""
+        self._clocks.append(
+            subprocess.Popen(
+                ["pacat", "--record", "--raw", "--latency-msec=10", "-d", f"{sink}.monitor"],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                env=self._run_env(),
+            )
+        )
 
     def stop(self) -> None:
         """Stop the clock keepers and the daemon this object started."""
@@ -113,14 +117,7 @@ class PrivatePulse:
             f"rate={rate}",
             f"sink_properties=device.description={description}",
         ).strip()
-        self._clocks.append(
-            subprocess.Popen(
-                ["pacat", "--record", "--raw", "--latency-msec=10", "-d", f"{name}.monitor"],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                env=self._run_env(),
-            )
-        )
+        self._keep_clocked(name)
         time.sleep(2.2)  # a new null sink renders in 2 s blocks until its clock keeper has started it
         return module
 

@@ -56,11 +56,9 @@ class Events:
 
 
 @pytest.fixture
-async def emulator() -> AsyncIterator[Emulator]:
-    emu = Emulator(EmulatorOptions(api_key=KEY))
-    await emu.start()
-    yield emu
-    await emu.stop()
+async def emulator(start_emulator: Any) -> Emulator:
+    """A running emulator that accepts the test key."""
+    return await start_emulator(api_key=KEY)
 
 
 def _target(emulator: Emulator, mode: Mode = Mode.MANAGED, deployment: str = "gpt-realtime") -> Target:

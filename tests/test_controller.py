@@ -14,7 +14,7 @@ from tests.test_settings import MemoryKeyring
 from voicelive_desktop.assistant import Assistant
 from voicelive_desktop.controller import Controller, ControllerState
 from voicelive_desktop.conversation.transcript import Role
-from voicelive_desktop.emulator import Emulator, EmulatorOptions
+from voicelive_desktop.emulator import Emulator
 from voicelive_desktop.settings import SecretStore, Settings, SettingsStore
 from voicelive_desktop.voicelive.events import ErrorCategory, ErrorRaised, TurnState
 from voicelive_desktop.voicelive.modes import Mode
@@ -23,11 +23,9 @@ KEY = "controller-key-0987654321"
 
 
 @pytest.fixture
-async def emulator() -> AsyncIterator[Emulator]:
-    emu = Emulator(EmulatorOptions(api_key=KEY))
-    await emu.start()
-    yield emu
-    await emu.stop()
+async def emulator(start_emulator: Any) -> Emulator:
+    """A running emulator that accepts the test key."""
+    return await start_emulator(api_key=KEY)
 
 
 @pytest.fixture

@@ -33,21 +33,24 @@ async def _wait_level(capture: Capture, *, loud: bool, timeout: float = 5.0) -> 
     await asyncio.wait_for(poll(), timeout)
 
 
-async def test_speech_into_the_microphone_reaches_the_turn(sd: ModuleType, pulse: Any, speech_pcm: bytes) -> None:
-    capture = Capture(sd)
+async def _speak_one_turn(capture: Capture, pulse: Any, speech: bytes) -> np.ndarray:
+    """Hold the key, speak ``speech`` into the virtual microphone, let go; returns what the turn captured."""
     assert capture.open()
     try:
         capture.begin_turn()
         task, _ = await _collect(capture)
-        player = pulse.play(speech_pcm)
+        player = pulse.play(speech)
         await asyncio.to_thread(player.wait, 10)
         await asyncio.sleep(0.3)
         capture.release()
-        captured = np.frombuffer(await asyncio.wait_for(task, 5), dtype=np.int16)
+        return np.frombuffer(await asyncio.wait_for(task, 5), dtype=np.int16)
     finally:
         capture.close()
-    source = np.frombuffer(speech_pcm, dtype=np.int16)
-    _, corr = best_alignment(captured, source)
+
+
+async def test_speech_into_the_microphone_reaches_the_turn(sd: ModuleType, pulse: Any, speech_pcm: bytes) -> None:
+    captured = await _speak_one_turn(Capture(sd), pulse, speech_pcm)
+    _, corr = best_alignment(captured, np.frombuffer(speech_pcm, dtype=np.int16))
     assert corr >= 0.95, f"captured audio correlates only {corr:.3f} with what was spoken"
 
 
@@ -112,17 +115,7 @@ async def test_a_device_that_only_runs_at_48khz_is_resampled(sd: ModuleType, pul
             return sd.RawInputStream(samplerate=samplerate, **kwargs)
 
     capture = Capture(Only48k(), rate=24000)  # type: ignore[arg-type]
-    assert capture.open()
-    try:
-        assert capture.stream.device_rate == 48000
-        capture.begin_turn()
-        task, _ = await _collect(capture)
-        player = pulse.play(speech_pcm)
-        await asyncio.to_thread(player.wait, 10)
-        await asyncio.sleep(0.3)
-        capture.release()
-        captured = np.frombuffer(await asyncio.wait_for(task, 5), dtype=np.int16)
-    finally:
-        capture.close()
+    captured = await _speak_one_turn(capture, pulse, speech_pcm)
+    assert capture.stream.device_rate == 48000
     _, corr = best_alignment(captured, np.frombuffer(speech_pcm, dtype=np.int16))
     assert corr >= 0.95

@@ -14,7 +14,7 @@ import aiohttp
 import numpy as np
 import pytest
 
-from voicelive_desktop.emulator import Emulator, EmulatorOptions
+from voicelive_desktop.emulator import Emulator
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,19 +29,16 @@ async def _handshake(endpoint: str, query: str, headers: dict[str, str]) -> tupl
         return 101, ""
 
 
-async def test_handshake_requires_api_version_model_a_known_profile_and_a_key() -> None:
-    emulator = Emulator(EmulatorOptions(api_key="k"))
-    endpoint = await emulator.start()
-    try:
-        ok = {"api-key": "k"}
-        assert await _handshake(endpoint, "api-version=2025-10-01&model=m", ok) == (101, "")
-        assert await _handshake(endpoint, "model=m", ok) == (400, "MissingApiVersion")
-        assert await _handshake(endpoint, "api-version=2025-10-01", ok) == (400, "MissingModel")
-        assert await _handshake(endpoint, "api-version=1&model=m&profile=byom-x", ok) == (400, "InvalidProfile")
-        assert await _handshake(endpoint, "api-version=1&model=m", {"api-key": "nope"}) == (401, "Unauthorized")
-        assert await _handshake(endpoint, "api-version=1&model=m", {}) == (401, "Unauthorized")
-    finally:
-        await emulator.stop()
+async def test_handshake_requires_api_version_model_a_known_profile_and_a_key(start_emulator: Any) -> None:
+    emulator = await start_emulator(api_key="k")
+    endpoint = emulator.endpoint
+    ok = {"api-key": "k"}
+    assert await _handshake(endpoint, "api-version=2025-10-01&model=m", ok) == (101, "")
+    assert await _handshake(endpoint, "model=m", ok) == (400, "MissingApiVersion")
+    assert await _handshake(endpoint, "api-version=2025-10-01", ok) == (400, "MissingModel")
+    assert await _handshake(endpoint, "api-version=1&model=m&profile=byom-x", ok) == (400, "InvalidProfile")
+    assert await _handshake(endpoint, "api-version=1&model=m", {"api-key": "nope"}) == (401, "Unauthorized")
+    assert await _handshake(endpoint, "api-version=1&model=m", {}) == (401, "Unauthorized")
 
 
 async def _session(endpoint: str, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -85,25 +82,22 @@ async def test_a_text_only_session_answers_in_text() -> None:
     assert text.startswith("You wrote: hi.")
 
 
-async def test_without_espeak_or_pocketsphinx_it_still_hears_and_speaks(speech_pcm: bytes) -> None:
-    emulator = Emulator(EmulatorOptions(use_espeak=False, use_recognizer=False))
-    endpoint = await emulator.start()
-    try:
-        appends = [
-            {"type": "input_audio_buffer.append", "audio": base64.b64encode(speech_pcm[i : i + 9600]).decode()}
-            for i in range(0, len(speech_pcm), 9600)
-        ]
-        got = await _session(
-            endpoint,
-            [
-                {"type": "session.update", "session": {"turn_detection": None}},
-                *appends,
-                {"type": "input_audio_buffer.commit"},
-                {"type": "response.create"},
-            ],
-        )
-    finally:
-        await emulator.stop()
+async def test_without_espeak_or_pocketsphinx_it_still_hears_and_speaks(start_emulator: Any, speech_pcm: bytes) -> None:
+    emulator = await start_emulator(use_espeak=False, use_recognizer=False)
+    endpoint = emulator.endpoint
+    appends = [
+        {"type": "input_audio_buffer.append", "audio": base64.b64encode(speech_pcm[i : i + 9600]).decode()}
+        for i in range(0, len(speech_pcm), 9600)
+    ]
+    got = await _session(
+        endpoint,
+        [
+            {"type": "session.update", "session": {"turn_detection": None}},
+            *appends,
+            {"type": "input_audio_buffer.commit"},
+            {"type": "response.create"},
+        ],
+    )
     seconds = len(speech_pcm) / 48000
     heard = next(e["transcript"] for e in got if e["type"] == "conversation.item.input_audio_transcription.completed")
     assert heard == f"({seconds:.1f} s of audio)"
@@ -137,25 +131,23 @@ def test_it_runs_alone_and_prints_the_endpoint() -> None:
     ("status", "code", "needle"),
     [(429, "TooManyRequests", "Too many requests (429)"), (503, "ServiceUnavailable", "Try again shortly")],
 )
-async def test_throttling_and_outages_get_their_own_message(status: int, code: str, needle: str) -> None:
+async def test_throttling_and_outages_get_their_own_message(
+    start_emulator: Any, status: int, code: str, needle: str
+) -> None:
     from voicelive_desktop.voicelive.config import SessionConfig
     from voicelive_desktop.voicelive.credentials import AuthMethod, CredentialSpec, build_credential
     from voicelive_desktop.voicelive.events import ErrorCategory, ErrorRaised
     from voicelive_desktop.voicelive.modes import Mode, Target
     from voicelive_desktop.voicelive.session import VoiceLiveSession
 
-    emulator = Emulator(EmulatorOptions(refuse_with=(status, code)))
-    await emulator.start()
-    try:
-        session = VoiceLiveSession(
-            Target(emulator.endpoint, Mode.MANAGED, "gpt-4.1"),
-            build_credential(CredentialSpec(AuthMethod.API_KEY, "demo")),
-            SessionConfig(),
-        )
-        assert not await session.connect()
-        await session.close()
-        errors = [e async for e in session.events() if isinstance(e, ErrorRaised)]
-    finally:
-        await emulator.stop()
+    emulator = await start_emulator(refuse_with=(status, code))
+    session = VoiceLiveSession(
+        Target(emulator.endpoint, Mode.MANAGED, "gpt-4.1"),
+        build_credential(CredentialSpec(AuthMethod.API_KEY, "demo")),
+        SessionConfig(),
+    )
+    assert not await session.connect()
+    await session.close()
+    errors = [e async for e in session.events() if isinstance(e, ErrorRaised)]
     assert errors[0].category is (ErrorCategory.THROTTLED if status == 429 else ErrorCategory.SERVICE)
     assert needle in errors[0].message and code in errors[0].message

@@ -12,7 +12,6 @@ from azure.ai.voicelive.models import (
 )
 
 from tests.voicelive.conftest import API_KEY, Recorder
-from voicelive_desktop.emulator import Emulator, EmulatorOptions
 from voicelive_desktop.voicelive.config import SessionConfig, TurnDetectionConfig, TurnMode
 from voicelive_desktop.voicelive.credentials import AuthMethod, CredentialSpec, build_credential
 from voicelive_desktop.voicelive.events import AssistantAudio, ResponseFinished
@@ -35,34 +34,30 @@ def _required_fields(cls: type) -> set[str]:
     return required
 
 
-async def test_every_emitted_event_is_a_typed_sdk_event(speech_pcm: bytes) -> None:
-    emulator = Emulator(EmulatorOptions(api_key=API_KEY))
+async def test_every_emitted_event_is_a_typed_sdk_event(start_emulator: Any, speech_pcm: bytes) -> None:
+    emulator = await start_emulator(api_key=API_KEY)
     emulator.options.pace.realtime_factor = 2.0
-    await emulator.start()
-    try:
-        cred = build_credential(CredentialSpec(AuthMethod.API_KEY, API_KEY))
-        vad = SessionConfig(turn_detection=TurnDetectionConfig(TurnMode.SERVER_VAD))
-        session = VoiceLiveSession(Target(emulator.endpoint, Mode.BYOM_REALTIME, "gpt-realtime"), cred, vad)
-        events = Recorder(session)
-        await session.connect()
-        # hands-free turn, push-to-talk turn, a barge-in, an empty commit and a second response
-        for i in range(0, len(speech_pcm) + 48000, 960):
-            session.append_audio((speech_pcm + b"\0" * 48000)[i : i + 960])
-        await events.wait_type(ResponseFinished, timeout=15)
-        session.update_config(SessionConfig())
-        audio_so_far = len(events.of(AssistantAudio))
-        session.send_text("interrupt me")
-        await events.wait_for(lambda e: len(events.of(AssistantAudio)) > audio_so_far)
-        session.begin_turn(heard_ms=120)
-        # raw events the session itself would never send: an empty commit and two overlapping responses
-        session._send(ClientEventInputAudioBufferCommit())
-        session._send(ClientEventResponseCreate())
-        session._send(ClientEventResponseCreate())
-        await events.wait_for(lambda e: len(events.of(ResponseFinished)) >= 3, timeout=15)
-        await asyncio.sleep(0.2)
-        await session.close()
-    finally:
-        await emulator.stop()
+    cred = build_credential(CredentialSpec(AuthMethod.API_KEY, API_KEY))
+    vad = SessionConfig(turn_detection=TurnDetectionConfig(TurnMode.SERVER_VAD))
+    session = VoiceLiveSession(Target(emulator.endpoint, Mode.BYOM_REALTIME, "gpt-realtime"), cred, vad)
+    events = Recorder(session)
+    await session.connect()
+    # hands-free turn, push-to-talk turn, a barge-in, an empty commit and a second response
+    for i in range(0, len(speech_pcm) + 48000, 960):
+        session.append_audio((speech_pcm + b"\0" * 48000)[i : i + 960])
+    await events.wait_type(ResponseFinished, timeout=15)
+    session.update_config(SessionConfig())
+    audio_so_far = len(events.of(AssistantAudio))
+    session.send_text("interrupt me")
+    await events.wait_for(lambda e: len(events.of(AssistantAudio)) > audio_so_far)
+    session.begin_turn(heard_ms=120)
+    # raw events the session itself would never send: an empty commit and two overlapping responses
+    session._send(ClientEventInputAudioBufferCommit())
+    session._send(ClientEventResponseCreate())
+    session._send(ClientEventResponseCreate())
+    await events.wait_for(lambda e: len(events.of(ResponseFinished)) >= 3, timeout=15)
+    await asyncio.sleep(0.2)
+    await session.close()
 
     sent = emulator.last().sent
     kinds = {e["type"] for e in sent}

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
-from voicelive_desktop.assistant import MessageView
-from voicelive_desktop.conversation.transcript import Role
 from voicelive_desktop.ui.main_window import RELEASE_DEBOUNCE_MS, MainWindow
 from voicelive_desktop.voicelive.events import (
     ConnectionChanged,
@@ -132,16 +128,3 @@ def test_controls_have_accessible_names(window: MainWindow) -> None:
         window.banner.close_button,
     ):
         assert widget.accessibleName(), f"{type(widget).__name__} has no accessible name"
-
-
-def _view(item_id: str, role: Role, text: str, **kw: object) -> MessageView:
-    values = {
-        "heard_text": text,
-        "final": False,
-        "spoken": False,
-        "failed": False,
-        "interrupted": False,
-        "at": datetime(2026, 11, 25, 14, 30),
-        **kw,
-    }
-    return MessageView(item_id, role, text, **values)  # type: ignore[arg-type]

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from voicelive_desktop.emulator import Emulator, EmulatorOptions
+from voicelive_desktop.emulator import Emulator
 from voicelive_desktop.voicelive.config import SessionConfig
 from voicelive_desktop.voicelive.credentials import AuthMethod, CredentialSpec, build_credential
 from voicelive_desktop.voicelive.events import AppEvent
@@ -57,12 +57,9 @@ class Recorder:
 
 
 @pytest.fixture
-async def emulator() -> AsyncIterator[Emulator]:
-    """A running emulator with the test API key."""
-    emu = Emulator(EmulatorOptions(api_key=API_KEY))
-    await emu.start()
-    yield emu
-    await emu.stop()
+async def emulator(start_emulator: Any) -> Emulator:
+    """A running emulator that accepts the test key."""
+    return await start_emulator(api_key=API_KEY)
 
 
 SessionFactory = Callable[..., "asyncio.Future[tuple[VoiceLiveSession, Recorder]]"]

@@ -10,7 +10,7 @@ from azure.ai.voicelive.aio import connect as sdk_connect
 from azure.core.credentials import AccessToken
 from azure.core.credentials_async import AsyncTokenCredential
 
-from voicelive_desktop.emulator import Emulator, EmulatorOptions
+from voicelive_desktop.emulator import Emulator
 from voicelive_desktop.voicelive.config import SessionConfig
 from voicelive_desktop.voicelive.credentials import ExpiryTrackingCredential
 from voicelive_desktop.voicelive.events import ConnectionChanged, ConnState, ErrorCategory, ErrorRaised
@@ -70,47 +70,39 @@ class _FakeEntra(AsyncTokenCredential):
         pass
 
 
-async def test_entra_token_goes_as_bearer_and_its_expiry_is_known() -> None:
+async def test_entra_token_goes_as_bearer_and_its_expiry_is_known(start_emulator: Any) -> None:
     token = "eyJ0eXAiOiJKV1Qi.fake-entra-token.sig"
-    emulator = Emulator(EmulatorOptions(api_key=None, bearer_tokens=frozenset({token})))
-    await emulator.start()
-    try:
-        inner = _FakeEntra(token, lifetime_s=3600)
-        credential = ExpiryTrackingCredential(inner)
-        session = VoiceLiveSession(
-            Target(emulator.endpoint, Mode.BYOM_CHAT_COMPLETION, "gpt-4.1"), credential, SessionConfig()
-        )
-        Recorder(session)
-        assert await session.connect()
-        assert emulator.last().headers["Authorization"] == f"Bearer {token}"
-        assert "api-key" not in emulator.last().headers
-        assert inner.scopes == ("https://ai.azure.com/.default",)
-        left = session.token_seconds_left()
-        assert left is not None and 3500 < left <= 3600
-        await session.close()
-    finally:
-        await emulator.stop()
+    emulator = await start_emulator(api_key=None, bearer_tokens=frozenset({token}))
+    inner = _FakeEntra(token, lifetime_s=3600)
+    credential = ExpiryTrackingCredential(inner)
+    session = VoiceLiveSession(
+        Target(emulator.endpoint, Mode.BYOM_CHAT_COMPLETION, "gpt-4.1"), credential, SessionConfig()
+    )
+    Recorder(session)
+    assert await session.connect()
+    assert emulator.last().headers["Authorization"] == f"Bearer {token}"
+    assert "api-key" not in emulator.last().headers
+    assert inner.scopes == ("https://ai.azure.com/.default",)
+    left = session.token_seconds_left()
+    assert left is not None and 3500 < left <= 3600
+    await session.close()
 
 
-async def test_entra_403_in_chat_completion_mode_explains_the_managed_identity_role() -> None:
-    emulator = Emulator(EmulatorOptions(api_key=None, bearer_tokens=frozenset()))
+async def test_entra_403_in_chat_completion_mode_explains_the_managed_identity_role(start_emulator: Any) -> None:
+    emulator = await start_emulator(api_key=None, bearer_tokens=frozenset())
     emulator.options.refuse_with = (403, "PermissionDenied")
-    await emulator.start()
-    try:
-        credential = ExpiryTrackingCredential(_FakeEntra("some-token-value", 3600))
-        session = VoiceLiveSession(
-            Target(emulator.endpoint, Mode.BYOM_CHAT_COMPLETION, "gpt-4.1"), credential, SessionConfig()
-        )
-        events = Recorder(session)
-        assert not await session.connect()
-        error = await events.wait_type(ErrorRaised)
-        assert error.category is ErrorCategory.FORBIDDEN
-        assert "Azure AI User" in error.message
-        assert "az role assignment create" in error.message
-        assert "managed identity" in error.message
-        await session.close()
-    finally:
-        await emulator.stop()
+    credential = ExpiryTrackingCredential(_FakeEntra("some-token-value", 3600))
+    session = VoiceLiveSession(
+        Target(emulator.endpoint, Mode.BYOM_CHAT_COMPLETION, "gpt-4.1"), credential, SessionConfig()
+    )
+    events = Recorder(session)
+    assert not await session.connect()
+    error = await events.wait_type(ErrorRaised)
+    assert error.category is ErrorCategory.FORBIDDEN
+    assert "Azure AI User" in error.message
+    assert "az role assignment create" in error.message
+    assert "managed identity" in error.message
+    await session.close()
 
 
 async def test_wrong_key_is_a_clear_credentials_error(open_session: Any) -> None:
@@ -123,23 +115,19 @@ async def test_wrong_key_is_a_clear_credentials_error(open_session: Any) -> None
     assert events.of(ConnectionChanged)[-1].state is ConnState.FAILED
 
 
-async def test_unknown_deployment_names_the_deployment() -> None:
-    emulator = Emulator(EmulatorOptions(api_key=API_KEY, deployments=frozenset({"gpt-4.1"})))
-    await emulator.start()
-    try:
-        from voicelive_desktop.voicelive.credentials import AuthMethod, CredentialSpec, build_credential
+async def test_unknown_deployment_names_the_deployment(start_emulator: Any) -> None:
+    emulator = await start_emulator(api_key=API_KEY, deployments=frozenset({"gpt-4.1"}))
+    from voicelive_desktop.voicelive.credentials import AuthMethod, CredentialSpec, build_credential
 
-        cred = build_credential(CredentialSpec(AuthMethod.API_KEY, API_KEY))
-        session = VoiceLiveSession(Target(emulator.endpoint, Mode.BYOM_REALTIME, "gtp-4.1-typo"), cred, SessionConfig())
-        events = Recorder(session)
-        assert not await session.connect()
-        error = await events.wait_type(ErrorRaised)
-        assert error.category is ErrorCategory.DEPLOYMENT_NOT_FOUND
-        assert "gtp-4.1-typo" in error.message
-        assert "DeploymentNotFound" in error.message
-        await session.close()
-    finally:
-        await emulator.stop()
+    cred = build_credential(CredentialSpec(AuthMethod.API_KEY, API_KEY))
+    session = VoiceLiveSession(Target(emulator.endpoint, Mode.BYOM_REALTIME, "gtp-4.1-typo"), cred, SessionConfig())
+    events = Recorder(session)
+    assert not await session.connect()
+    error = await events.wait_type(ErrorRaised)
+    assert error.category is ErrorCategory.DEPLOYMENT_NOT_FOUND
+    assert "gtp-4.1-typo" in error.message
+    assert "DeploymentNotFound" in error.message
+    await session.close()
 
 
 async def test_unknown_profile_is_refused_at_the_handshake(emulator: Emulator) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from voicelive_desktop.emulator import Emulator, EmulatorOptions
+from voicelive_desktop.emulator import Emulator
 from voicelive_desktop.voicelive.config import SessionConfig, TurnDetectionConfig, TurnMode
 from voicelive_desktop.voicelive.events import (
     AssistantAudio,
@@ -108,32 +108,28 @@ async def test_push_to_talk_turn_gives_both_transcripts_and_audio(
     assert sent[-2:] == ["input_audio_buffer.commit", "response.create"]
 
 
-async def test_user_transcript_arriving_after_the_answer_keeps_its_item(speech_pcm: bytes) -> None:
-    emulator = Emulator(EmulatorOptions(api_key=API_KEY))
+async def test_user_transcript_arriving_after_the_answer_keeps_its_item(start_emulator: Any, speech_pcm: bytes) -> None:
+    emulator = await start_emulator(api_key=API_KEY)
     emulator.options.pace.transcript_delay_s = 0.6
-    await emulator.start()
-    try:
-        from voicelive_desktop.voicelive.credentials import AuthMethod, CredentialSpec, build_credential
-        from voicelive_desktop.voicelive.modes import Target
-        from voicelive_desktop.voicelive.session import VoiceLiveSession
+    from voicelive_desktop.voicelive.credentials import AuthMethod, CredentialSpec, build_credential
+    from voicelive_desktop.voicelive.modes import Target
+    from voicelive_desktop.voicelive.session import VoiceLiveSession
 
-        session = VoiceLiveSession(
-            Target(emulator.endpoint, Mode.MANAGED, "gpt-realtime"),
-            build_credential(CredentialSpec(AuthMethod.API_KEY, API_KEY)),
-            SessionConfig(),
-        )
-        events = Recorder(session)
-        await session.connect()
-        session.begin_turn()
-        _stream(session, speech_pcm)
-        session.end_turn()
-        final = await events.wait_type(UserTranscriptFinal)
-        first_answer = events.events.index(events.of(AssistantTranscriptDelta)[0])
-        assert events.events.index(final) > first_answer, "the transcript should come after the answer started"
-        assert final.item_id == events.of(UserTurnCommitted)[0].item_id
-        await session.close()
-    finally:
-        await emulator.stop()
+    session = VoiceLiveSession(
+        Target(emulator.endpoint, Mode.MANAGED, "gpt-realtime"),
+        build_credential(CredentialSpec(AuthMethod.API_KEY, API_KEY)),
+        SessionConfig(),
+    )
+    events = Recorder(session)
+    await session.connect()
+    session.begin_turn()
+    _stream(session, speech_pcm)
+    session.end_turn()
+    final = await events.wait_type(UserTranscriptFinal)
+    first_answer = events.events.index(events.of(AssistantTranscriptDelta)[0])
+    assert events.events.index(final) > first_answer, "the transcript should come after the answer started"
+    assert final.item_id == events.of(UserTurnCommitted)[0].item_id
+    await session.close()
 
 
 async def test_typed_message_is_answered(open_session: Any, emulator: Emulator) -> None:
