@@ -19,10 +19,10 @@ import soxr
 from .backend import AudioProblem
 from .levels import Level, measure
 from .ring import FrameRing
-from .stream import ManagedStream
+from .stream import ManagedStream, StreamEnd
 
 
-class Capture:
+class Capture(StreamEnd):
     """The microphone, at the session rate (24 kHz mono PCM16 by default).
 
     Args:
@@ -58,7 +58,7 @@ class Capture:
             block_frames=rate * block_ms // 1000,
             callback=self._callback,
             on_problem=on_problem,
-            on_reopen=self._reset_ring,
+            on_reopen=self._reset,
         )
         self._ring = FrameRing(rate * 4)
         self._scratch = np.zeros(rate * 4, dtype=np.int16)
@@ -71,32 +71,12 @@ class Capture:
         self._ring.write(np.frombuffer(indata, dtype=np.int16, count=frames))
 
     # ----------------------------------------------------------------- control (event loop)
-    @property
-    def is_open(self) -> bool:
-        """True while the microphone is open (the UI shows it)."""
-        return self.stream.is_open
-
-    @property
-    def dropped_frames(self) -> int:
-        """Frames lost because the sender fell behind."""
-        return self._ring.dropped
-
     def peek_level(self, ms: int = 20) -> Level:
         """Level of the newest ``ms`` of audio, consumed or not (for an idle meter, and for tests)."""
         scratch = np.zeros(self._ms_to_device_frames(ms), dtype=np.int16)
         return measure(scratch[: self._ring.peek_latest(scratch)])
 
-    def open(self, device_name: str | None = None) -> bool:
-        """Open the microphone (None: follow the system default)."""
-        ok = self.stream.open(device_name)
-        self._reset_ring()
-        return ok
-
-    def close(self) -> None:
-        """Close the microphone."""
-        self.stream.close()
-
-    def _reset_ring(self) -> None:
+    def _reset(self) -> None:
         device_rate = self.stream.device_rate
         if self._ring.capacity != device_rate * 4:
             self._ring = FrameRing(device_rate * 4)

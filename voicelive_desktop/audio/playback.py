@@ -19,10 +19,10 @@ import soxr
 
 from .backend import AudioProblem
 from .ring import FrameRing, Overflow
-from .stream import ManagedStream
+from .stream import ManagedStream, StreamEnd
 
 
-class Playback:
+class Playback(StreamEnd):
     """The assistant's voice, queued as it streams in (faster than real time) and played as PortAudio asks.
 
     Args:
@@ -95,16 +95,6 @@ class Playback:
 
     # ----------------------------------------------------------------- control (event loop)
     @property
-    def is_open(self) -> bool:
-        """True while the output stream runs."""
-        return self.stream.is_open
-
-    @property
-    def dropped_frames(self) -> int:
-        """Frames refused because the queue was full."""
-        return self._ring.dropped
-
-    @property
     def queued_ms(self) -> int:
         """Audio queued but not yet handed to the device."""
         return self._ring.available() * 1000 // self.stream.device_rate
@@ -115,15 +105,9 @@ class Playback:
         return self._ring.available() > 0 or self._playing
 
     def open(self, device_name: str | None = None) -> bool:
-        """Open the speaker (None: follow the system default)."""
+        """Open the speaker (None: follow the system default); "drained" is reported on this loop."""
         self._loop = asyncio.get_running_loop()
-        ok = self.stream.open(device_name)
-        self._reset()
-        return ok
-
-    def close(self) -> None:
-        """Close the speaker."""
-        self.stream.close()
+        return super().open(device_name)
 
     def _reset(self) -> None:
         device_rate = self.stream.device_rate

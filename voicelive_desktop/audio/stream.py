@@ -16,6 +16,7 @@ from typing import Any
 
 from .backend import AudioProblem
 from .devices import Kind, OpenSpec, opening_env, resolve
+from .ring import FrameRing
 
 log = logging.getLogger(__name__)
 
@@ -170,3 +171,34 @@ class ManagedStream:
             if self.open(None) and self._on_reopen is not None:
                 self._on_reopen()
             return
+
+
+class StreamEnd:
+    """What capture and playback share: one managed stream feeding or draining one ring."""
+
+    stream: ManagedStream
+    _ring: FrameRing
+
+    @property
+    def is_open(self) -> bool:
+        """True while the stream runs (the UI shows whether the microphone is open)."""
+        return self.stream.is_open
+
+    @property
+    def dropped_frames(self) -> int:
+        """Frames lost to the ring's overflow policy."""
+        return self._ring.dropped
+
+    def open(self, device_name: str | None = None) -> bool:
+        """Open the device called ``device_name`` (None: follow the system default)."""
+        ok = self.stream.open(device_name)
+        self._reset()
+        return ok
+
+    def close(self) -> None:
+        """Stop and close the stream."""
+        self.stream.close()
+
+    def _reset(self) -> None:
+        """Fit the ring to the rate the device opened at; also called when the stream is reopened."""
+        raise NotImplementedError
