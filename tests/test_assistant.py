@@ -234,3 +234,27 @@ async def test_an_expiring_entra_token_is_renewed_by_reconnecting_between_turns(
     finally:
         await assistant.close()
         await emulator.stop()
+
+
+async def test_hands_free_the_service_decides_where_the_turn_ends(
+    sd: ModuleType, emulator: Emulator, pulse: Any, speech_pcm: bytes
+) -> None:
+    from voicelive_desktop.voicelive.config import TurnDetectionConfig, TurnMode
+
+    events = Events()
+    assistant = Assistant(events, capture=Capture(sd), playback=Playback(sd))
+    try:
+        assistant.start_audio()
+        config = SessionConfig(turn_detection=TurnDetectionConfig(TurnMode.SERVER_VAD, silence_duration_ms=400))
+        assert await assistant.connect(_target(emulator), _cred(), config)
+        await asyncio.sleep(0.3)
+        player = pulse.play(speech_pcm)
+        await asyncio.to_thread(player.wait, 10)
+        await events.until(lambda: len(assistant.conversation.messages) == 2 and assistant.turn is TurnState.IDLE)
+        assert _turns(events)[:4] == [TurnState.LISTENING, TurnState.THINKING, TurnState.SPEAKING, TurnState.IDLE]
+        user, answer = assistant.conversation.messages
+        assert user.spoken and user.text and "You said:" in answer.text
+        sent = emulator.last().received_types()
+        assert "input_audio_buffer.commit" not in sent and "response.create" not in sent
+    finally:
+        await assistant.close()

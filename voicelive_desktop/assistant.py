@@ -145,6 +145,7 @@ class Assistant:
         self._key_up_at: float | None = None
         self._was_connected = False
         self._reconnecting = False
+        self._hands_free = False
         self._idle = asyncio.Event()
         self._idle.set()
 
@@ -240,8 +241,11 @@ class Assistant:
             self._params = (self._params[0], self._params[1], config)
         if self.session is not None:
             self.session.update_config(config)
-        self._stop_sender()
-        if config.turn_detection.mode is not TurnMode.PUSH_TO_TALK and self.connected:
+        hands_free = config.turn_detection.mode is not TurnMode.PUSH_TO_TALK
+        if self._hands_free and not hands_free:
+            self._stop_sender()
+            self._hands_free = False
+        if hands_free and self.connected:
             self._start_hands_free()
 
     async def disconnect(self) -> None:
@@ -309,9 +313,16 @@ class Assistant:
 
     # ----------------------------------------------------------------- push to talk
     def press(self) -> None:
-        """The hold key went down: interrupt the answer at once, start listening."""
+        """The hold key went down: interrupt the answer at once, start listening.
+
+        Hands-free, the microphone is always streaming: the key then only interrupts the answer.
+        """
         session = self.session
         if self._pressed or session is None or not self.connected:
+            return
+        if self._hands_free:
+            session.interrupt(self.playback.flush() if self.playback is not None else None)
+            self._set_turn(TurnState.LISTENING)
             return
         self._pressed = True
         heard = self.playback.flush() if self.playback is not None else None
@@ -367,15 +378,18 @@ class Assistant:
             session.append_audio(chunk)
 
     def _start_hands_free(self) -> None:
-        if self.capture is None or self._sender is not None or self.session is None:
+        if self.capture is None or self._hands_free or self.session is None:
             return
+        self._stop_sender()
         if not self.capture.is_open and not self.capture.open(self.audio.input_device):
             return
         self.capture.begin_turn()
         self._sender = asyncio.create_task(self._send_turn(self.session), name="hands-free-audio")
+        self._hands_free = True
         self._emit_audio_status()
 
     def _stop_sender(self) -> None:
+        self._hands_free = False
         if self._sender is not None:
             self._sender.cancel()
             self._sender = None
@@ -410,10 +424,14 @@ class Assistant:
                 self.playback.streaming = False
             if self.turn is not TurnState.LISTENING and not (self.playback and self.playback.is_playing):
                 self._set_turn(TurnState.IDLE)
-        elif isinstance(event, SpeechDetected) and event.started and self.turn is TurnState.SPEAKING:
-            heard = self.playback.flush() if self.playback is not None else None
-            session.interrupt(heard)  # hands-free barge-in
-            self._set_turn(TurnState.LISTENING)
+        elif isinstance(event, SpeechDetected):  # hands-free: the service hears where turns start and end
+            if event.started:
+                if self.turn is TurnState.SPEAKING:
+                    session.interrupt(self.playback.flush() if self.playback is not None else None)
+                self._set_turn(TurnState.LISTENING)
+            else:
+                self._key_up_at = self._clock()
+                self._set_turn(TurnState.THINKING)
         elif isinstance(event, ConnectionChanged) and event.state is ConnState.FAILED:
             self._stop_sender()
             self._set_turn(TurnState.IDLE)

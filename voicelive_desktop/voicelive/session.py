@@ -185,8 +185,7 @@ class VoiceLiveSession:
         if self._sender is not None:
             self._outbox.put_nowait(_STOP)
             with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
-                await asyncio.wait_for(asyncio.shield(self._sender), timeout=2)
-            self._sender.cancel()
+                await asyncio.wait_for(self._sender, timeout=2)  # flushes what was queued; cancelled if stuck
         if self._reader is not None:
             # Stop reading before the socket closes, or the SDK sees the closing frame and logs a warning.
             self._reader.cancel()
@@ -196,9 +195,6 @@ class VoiceLiveSession:
             stack, self._stack = self._stack, None
             with contextlib.suppress(Exception):
                 await stack.aclose()
-        for task in (self._reader, self._sender):
-            if task is not None and not task.done():
-                task.cancel()
         self._reader = self._sender = None
         self._conn = None
         self._active_response = None
