@@ -103,3 +103,37 @@ async def test_typing_and_switching_deployment_from_the_header(qtbot: QtBot, pul
     finally:
         window.close()
         await asyncio.wait_for(shutdown(launch), 10)
+
+
+async def test_settings_open_with_ctrl_comma_list_devices_and_apply(qtbot: QtBot, pulse: Any, tmp_path: Path) -> None:
+    from voicelive_desktop.ui.settings_dialog import SettingsDialog
+
+    path = tmp_path / "settings.toml"
+    launch = create(parse_args(["--demo", "--settings", str(path)]))
+    window = launch.window
+    qtbot.addWidget(window)
+    try:
+        controller = await start(launch)
+        await _until(lambda: controller.assistant.connected, 10)
+        window.activateWindow()
+        await _until(window.isActiveWindow, 5)
+        qtbot.keyClick(window, Qt.Key.Key_Comma, Qt.KeyboardModifier.ControlModifier)
+        await _until(lambda: isinstance(QApplication.activeModalWidget(), SettingsDialog), 5)
+        dialog = QApplication.activeModalWidget()
+        assert isinstance(dialog, SettingsDialog)
+        labels = lambda: [dialog.input_device.itemText(i) for i in range(dialog.input_device.count())]  # noqa: E731
+        await _until(lambda: "Virtual-Mic" in " ".join(labels()), 10)
+        assert labels()[0] == "System default"
+        dialog.voice.setCurrentText("en-US-AndrewNeural")
+        dialog.instructions.setPlainText("Answer in one sentence.")
+        dialog._accept()
+        record = controller._emulator.last()
+        await _until(lambda: record.received_types().count("session.update") == 2, 5)
+        update = [e for e in record.received if e["type"] == "session.update"][-1]["session"]
+        assert update["voice"]["name"] == "en-US-AndrewNeural" and update["instructions"] == "Answer in one sentence."
+    finally:
+        window.close()
+        await asyncio.wait_for(shutdown(launch), 10)
+    saved = launch.store.load()
+    assert saved.model.voice == "en-US-AndrewNeural"
+    assert saved.window.geometry, "the window geometry should be remembered"
