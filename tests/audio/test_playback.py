@@ -90,3 +90,31 @@ async def test_an_unplugged_speaker_falls_back_to_the_default(sd: ModuleType, pu
             pulse.unplug(module)
     assert loud_ms(recorded) >= 1500, "after the headset went away the answer should go on from the default speaker"
     assert abs(dominant_frequency(recorded) - 700) < 10
+
+
+async def test_a_device_that_never_calls_back_is_reported_once_not_reopened_forever(sd: ModuleType, pulse: Any) -> None:
+    class DeadDevice:
+        """The real sounddevice, but the device opens and then never asks for audio (a hung driver)."""
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(sd, name)
+
+        def RawOutputStream(self, *, callback: Any, **kwargs: Any) -> Any:
+            def hung(outdata: Any, frames: int, time_info: Any, status: Any) -> None:
+                outdata[:] = b"\0" * len(outdata)
+
+            return sd.RawOutputStream(callback=hung, **kwargs)
+
+    problems: list[AudioProblem] = []
+    playback = Playback(DeadDevice(), on_problem=problems.append)  # type: ignore[arg-type]
+    playback.stream.FIRST_CALLBACK_S = 0.5  # be quicker to give up than with a real device, to keep the test short
+    try:
+        assert playback.open()
+        await asyncio.sleep(3.5)
+        messages = [p.message for p in problems]
+        assert len(messages) == 3, messages
+        assert "stopped working" in messages[0] and "not responding" in messages[-1]
+        await asyncio.sleep(2.0)
+        assert len(problems) == 3, "it kept reopening after saying the device is not responding"
+    finally:
+        playback.close()

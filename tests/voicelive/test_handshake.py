@@ -169,3 +169,4 @@ def test_profiles_parse_and_reject_unknown_ones() -> None:
     assert Target("https://res1.cognitiveservices.azure.com", Mode.BYOM_REALTIME, "d1").describe() == (
         "res1 \u00b7 BYOM realtime \u00b7 d1"
     )
+    assert Target("http://127.0.0.1:8765", Mode.MANAGED, "gpt-4.1").resource == "this computer"

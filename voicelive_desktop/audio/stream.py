@@ -40,6 +40,8 @@ class ManagedStream:
     CHECK_EVERY_S = 0.25
     SILENT_FOR_S = 0.75
     FIRST_CALLBACK_S = 3.0  # some servers take a while to start a new stream
+    MAX_REOPENS = 2  # in a row, without a stable stretch between them
+    STABLE_S = 5.0
 
     def __init__(
         self,
@@ -65,6 +67,8 @@ class ManagedStream:
         self._stream: Any = None
         self._watchdog: asyncio.Task[None] | None = None
         self.callbacks = 0  # incremented by the owner's callback through tick()
+        self._reopens = 0
+        self._reopened_at = 0.0
         self.latency_s = 0.0
 
     @property
@@ -161,12 +165,21 @@ class ManagedStream:
                 return
             if self.callbacks != seen and stream.active:
                 seen, last_alive = self.callbacks, loop.time()
+                if loop.time() - self._reopened_at > self.STABLE_S:
+                    self._reopens = 0
                 continue
             patience = self.SILENT_FOR_S if self.callbacks else self.FIRST_CALLBACK_S
             if loop.time() - last_alive < patience and stream.active:
                 continue
             lost = self.label or "The audio device"
+            if self._reopens >= self.MAX_REOPENS:
+                # The default device itself keeps stalling: say so once, and stop reopening it in a loop.
+                self.on_problem(AudioProblem("device-lost", f"{lost} is not responding. Check it in Settings > Audio."))
+                self._watchdog = None
+                return
             self.on_problem(AudioProblem("device-lost", f"{lost} stopped working; switched to the system default."))
+            self._reopens += 1
+            self._reopened_at = loop.time()
             self._watchdog = None  # open() below must not cancel the task that is running it
             if self.open(None) and self._on_reopen is not None:
                 self._on_reopen()

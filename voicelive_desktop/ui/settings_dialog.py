@@ -121,6 +121,14 @@ class SettingsDialog(QDialog):
         form.addRow("&Sign in with", self.auth)
         form.addRow("API &key", self.api_key_edit)
         form.addRow("api-&version", self.api_version)
+        note = QLabel(
+            "Find the endpoint and keys on your Foundry resource's <i>Keys and Endpoint</i> page. The key is "
+            "kept in your system keyring, never in the settings file. Microsoft Entra ID sign-in needs the "
+            "<i>Azure AI User</i> role on the resource."
+        )
+        note.setWordWrap(True)
+        note.setObjectName("hint")
+        form.addRow(note)
         self.auth.currentIndexChanged.connect(self._auth_changed)
         self._auth_changed()
         return _page(form)

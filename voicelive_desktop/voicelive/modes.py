@@ -106,6 +106,8 @@ class Target:
     def resource(self) -> str:
         """The host the user recognises as their resource, for the status line."""
         host = urlparse(self.endpoint).hostname or self.endpoint
+        if host in ("127.0.0.1", "localhost", "::1"):
+            return "this computer"  # the built-in emulator, or one run by hand
         return host.split(".", 1)[0] if host.endswith(".azure.com") else host
 
     def describe(self) -> str:
