@@ -19,7 +19,7 @@ import soxr
 from .backend import AudioProblem
 from .levels import Level, measure
 from .ring import FrameRing
-from .stream import ManagedStream, StreamEnd
+from .stream import StreamEnd
 
 
 class Capture(StreamEnd):
@@ -51,15 +51,7 @@ class Capture(StreamEnd):
         self.preroll_ms = preroll_ms
         self.tail_ms = tail_ms
         self.on_level = on_level
-        self.stream = ManagedStream(
-            sd,
-            "input",
-            rate=rate,
-            block_frames=rate * block_ms // 1000,
-            callback=self._callback,
-            on_problem=on_problem,
-            on_reopen=self._reset,
-        )
+        self.stream = self._managed_stream(sd, "input", rate=rate, block_ms=block_ms, on_problem=on_problem)
         self._ring = FrameRing(rate * 4)
         self._scratch = np.zeros(rate * 4, dtype=np.int16)
         self._opened_at = 0

@@ -19,7 +19,7 @@ import soxr
 
 from .backend import AudioProblem
 from .ring import FrameRing, Overflow
-from .stream import ManagedStream, StreamEnd
+from .stream import StreamEnd
 
 
 class Playback(StreamEnd):
@@ -47,15 +47,7 @@ class Playback(StreamEnd):
         self.rate = rate
         self._capacity_s = capacity_s
         self.on_drained = on_drained
-        self.stream = ManagedStream(
-            sd,
-            "output",
-            rate=rate,
-            block_frames=rate * block_ms // 1000,
-            callback=self._callback,
-            on_problem=on_problem,
-            on_reopen=self._reset,
-        )
+        self.stream = self._managed_stream(sd, "output", rate=rate, block_ms=block_ms, on_problem=on_problem)
         self._ring = FrameRing(rate * capacity_s, Overflow.DROP_NEWEST)
         self._scratch = np.zeros(rate, dtype=np.int16)
         self._loop: asyncio.AbstractEventLoop | None = None

@@ -202,6 +202,20 @@ class StreamEnd:
         """Frames lost to the ring's overflow policy."""
         return self._ring.dropped
 
+    def _managed_stream(
+        self, sd: ModuleType, kind: Kind, *, rate: int, block_ms: int, on_problem: ProblemSink
+    ) -> ManagedStream:
+        """The stream this end drives with its ``_callback``, reopened through its ``_reset``."""
+        return ManagedStream(
+            sd,
+            kind,
+            rate=rate,
+            block_frames=rate * block_ms // 1000,
+            callback=self._callback,
+            on_problem=on_problem,
+            on_reopen=self._reset,
+        )
+
     def open(self, device_name: str | None = None) -> bool:
         """Open the device called ``device_name`` (None: follow the system default)."""
         ok = self.stream.open(device_name)
@@ -211,6 +225,10 @@ class StreamEnd:
     def close(self) -> None:
         """Stop and close the stream."""
         self.stream.close()
+
+    def _callback(self, data: Any, frames: int, time_info: Any, status: Any) -> None:
+        """The PortAudio callback (on PortAudio's thread): copy between ``data`` and the ring, nothing more."""
+        raise NotImplementedError
 
     def _reset(self) -> None:
         """Fit the ring to the rate the device opened at; also called when the stream is reopened."""

@@ -193,8 +193,10 @@ class VoiceLiveSession:
                 await self._reader
         if self._stack is not None:
             stack, self._stack = self._stack, None
-            with contextlib.suppress(Exception):
+            try:
                 await stack.aclose()
+            except Exception as exc:  # the peer may already be gone; nothing more to do about it
+                log.debug("closing the connection failed: %s", type(exc).__name__)
         self._reader = self._sender = None
         self._conn = None
         self._active_response = None
