@@ -15,7 +15,8 @@ from voicelive_desktop.assistant import Assistant
 from voicelive_desktop.controller import Controller, ControllerState
 from voicelive_desktop.conversation.transcript import Role
 from voicelive_desktop.emulator import Emulator
-from voicelive_desktop.settings import SecretStore, Settings, SettingsStore
+from voicelive_desktop.keystore import SecretStore
+from voicelive_desktop.settings import Settings, SettingsStore
 from voicelive_desktop.voicelive.events import ErrorCategory, ErrorRaised, TurnState
 from voicelive_desktop.voicelive.modes import Mode
 

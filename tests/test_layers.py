@@ -10,7 +10,16 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "voicelive_desktop"
-QT_FREE = ["voicelive", "audio", "conversation", "emulator", "assistant.py", "settings.py", "controller.py"]
+QT_FREE = [
+    "voicelive",
+    "audio",
+    "conversation",
+    "emulator",
+    "assistant.py",
+    "settings.py",
+    "keystore.py",
+    "controller.py",
+]
 FORBIDDEN = ("PySide6", "qasync", "shiboken6")
 
 

@@ -10,11 +10,10 @@ import keyring.backends.fail
 import pytest
 
 from voicelive_desktop import settings as settings_module
+from voicelive_desktop.keystore import NoKeyring, SecretStore
 from voicelive_desktop.settings import (
     InvalidSetting,
-    NoKeyring,
     Overrides,
-    SecretStore,
     Settings,
     SettingsStore,
     apply_overrides,

@@ -204,7 +204,8 @@ def _build(bridge: Any, store: Any, saved: Any, settings: Any, *, demo: bool) ->
     from .audio.capture import Capture
     from .audio.playback import Playback
     from .controller import Controller
-    from .settings import ENV_API_KEY, SecretStore
+    from .keystore import SecretStore
+    from .settings import ENV_API_KEY
     from .voicelive.events import ErrorCategory, ErrorRaised
 
     capture = playback = None

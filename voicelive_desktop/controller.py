@@ -13,7 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .assistant import Assistant, AudioOptions, UiEvent
-from .settings import InvalidSetting, NoKeyring, SecretStore, Settings, SettingsStore, validate_endpoint
+from .keystore import NoKeyring, SecretStore
+from .settings import InvalidSetting, Settings, SettingsStore, validate_endpoint
 from .voicelive.credentials import AuthMethod, CredentialSpec, MissingCredentialError, build_credential
 from .voicelive.events import ErrorCategory, ErrorRaised
 from .voicelive.modes import Mode, Target

@@ -6,41 +6,18 @@ import asyncio
 import base64
 import binascii
 import logging
-import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any
 
+from .items import Event, Item, Pace, item_json, new_id
 from .responder import answer
 from .speech import RATE, Recognizer, Synthesizer
 from .vad import EnergyVad
 
 log = logging.getLogger(__name__)
 
-Event = dict[str, Any]
 MIN_COMMIT_MS = 100
 _AUDIO_CHUNK_MS = 100
-
-
-def _id(prefix: str) -> str:
-    return f"{prefix}_{uuid.uuid4().hex[:20]}"
-
-
-@dataclass
-class Pace:
-    """Timing knobs: how fast audio streams relative to real time, and artificial delays."""
-
-    realtime_factor: float = 8.0
-    first_delta_delay_s: float = 0.05
-    transcript_delay_s: float = 0.0
-
-
-@dataclass
-class _Item:
-    id: str
-    role: str
-    text: str | None = None
-    audio: bytearray = field(default_factory=bytearray)
 
 
 class RealtimeConversation:
@@ -63,7 +40,7 @@ class RealtimeConversation:
         self._synth = synthesizer
         self._pace = pace
         self.session: dict[str, Any] = {
-            "id": _id("sess"),
+            "id": new_id("sess"),
             "model": deployment,
             "modalities": ["text", "audio"],
             "voice": {"name": "en-US-Ava:DragonHDLatestNeural", "type": "azure-standard"},
@@ -80,7 +57,7 @@ class RealtimeConversation:
                 "interrupt_response": True,
             },
         }
-        self.items: list[_Item] = []
+        self.items: list[Item] = []
         self._buffer = bytearray()
         self._vad: EnergyVad | None = None
         self._response_task: asyncio.Task[None] | None = None
@@ -92,7 +69,7 @@ class RealtimeConversation:
     # ------------------------------------------------------------------ events out
     async def emit(self, event: Event) -> None:
         """Send one server event, stamping its event id."""
-        await self._send({"event_id": _id("event"), **event})
+        await self._send({"event_id": new_id("event"), **event})
 
     async def error(self, code: str, message: str, *, event_id: str | None = None) -> None:
         """Send an ``error`` event as the service does for a bad request."""
@@ -172,14 +149,14 @@ class RealtimeConversation:
         item = event.get("item") or {}
         texts = [p.get("text", "") for p in item.get("content", []) if isinstance(p, dict)]
         role = item.get("role", "user")
-        stored = _Item(item.get("id") or _id("item"), role, " ".join(t for t in texts if t))
+        stored = Item(item.get("id") or new_id("item"), role, " ".join(t for t in texts if t))
         previous = self.items[-1].id if self.items else None
         self.items.append(stored)
         await self.emit(
             {
                 "type": "conversation.item.created",
                 "previous_item_id": previous,
-                "item": self._item_json(stored),
+                "item": item_json(stored),
             }
         )
 
@@ -244,7 +221,7 @@ class RealtimeConversation:
         td = self.session.get("turn_detection") or {}
         if td.get("interrupt_response", True):
             await self._on_response_cancel({})
-        self._speech_item = _id("item")
+        self._speech_item = new_id("item")
         await self.emit(
             {
                 "type": "input_audio_buffer.speech_started",
@@ -264,21 +241,19 @@ class RealtimeConversation:
             self._start_response()
 
     async def _commit(self, audio: bytes, item_id: str | None = None) -> None:
-        item = _Item(item_id or _id("item"), "user")
+        item = Item(item_id or new_id("item"), "user")
         previous = self.items[-1].id if self.items else None
         self.items.append(item)
         self._buffer.clear()
         if self._vad:
             self._vad.reset()
         await self.emit({"type": "input_audio_buffer.committed", "previous_item_id": previous, "item_id": item.id})
-        await self.emit(
-            {"type": "conversation.item.created", "previous_item_id": previous, "item": self._item_json(item)}
-        )
+        await self.emit({"type": "conversation.item.created", "previous_item_id": previous, "item": item_json(item)})
         loop = asyncio.get_running_loop()
         self._pending_transcripts[item.id] = loop.create_future()
         self._spawn(self._transcribe(item, audio))
 
-    async def _transcribe(self, item: _Item, audio: bytes) -> None:
+    async def _transcribe(self, item: Item, audio: bytes) -> None:
         text = await self._recognizer.recognize(audio, self._rate)
         item.text = text
         future = self._pending_transcripts.pop(item.id)
@@ -322,31 +297,12 @@ class RealtimeConversation:
             return await pending, False
         return last.text, bool(last.text) and not last.audio
 
-    @staticmethod
-    def _item_json(item: _Item, status: str = "completed") -> Event:
-        if item.role == "user":
-            part: Event = (
-                {"type": "input_text", "text": item.text}
-                if item.text is not None
-                else {"type": "input_audio", "transcript": None}
-            )
-        else:
-            part = {"type": "audio", "transcript": item.text or ""}
-        return {
-            "id": item.id,
-            "type": "message",
-            "object": "realtime.item",
-            "role": item.role,
-            "status": status,
-            "content": [part],
-        }
-
     async def _respond(self) -> None:
-        response_id = _id("resp")
+        response_id = new_id("resp")
         heard, typed = await self._latest_user_text()
         text = answer(heard, deployment=self.deployment, profile=self.profile, typed=typed)
         with_audio = "audio" in (self.session.get("modalities") or ["audio"])
-        item = _Item(_id("item"), "assistant")
+        item = Item(new_id("item"), "assistant")
         base = {"response_id": response_id, "output_index": 0}
         status, reason = "completed", None
         await self.emit(
@@ -363,14 +319,12 @@ class RealtimeConversation:
         try:
             previous = self.items[-1].id if self.items else None
             self.items.append(item)
-            await self.emit(
-                {"type": "response.output_item.added", **base, "item": self._item_json(item, "in_progress")}
-            )
+            await self.emit({"type": "response.output_item.added", **base, "item": item_json(item, "in_progress")})
             await self.emit(
                 {
                     "type": "conversation.item.created",
                     "previous_item_id": previous,
-                    "item": self._item_json(item, "in_progress"),
+                    "item": item_json(item, "in_progress"),
                 }
             )
             part_type = "audio" if with_audio else "text"
@@ -389,7 +343,7 @@ class RealtimeConversation:
             item.text = text
         except asyncio.CancelledError:
             status, reason = "cancelled", "client_cancelled"
-        done_item = self._item_json(item, "completed" if status == "completed" else "incomplete")
+        done_item = item_json(item, "completed" if status == "completed" else "incomplete")
         if with_audio:
             await self.emit({"type": "response.audio.done", **base, "item_id": item.id, "content_index": 0})
             await self.emit(
@@ -436,7 +390,7 @@ class RealtimeConversation:
             }
         )
 
-    async def _stream(self, item: _Item, base: Event, text: str, audio: bytes, with_audio: bool) -> None:
+    async def _stream(self, item: Item, base: Event, text: str, audio: bytes, with_audio: bool) -> None:
         words = text.split(" ")
         chunk = _AUDIO_CHUNK_MS * self._out_bytes_per_ms
         n_chunks = max(1, -(-len(audio) // chunk)) if with_audio else len(words)

@@ -12,7 +12,8 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from .realtime import Event, Pace, RealtimeConversation
+from .items import Event, Pace
+from .realtime import RealtimeConversation
 from .speech import Recognizer, Synthesizer
 
 log = logging.getLogger(__name__)
