@@ -64,7 +64,8 @@ async def test_switching_across_all_three_modes_keeps_and_carries_the_conversati
     app: tuple[Controller, Events, SettingsStore], emulator: Emulator
 ) -> None:
     controller, events, store = app
-    assert not controller.demo and controller.can_connect()
+    assert not controller.demo and await controller.can_connect()
+    assert controller.key_stored, "the settings panel should show that a key is stored"
     assert await controller.connect()
     await _say(controller, events, "first question")
     plan = [
@@ -206,7 +207,7 @@ async def test_entra_sign_in_that_cannot_get_a_token_says_how_to_sign_in(emulato
         settings, SettingsStore(tmp_path / "s.toml"), SecretStore(MemoryKeyring()), Assistant(events), events
     )
     try:
-        assert controller.can_connect()
+        assert await controller.can_connect()
         assert not await controller.connect()
         await events.until(lambda: bool(events.of(ErrorRaised)))
         error = events.of(ErrorRaised)[-1]

@@ -170,7 +170,7 @@ async def start(launch: Launch) -> Any:
     if launch.problem:
         window.show_notice(launch.problem)
     controller.assistant.start_audio()
-    if controller.demo or controller.can_connect():
+    if controller.demo or await controller.can_connect():
         await controller.connect()
     else:
         controller.publish()

@@ -7,6 +7,7 @@ assistant's events.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 from collections.abc import Callable
@@ -67,6 +68,7 @@ class Controller:
         self._env_key = api_key_from_env
         self.demo = demo or not settings.connection.endpoint
         self._emulator: object | None = None
+        self.key_stored = False  # last known: is an API key stored for the endpoint (for the settings panel)
         self._demo_endpoint = ""
 
     # ----------------------------------------------------------------- state
@@ -86,12 +88,19 @@ class Controller:
     def _error(self, category: ErrorCategory, message: str) -> None:
         self._listener(ErrorRaised(category, message))
 
-    def can_connect(self) -> bool:
+    async def _api_key(self) -> str | None:
+        """The key for the endpoint: from the environment, else the keyring (read off the GUI thread: a
+        keyring may be slow, or ask the user to unlock it)."""
+        key = self._env_key or await asyncio.to_thread(self.secrets.get, self.settings.connection.endpoint)
+        self.key_stored = bool(key)
+        return key
+
+    async def can_connect(self) -> bool:
         """An endpoint is set and, for the API-key sign-in, a key is known."""
         conn = self.settings.connection
         if not conn.endpoint:
             return False
-        return conn.auth is not AuthMethod.API_KEY or bool(self._env_key or self.secrets.get(conn.endpoint))
+        return conn.auth is not AuthMethod.API_KEY or bool(await self._api_key())
 
     def to_save(self) -> Settings:
         """The settings to write: a value given on the command line or in the environment is not persisted,
@@ -124,13 +133,12 @@ class Controller:
             self._emulator = emulator
         return self._demo_endpoint
 
-    def _credential_spec(self) -> CredentialSpec:
+    async def _credential_spec(self) -> CredentialSpec:
         conn = self.settings.connection
         if self.demo:
             return CredentialSpec(AuthMethod.API_KEY, DEMO_API_KEY)
         if conn.auth is AuthMethod.API_KEY:
-            key = self._env_key or self.secrets.get(conn.endpoint)
-            return CredentialSpec(AuthMethod.API_KEY, key)
+            return CredentialSpec(AuthMethod.API_KEY, await self._api_key())
         return CredentialSpec(conn.auth, tenant_id=conn.tenant_id or None)
 
     async def _target(self) -> Target:
@@ -142,7 +150,7 @@ class Controller:
         """Connect with the current settings (to the emulator in demo mode)."""
         try:
             target = await self._target()
-            credential = build_credential(self._credential_spec())
+            credential = build_credential(await self._credential_spec())
         except (InvalidSetting, MissingCredentialError, ValueError) as exc:
             self._error(ErrorCategory.CONFIG, str(exc))
             self.publish()
@@ -189,7 +197,7 @@ class Controller:
         old = self.settings
         if api_key:
             try:
-                self.secrets.set(new.connection.endpoint, api_key)
+                await asyncio.to_thread(self.secrets.set, new.connection.endpoint, api_key)
             except NoKeyring as exc:
                 self.secrets.set_for_session(new.connection.endpoint, api_key)
                 self._listener(Notice(str(exc)))
@@ -205,7 +213,7 @@ class Controller:
             or old.deployment != new.deployment
             or bool(api_key)
         )
-        if self.demo and self.can_connect():
+        if self.demo and await self.can_connect():
             self.demo = False  # an endpoint and a credential were confirmed: leave the offline demo
             reconnect = True
         if reconnect or not self.assistant.connected:

@@ -62,9 +62,6 @@ async def emulator(start_emulator: Any) -> Emulator:
     return await start_emulator(api_key=API_KEY)
 
 
-SessionFactory = Callable[..., "asyncio.Future[tuple[VoiceLiveSession, Recorder]]"]
-
-
 @pytest.fixture
 async def open_session(emulator: Emulator) -> AsyncIterator[Callable[..., Any]]:
     """Connect a real session to the emulator; closes every session it made at teardown."""

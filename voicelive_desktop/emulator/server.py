@@ -6,7 +6,6 @@ import asyncio
 import json
 import logging
 import socket
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -225,8 +224,3 @@ class Emulator:
         assert self.options.close_after_s is not None
         await asyncio.sleep(self.options.close_after_s)
         await ws.close(code=self.options.close_code, message=self.options.close_reason.encode())
-
-
-def deployments(names: Iterable[str] | None) -> frozenset[str] | None:
-    """Helper for options: a frozen set of names, or None for "accept any"."""
-    return None if names is None else frozenset(names)

@@ -309,8 +309,7 @@ def _page(form: QFormLayout) -> QWidget:
 def open_settings(window: Any, controller: Any, bridge: Any) -> SettingsDialog:
     """Show the dialog (non-blocking); the device lists fill in when read; OK applies through the bridge."""
     settings = controller.settings
-    stored = bool(controller.secrets.get(settings.connection.endpoint)) if settings.connection.endpoint else False
-    dialog = SettingsDialog(settings, key_stored=stored, parent=window)
+    dialog = SettingsDialog(settings, key_stored=controller.key_stored, parent=window)
     dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
 
     def accepted() -> None:

@@ -156,7 +156,6 @@ class ErrorRaised:
 
     category: ErrorCategory
     message: str
-    fatal: bool = False
 
 
 AppEvent = (

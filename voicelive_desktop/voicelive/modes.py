@@ -6,9 +6,6 @@ import enum
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
-#: The SDK's default api-version at the time of writing; ``None`` in a target means "let the SDK choose".
-GA_API_VERSION = "2025-10-01"
-
 
 class Mode(enum.Enum):
     """How Voice Live reaches the model.

@@ -137,11 +137,6 @@ class VoiceLiveSession:
         """The connection's current state."""
         return self._state
 
-    @property
-    def response_active(self) -> bool:
-        """True between ``response.created`` and ``response.done``."""
-        return self._active_response is not None
-
     def token_seconds_left(self) -> float | None:
         """Seconds before the Entra ID token this connection used expires; None for an API key."""
         if isinstance(self._credential, ExpiryTrackingCredential):
