@@ -79,7 +79,7 @@ async def voiced(sd: ModuleType) -> AsyncIterator[tuple[Assistant, Events]]:
     """An assistant with the real microphone and speaker (the private PulseAudio's virtual ones)."""
     events = Events()
     assistant = Assistant(events, capture=Capture(sd), playback=Playback(sd))
-    assistant.start_audio()
+    await assistant.start_audio()
     yield assistant, events
     await assistant.close()
 
@@ -244,7 +244,7 @@ async def test_hands_free_the_service_decides_where_the_turn_ends(
     events = Events()
     assistant = Assistant(events, capture=Capture(sd), playback=Playback(sd))
     try:
-        assistant.start_audio()
+        await assistant.start_audio()
         config = SessionConfig(turn_detection=TurnDetectionConfig(TurnMode.SERVER_VAD, silence_duration_ms=400))
         assert await assistant.connect(_target(emulator), _cred(), config)
         await asyncio.sleep(0.3)
@@ -256,5 +256,30 @@ async def test_hands_free_the_service_decides_where_the_turn_ends(
         assert user.spoken and user.text and "You said:" in answer.text
         sent = emulator.last().received_types()
         assert "input_audio_buffer.commit" not in sent and "response.create" not in sent
+    finally:
+        await assistant.close()
+
+
+async def test_with_the_microphone_closed_between_turns_it_opens_for_each_turn(
+    sd: ModuleType, emulator: Emulator, pulse: Any, speech_pcm: bytes
+) -> None:
+    from voicelive_desktop.assistant import AudioOptions, AudioStatus
+
+    events = Events()
+    assistant = Assistant(events, capture=Capture(sd), playback=Playback(sd), audio=AudioOptions(keep_mic_open=False))
+    try:
+        await assistant.start_audio()
+        assert assistant.capture is not None and not assistant.capture.is_open
+        assert events.of(AudioStatus)[-1].mic_open is False
+        assert await assistant.connect(_target(emulator), _cred(), SessionConfig())
+        assistant.press()
+        player = pulse.play(speech_pcm)
+        await events.until(lambda: assistant.capture is not None and assistant.capture.is_open, timeout=5)
+        await asyncio.to_thread(player.wait, 10)
+        await asyncio.sleep(0.2)
+        await assistant.release()
+        assert not assistant.capture.is_open, "the microphone should close again after the turn"
+        await events.until(lambda: len(assistant.conversation.messages) == 2 and assistant.turn is TurnState.IDLE)
+        assert assistant.conversation.messages[0].text, "the turn should have been heard"
     finally:
         await assistant.close()

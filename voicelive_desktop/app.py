@@ -169,7 +169,7 @@ async def start(launch: Launch) -> Any:
     )
     if launch.problem:
         window.show_notice(launch.problem)
-    controller.assistant.start_audio()
+    await controller.assistant.start_audio()
     if controller.demo or await controller.can_connect():
         await controller.connect()
     else:

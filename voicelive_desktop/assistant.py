@@ -146,6 +146,7 @@ class Assistant:
         self._was_connected = False
         self._reconnecting = False
         self._hands_free = False
+        self._turn_started = asyncio.Event()  # set once the microphone is open and the turn has begun
         self._idle = asyncio.Event()
         self._idle.set()
 
@@ -190,12 +191,12 @@ class Assistant:
         return self.session is not None and self.session.state is ConnState.CONNECTED
 
     # ----------------------------------------------------------------- audio
-    def start_audio(self) -> None:
+    async def start_audio(self) -> None:
         """Open the speaker, and the microphone when it stays open between turns (for pre-roll)."""
         if self.playback is not None and not self.playback.is_open:
-            self.playback.open(self.audio.output_device)
+            await self.playback.open_async(self.audio.output_device)
         if self.capture is not None and self.audio.keep_mic_open and not self.capture.is_open:
-            self.capture.open(self.audio.input_device)
+            await self.capture.open_async(self.audio.input_device)
         self._emit_audio_status()
 
     def on_level(self, level: Level) -> None:
@@ -331,13 +332,11 @@ class Assistant:
         if self.capture is None:
             self._emit(ErrorRaised(ErrorCategory.AUDIO, "No microphone is available. You can type a message."))
         else:
-            if not self.capture.is_open and not self.capture.open(self.audio.input_device):
-                self._set_turn(TurnState.IDLE)
-                self._pressed = False
-                return
-            self.capture.begin_turn()
+            self._turn_started.clear()
+            if self.capture.is_open:
+                self.capture.begin_turn()  # the pre-roll is counted back from this very moment
+                self._turn_started.set()
             self._sender = asyncio.create_task(self._send_turn(session), name="turn-audio")
-            self._emit_audio_status()
         self._set_turn(TurnState.LISTENING)
 
     async def release(self) -> None:
@@ -347,10 +346,14 @@ class Assistant:
         self._pressed = False
         session = self.session
         if self.capture is not None and self._sender is not None:
+            await self._turn_started.wait()  # the microphone may still be opening
             self.capture.release()
             sender, self._sender = self._sender, None
             with contextlib.suppress(asyncio.CancelledError):
                 await sender
+            if not self.capture.is_open:  # the microphone could not open: that was already reported
+                self._set_turn(TurnState.IDLE)
+                return
         if session is None or session is not self.session:
             return
         asked = session.end_turn()
@@ -373,20 +376,29 @@ class Assistant:
         self._set_turn(TurnState.THINKING)
 
     async def _send_turn(self, session: VoiceLiveSession) -> None:
-        assert self.capture is not None
-        async for chunk in self.capture.turn_audio():
+        capture = self.capture
+        assert capture is not None
+        if not self._turn_started.is_set():  # the microphone opens per turn: open it off the GUI thread
+            opened = await capture.open_async(self.audio.input_device)
+            self._emit_audio_status()
+            if not opened:
+                self._turn_started.set()
+                return
+            capture.begin_turn()
+            self._turn_started.set()
+        async for chunk in capture.turn_audio():
             session.append_audio(chunk)
 
     def _start_hands_free(self) -> None:
         if self.capture is None or self._hands_free or self.session is None:
             return
         self._stop_sender()
-        if not self.capture.is_open and not self.capture.open(self.audio.input_device):
-            return
-        self.capture.begin_turn()
+        self._turn_started.clear()
+        if self.capture.is_open:
+            self.capture.begin_turn()
+            self._turn_started.set()
         self._sender = asyncio.create_task(self._send_turn(self.session), name="hands-free-audio")
         self._hands_free = True
-        self._emit_audio_status()
 
     def _stop_sender(self) -> None:
         self._hands_free = False

@@ -205,7 +205,7 @@ class Controller:
         self.assistant.audio = AudioOptions(
             new.audio.input_device or None, new.audio.output_device or None, new.audio.keep_mic_open
         )
-        self._apply_audio(old, new)
+        await self._apply_audio(old, new)
         self.save()
         reconnect = (
             old.connection != new.connection
@@ -223,7 +223,7 @@ class Controller:
         self.publish()
         return True
 
-    def _apply_audio(self, old: Settings, new: Settings) -> None:
+    async def _apply_audio(self, old: Settings, new: Settings) -> None:
         capture, playback = self.assistant.capture, self.assistant.playback
         if capture is not None:
             capture.preroll_ms, capture.tail_ms = new.audio.preroll_ms, new.audio.tail_ms
@@ -233,7 +233,7 @@ class Controller:
                 capture.close()
         if playback is not None and old.audio.output_device != new.audio.output_device and playback.is_open:
             playback.close()
-        self.assistant.start_audio()
+        await self.assistant.start_audio()
 
     async def close(self) -> None:
         """Shut down: session, audio, emulator; then save."""

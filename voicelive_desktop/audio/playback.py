@@ -101,6 +101,11 @@ class Playback(StreamEnd):
         self._loop = asyncio.get_running_loop()
         return super().open(device_name)
 
+    async def open_async(self, device_name: str | None = None) -> bool:
+        """:meth:`open` without blocking the event loop."""
+        self._loop = asyncio.get_running_loop()
+        return await super().open_async(device_name)
+
     def _reset(self) -> None:
         device_rate = self.stream.device_rate
         if self._ring.capacity != device_rate * self._capacity_s:

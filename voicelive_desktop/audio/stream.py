@@ -81,12 +81,32 @@ class ManagedStream:
         self.callbacks += 1
 
     def open(self, device_name: str | None) -> bool:
-        """Open and start on ``device_name`` (None: the system default). Returns False after reporting why not."""
+        """Open and start on ``device_name`` (None: the system default), blocking this thread while the sound
+        server answers. Returns False after reporting why not. The app uses :meth:`open_async`."""
         self.close()
+        problems: list[AudioProblem] = []
+        ok = self._open_blocking(device_name, problems.append)
+        return self._opened(ok, problems)
+
+    async def open_async(self, device_name: str | None) -> bool:
+        """:meth:`open` in a worker thread, so the GUI thread never waits for the sound server."""
+        self.close()
+        problems: list[AudioProblem] = []
+        ok = await asyncio.to_thread(self._open_blocking, device_name, problems.append)
+        return self._opened(ok, problems)
+
+    def _opened(self, ok: bool, problems: list[AudioProblem]) -> bool:
+        for problem in problems:  # reported on the caller's thread, never from the worker
+            self.on_problem(problem)
+        if ok:
+            self._ensure_watchdog()
+        return ok
+
+    def _open_blocking(self, device_name: str | None, report: ProblemSink) -> bool:
         self.device_name = device_name
         spec = resolve(self.sd, self.kind, device_name)
         if device_name and spec.env == {} and spec.portaudio_device != device_name:
-            self.on_problem(AudioProblem("device-lost", f"{device_name} is not connected; using {spec.label}."))
+            report(AudioProblem("device-lost", f"{device_name} is not connected; using {spec.label}."))
         for rate in self._candidate_rates(spec):
             try:
                 self._start(spec, rate)
@@ -94,12 +114,11 @@ class ManagedStream:
                 log.info("cannot open %s at %d Hz: %s", spec.label, rate, exc)
                 continue
             except ValueError as exc:  # sounddevice's "No input device matching ..."
-                self.on_problem(AudioProblem("no-device", self._no_device_message(str(exc))))
+                report(AudioProblem("no-device", self._no_device_message(str(exc))))
                 return False
             self.device_rate, self.label = rate, spec.label
-            self._ensure_watchdog()
             return True
-        self.on_problem(AudioProblem("open-failed", self._no_device_message(f"{spec.label} could not be opened")))
+        report(AudioProblem("open-failed", self._no_device_message(f"{spec.label} could not be opened")))
         return False
 
     def _no_device_message(self, detail: str) -> str:
@@ -180,8 +199,8 @@ class ManagedStream:
             self.on_problem(AudioProblem("device-lost", f"{lost} stopped working; switched to the system default."))
             self._reopens += 1
             self._reopened_at = loop.time()
-            self._watchdog = None  # open() below must not cancel the task that is running it
-            if self.open(None) and self._on_reopen is not None:
+            self._watchdog = None  # open_async() below must not cancel the task that is running it
+            if await self.open_async(None) and self._on_reopen is not None:
                 self._on_reopen()
             return
 
@@ -217,8 +236,14 @@ class StreamEnd:
         )
 
     def open(self, device_name: str | None = None) -> bool:
-        """Open the device called ``device_name`` (None: follow the system default)."""
+        """Open the device called ``device_name`` (None: follow the system default); blocks this thread."""
         ok = self.stream.open(device_name)
+        self._reset()
+        return ok
+
+    async def open_async(self, device_name: str | None = None) -> bool:
+        """:meth:`open` without blocking the event loop (the app's way)."""
+        ok = await self.stream.open_async(device_name)
         self._reset()
         return ok
 
