@@ -164,7 +164,7 @@ async def test_command_line_values_are_not_written_back(emulator: Emulator, tmp_
         launched, store, SecretStore(MemoryKeyring()), Assistant(events), events, file_settings=store.load()
     )
     controller.settings.model.instructions = "changed in the app"
-    controller.save()
+    await controller.save()
     saved = store.load()
     assert saved.model.voice == "en-US-AvaNeural" and saved.connection.endpoint == ""
     assert saved.model.instructions == "changed in the app"

@@ -114,12 +114,12 @@ class Controller:
                     setattr(now, f.name, getattr(file, f.name))
         return out
 
-    def save(self) -> None:
-        """Persist the settings (atomic write); failures are reported, never raised."""
+    async def save(self) -> None:
+        """Persist the settings (atomic write, in a worker thread); failures are reported, never raised."""
         if self.store is None:
             return
         try:
-            self.store.save(self.to_save())
+            await asyncio.to_thread(self.store.save, self.to_save())
         except OSError as exc:
             self._error(ErrorCategory.CONFIG, f"Settings could not be saved to {self.store.path}: {exc}")
 
@@ -179,7 +179,7 @@ class Controller:
             return True
         model.mode = mode
         model.remember(mode, deployment)
-        self.save()
+        await self.save()
         return await self.connect(switching=True)
 
     async def use_demo(self, demo: bool) -> bool:
@@ -206,7 +206,7 @@ class Controller:
             new.audio.input_device or None, new.audio.output_device or None, new.audio.keep_mic_open
         )
         await self._apply_audio(old, new)
-        self.save()
+        await self.save()
         reconnect = (
             old.connection != new.connection
             or old.model.mode is not new.model.mode
@@ -244,4 +244,4 @@ class Controller:
             assert isinstance(self._emulator, Emulator)
             await self._emulator.stop()
             self._emulator = None
-        self.save()
+        await self.save()
