@@ -122,6 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.info("first paint after %.0f ms in main()%s", (time.perf_counter() - started) * 1000, since_launch)
 
     launch.window.first_painted.connect(painted)
+    _quit_on_ctrl_c(launch.window)
 
     import qasync
 
@@ -130,6 +131,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     with loop:
         code: int = loop.run_until_complete(run(launch))
         return code
+
+
+def _quit_on_ctrl_c(window: Any) -> None:
+    """Ctrl+C (or SIGTERM) in the terminal closes the window, which shuts down cleanly.
+
+    Python runs signal handlers only between bytecodes, and Qt's loop is C++: a light timer hands control
+    back to Python a few times a second so the handler can run.
+    """
+    import signal
+
+    from PySide6.QtCore import QTimer
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: window.close())
+    timer = QTimer(window)
+    timer.timeout.connect(lambda: None)
+    timer.start(250)
 
 
 def _wire(window: Any, bridge: Any) -> None:

@@ -134,3 +134,26 @@ async def test_settings_open_with_ctrl_comma_list_devices_and_apply(demo_app: La
     saved = launch.store.load()
     assert saved.model.voice == "en-US-AndrewNeural"
     assert saved.window.geometry, "the window geometry should be remembered"
+
+
+def test_ctrl_c_in_the_terminal_quits_cleanly_and_saves(pulse: Any, tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    settings = tmp_path / "settings.toml"
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "voicelive_desktop", "--demo", "--settings", str(settings)],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(4)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=15)
+    assert proc.returncode == 0, stderr
+    assert "Traceback" not in stderr
+    assert settings.exists(), "settings should be saved on the way out"
