@@ -122,11 +122,13 @@ async def test_voice_and_instructions_apply_live_without_reconnecting(
     new = controller.settings.copy()
     new.model.voice = "alloy"
     new.model.instructions = "Be terse."
+    new.audio.input_rate = 16000
     assert await controller.apply_settings(new)
     await _until(lambda: emulator.last().received_types().count("session.update") == 2)
     assert len(emulator.connections) == 1
     update = [e for e in emulator.last().received if e["type"] == "session.update"][-1]["session"]
     assert update["voice"] == {"name": "alloy", "type": "openai"} and update["instructions"] == "Be terse."
+    assert update["input_audio_sampling_rate"] == 16000
 
 
 async def test_an_empty_deployment_is_refused_with_a_message(app: tuple[Controller, Events, SettingsStore]) -> None:

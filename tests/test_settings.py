@@ -61,7 +61,7 @@ def _everything_changed() -> Settings:
     s.model.transcription_model = "whisper-1"
     s.model.transcription_language = "fr-FR"
     s.conversation = settings_module.ConversationSettings(TurnMode.AZURE_SEMANTIC_VAD, 0.3, 800, 200, False, False)
-    s.audio = settings_module.AudioSettings("usb_mic", "usb_headset", 500, 350, 40, False)
+    s.audio = settings_module.AudioSettings("usb_mic", "usb_headset", 500, 350, 40, False, 16000)
     s.keys.hold_key = "F8"
     s.window.geometry = "01d9d0cb0003"
     return s
@@ -122,13 +122,18 @@ def test_a_damaged_file_keeps_what_is_valid_backs_up_and_says_so(tmp_path: Path)
 def test_a_half_written_file_and_wrong_types_lose_only_the_bad_values(tmp_path: Path) -> None:
     path = tmp_path / "settings.toml"
     SettingsStore(path).save(_everything_changed())
-    text = path.read_text().replace("preroll_ms = 500", 'preroll_ms = "lots"')
+    text = (
+        path.read_text()
+        .replace("preroll_ms = 500", 'preroll_ms = "lots"')
+        .replace("input_rate = 16000", "input_rate = 44100")
+    )
     path.write_text(text[: text.index("[keys]") + 12])  # cut off in the middle of a line
     store = SettingsStore(path)
     loaded = store.load()
     assert loaded.connection.endpoint == "https://contoso-ai.cognitiveservices.azure.com"
     assert loaded.audio.preroll_ms == 300 and loaded.audio.tail_ms == 350
-    assert "audio.preroll_ms" in store.describe_problems()
+    assert loaded.audio.input_rate == 24000, "a rate Voice Live does not accept falls back to the default"
+    assert "audio.preroll_ms" in store.describe_problems() and "44100" in store.describe_problems()
 
 
 def test_writes_are_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -231,7 +231,7 @@ def _build(bridge: Any, store: Any, saved: Any, settings: Any, *, demo: bool) ->
     try:
         sd = load_sounddevice()
         a = settings.audio
-        capture = Capture(sd, block_ms=a.block_ms, preroll_ms=a.preroll_ms, tail_ms=a.tail_ms)
+        capture = Capture(sd, rate=a.input_rate, block_ms=a.block_ms, preroll_ms=a.preroll_ms, tail_ms=a.tail_ms)
         playback = Playback(sd, block_ms=a.block_ms)
     except AudioUnavailable as exc:
         audio_error = exc.problem.message

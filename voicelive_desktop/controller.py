@@ -228,6 +228,8 @@ class Controller:
         if capture is not None:
             capture.preroll_ms, capture.tail_ms = new.audio.preroll_ms, new.audio.tail_ms
             capture.block_ms = new.audio.block_ms
+            if capture.rate != new.audio.input_rate:
+                capture.set_rate(new.audio.input_rate)
             capture.stream.block_frames = capture.rate * new.audio.block_ms // 1000
             if dataclasses.astuple(old.audio) != dataclasses.astuple(new.audio) and capture.is_open:
                 capture.close()

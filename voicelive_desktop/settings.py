@@ -90,6 +90,7 @@ class AudioSettings:
     tail_ms: int = 200
     block_ms: int = 20
     keep_mic_open: bool = True
+    input_rate: int = 24000  # what the microphone sends: 24000, or 16000 to halve the upload
 
 
 @dataclass
@@ -134,6 +135,7 @@ class Settings:
             turn_detection=TurnDetectionConfig(c.turn_mode, c.vad_threshold, c.vad_prefix_ms, c.vad_silence_ms),
             noise_suppression=c.noise_suppression,
             echo_cancellation=c.echo_cancellation,
+            input_sample_rate=self.audio.input_rate,
         )
 
     def copy(self) -> Settings:
@@ -177,6 +179,7 @@ def validate_deployment(name: str) -> str:
 
 # --------------------------------------------------------------------------- storage adapter
 _ENUMS: dict[str, Any] = {"auth": AuthMethod, "mode": Mode.from_key, "turn_mode": TurnMode}
+INPUT_RATES = (24000, 16000)  # the PCM16 rates Voice Live accepts from the microphone
 
 
 def _to_dict(settings: Settings) -> dict[str, Any]:
@@ -208,6 +211,8 @@ def _coerce(name: str, default: Any, raw: Any, annotation: str) -> Any:
     if isinstance(default, int) and not isinstance(default, bool):
         if isinstance(raw, bool) or not isinstance(raw, int):
             raise TypeError("expected a whole number")
+        if name == "input_rate" and raw not in INPUT_RATES:
+            raise ValueError(f"{raw} is not one of {', '.join(map(str, INPUT_RATES))}")
         return raw
     if "float" in annotation:
         if isinstance(raw, bool) or not isinstance(raw, int | float):

@@ -119,3 +119,16 @@ async def test_a_device_that_only_runs_at_48khz_is_resampled(sd: ModuleType, pul
     assert capture.stream.device_rate == 48000
     _, corr = best_alignment(captured, np.frombuffer(speech_pcm, dtype=np.int16))
     assert corr >= 0.95
+
+
+async def test_at_16khz_the_turn_is_sent_at_16khz(sd: ModuleType, pulse: Any, speech_pcm: bytes) -> None:
+    import soxr
+
+    capture = Capture(sd)
+    capture.set_rate(16000)  # as Settings > Audio > Microphone rate does
+    captured = await _speak_one_turn(capture, pulse, speech_pcm)
+    source_16k = soxr.resample(np.frombuffer(speech_pcm, dtype=np.int16), 24000, 16000).astype(np.int16)
+    _, corr = best_alignment(captured, source_16k)
+    assert corr >= 0.95
+    seconds = len(captured) / 16000
+    assert len(speech_pcm) / 48000 <= seconds <= len(speech_pcm) / 48000 + 1.2, f"{seconds:.2f} s at 16 kHz"

@@ -34,6 +34,7 @@ def test_ok_returns_the_edited_copy_and_the_key(qtbot: QtBot) -> None:
     dialog.voice.setCurrentText("en-US-AndrewNeural")
     dialog.turn_mode.setCurrentIndex(dialog.turn_mode.findData(TurnMode.SERVER_VAD))
     dialog.preroll.setValue(450)
+    dialog.input_rate.setCurrentIndex(dialog.input_rate.findData(16000))
     _ok(dialog)
     assert dialog.result() == QDialog.DialogCode.Accepted
     result = dialog.result_settings
@@ -42,6 +43,7 @@ def test_ok_returns_the_edited_copy_and_the_key(qtbot: QtBot) -> None:
     assert result.model.mode is Mode.BYOM_CHAT_COMPLETION and result.deployment == "grok-3"
     assert result.model.voice == "en-US-AndrewNeural"
     assert result.conversation.turn_mode is TurnMode.SERVER_VAD and result.audio.preroll_ms == 450
+    assert result.audio.input_rate == 16000 and result.session_config().input_sample_rate == 16000
     assert dialog.api_key == "pasted-key-1234"
     assert original == Settings(), "the dialog must edit a copy"
 

@@ -63,6 +63,12 @@ class Capture(StreamEnd):
         self._ring.write(np.frombuffer(indata, dtype=np.int16, count=frames))
 
     # ----------------------------------------------------------------- control (event loop)
+    def set_rate(self, rate: int) -> None:
+        """Send at another session rate from the next open on (the stream is closed now)."""
+        self.close()
+        self.rate = self.stream.rate = rate
+        self.stream.block_frames = rate * self.block_ms // 1000
+
     def peek_level(self, ms: int = 20) -> Level:
         """Level of the newest ``ms`` of audio, consumed or not (for an idle meter, and for tests)."""
         scratch = np.zeros(self._ms_to_device_frames(ms), dtype=np.int16)

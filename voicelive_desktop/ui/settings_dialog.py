@@ -219,6 +219,7 @@ class SettingsDialog(QDialog):
         self.preroll = _spin(0, 1000, a.preroll_ms, " ms")
         self.tail = _spin(0, 1000, a.tail_ms, " ms")
         self.block = _spin(10, 100, a.block_ms, " ms")
+        self.input_rate = _combo([("24 kHz", 24000), ("16 kHz (less upload)", 16000)], a.input_rate)
         self.keep_open = QCheckBox("Keep the microphone open between turns (keeps the start of your first word)")
         self.keep_open.setChecked(a.keep_mic_open)
         form = QFormLayout()
@@ -227,6 +228,7 @@ class SettingsDialog(QDialog):
         form.addRow("&Pre-roll", self.preroll)
         form.addRow("&Release tail", self.tail)
         form.addRow("&Block size", self.block)
+        form.addRow("Microphone &rate", self.input_rate)
         form.addRow(self.keep_open)
         return _page(form)
 
@@ -277,6 +279,7 @@ class SettingsDialog(QDialog):
         s.audio.output_device = self.output_device.currentData() or ""
         s.audio.preroll_ms, s.audio.tail_ms = self.preroll.value(), self.tail.value()
         s.audio.block_ms, s.audio.keep_mic_open = self.block.value(), self.keep_open.isChecked()
+        s.audio.input_rate = self.input_rate.currentData()
         s.keys.hold_key = self.hold_key.key_name
         return s
 

@@ -138,12 +138,13 @@ def for_close(code: int, reason: str) -> ErrorRaised:
     if code == 1001 or "expired" in reason.lower():
         return ErrorRaised(
             ErrorCategory.SESSION_EXPIRED,
-            f"The session expired (close code {code}). Connect again to continue; the conversation is kept.",
+            f"The session expired (close code {code}). The conversation is kept; reconnecting (or press Connect).",
         )
     detail = f": {reason}" if reason else ""
     return ErrorRaised(
         ErrorCategory.CONNECTION_LOST,
-        f"The connection was lost (close code {code}{detail}). Reconnect to continue; the conversation is kept.",
+        f"The connection was lost (close code {code}{detail}). The conversation is kept; reconnecting (or press "
+        "Connect).",
     )
 
 
