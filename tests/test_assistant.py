@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from tests.audio.conftest import loud_ms
-from voicelive_desktop.assistant import Assistant, LatencyMeasured, UiEvent
+from voicelive_desktop.assistant import Assistant
+from voicelive_desktop.assistant_events import LatencyMeasured, UiEvent
 from voicelive_desktop.audio.backend import load_sounddevice
 from voicelive_desktop.audio.capture import Capture
 from voicelive_desktop.audio.playback import Playback
@@ -263,7 +264,8 @@ async def test_hands_free_the_service_decides_where_the_turn_ends(
 async def test_with_the_microphone_closed_between_turns_it_opens_for_each_turn(
     sd: ModuleType, emulator: Emulator, pulse: Any, speech_pcm: bytes
 ) -> None:
-    from voicelive_desktop.assistant import AudioOptions, AudioStatus
+    from voicelive_desktop.assistant import AudioOptions
+    from voicelive_desktop.assistant_events import AudioStatus
 
     events = Events()
     assistant = Assistant(events, capture=Capture(sd), playback=Playback(sd), audio=AudioOptions(keep_mic_open=False))

@@ -16,6 +16,7 @@ QT_FREE = [
     "conversation",
     "emulator",
     "assistant.py",
+    "assistant_events.py",
     "settings.py",
     "keystore.py",
     "controller.py",

@@ -13,14 +13,21 @@ import logging
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
+from .assistant_events import (
+    AudioStatus,
+    LatencyMeasured,
+    LevelChanged,
+    MessageChanged,
+    MessageView,
+    UiEvent,
+)
 from .audio.backend import AudioProblem
 from .audio.capture import Capture
 from .audio.levels import Level
 from .audio.playback import Playback
-from .conversation.transcript import Conversation, Message, Role
+from .conversation.transcript import Conversation
 from .voicelive.config import SessionConfig, TurnMode
 from .voicelive.credentials import Credential
 from .voicelive.events import (
@@ -45,57 +52,6 @@ RECONNECT_DELAYS_S = (1.0, 3.0, 8.0)
 TOKEN_REFRESH_MARGIN_S = 120.0
 
 
-@dataclass(frozen=True)
-class MessageView:
-    """An immutable snapshot of one chat message, for the UI."""
-
-    id: str
-    role: Role
-    text: str
-    heard_text: str
-    final: bool
-    spoken: bool
-    failed: bool
-    interrupted: bool
-    at: datetime
-
-    @classmethod
-    def of(cls, m: Message) -> MessageView:
-        """Snapshot ``m``."""
-        return cls(m.id, m.role, m.text, m.heard_text(), m.final, m.spoken, m.failed, m.interrupted, m.at)
-
-
-@dataclass(frozen=True)
-class MessageChanged:
-    """A chat message appeared or changed."""
-
-    message: MessageView
-
-
-@dataclass(frozen=True)
-class LevelChanged:
-    """Microphone level while listening."""
-
-    level: Level
-
-
-@dataclass(frozen=True)
-class LatencyMeasured:
-    """Key up to the first answer audio reaching the speaker, in ms."""
-
-    ms: int
-
-
-@dataclass(frozen=True)
-class AudioStatus:
-    """Which devices are in use and whether the microphone is open."""
-
-    input_label: str
-    output_label: str
-    mic_open: bool
-
-
-UiEvent = AppEvent | MessageChanged | LevelChanged | LatencyMeasured | AudioStatus
 SessionFactory = Callable[[Target, Credential, SessionConfig], VoiceLiveSession]
 
 

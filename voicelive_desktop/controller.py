@@ -13,7 +13,8 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .assistant import Assistant, AudioOptions, UiEvent
+from .assistant import Assistant, AudioOptions
+from .assistant_events import UiEvent
 from .keystore import NoKeyring, SecretStore
 from .settings import InvalidSetting, Settings, SettingsStore, validate_endpoint
 from .voicelive.credentials import AuthMethod, CredentialSpec, MissingCredentialError, build_credential

@@ -7,7 +7,7 @@ from datetime import datetime
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
-from voicelive_desktop.assistant import MessageView
+from voicelive_desktop.assistant_events import MessageView
 from voicelive_desktop.conversation.transcript import Role
 from voicelive_desktop.ui.chat_view import Bubble
 from voicelive_desktop.ui.main_window import MainWindow

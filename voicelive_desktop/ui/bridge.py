@@ -8,7 +8,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from ..assistant import AudioStatus, LatencyMeasured, LevelChanged, MessageChanged
+from ..assistant_events import AudioStatus, LatencyMeasured, LevelChanged, MessageChanged
 from ..voicelive.events import ConnectionChanged, ErrorRaised, TurnChanged
 
 log = logging.getLogger(__name__)

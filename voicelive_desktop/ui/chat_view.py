@@ -7,7 +7,7 @@ import html
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QScrollArea, QSizePolicy, QVBoxLayout, QWidget
 
-from ..assistant import MessageView
+from ..assistant_events import MessageView
 from ..conversation.transcript import Role
 
 RENDER_INTERVAL_MS = 33

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..assistant import AudioStatus, MessageView
+from ..assistant_events import AudioStatus, MessageView
 from ..voicelive.events import ConnectionChanged, ConnState, ErrorRaised, TurnState
 from .chat_view import ChatView
 from .error_banner import ErrorBanner
