@@ -88,6 +88,16 @@ def _fail_on_unhandled_task_errors() -> Iterator[None]:
         pytest.fail("unhandled errors in the event loop:\n" + "\n".join(errors))
 
 
+async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Wait until ``condition()`` holds (polled every 10 ms), or fail with TimeoutError after ``timeout`` s."""
+
+    async def poll() -> None:
+        while not condition():
+            await asyncio.sleep(0.01)
+
+    await asyncio.wait_for(poll(), timeout)
+
+
 def espeak_pcm(text: str, rate: int = 24000) -> bytes:
     """Speech for ``text`` from espeak-ng as PCM16 mono at ``rate``."""
     import soxr

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import until
 from tests.test_assistant import Events
 from tests.test_settings import MemoryKeyring
 from voicelive_desktop.assistant import Assistant
@@ -40,14 +41,6 @@ async def app(emulator: Emulator, tmp_path: Path) -> AsyncIterator[tuple[Control
     controller = Controller(settings, store, secrets, Assistant(events), events)
     yield controller, events, store
     await controller.close()
-
-
-async def _until(condition: Any, timeout: float = 5.0) -> None:
-    async def poll() -> None:
-        while not condition():
-            await asyncio.sleep(0.01)
-
-    await asyncio.wait_for(poll(), timeout)
 
 
 async def _say(controller: Controller, events: Events, text: str) -> None:
@@ -82,7 +75,7 @@ async def test_switching_across_all_three_modes_keeps_and_carries_the_conversati
         def carried_all(record: Any = record, wanted: int = wanted) -> bool:
             return record.received_types().count("conversation.item.create") >= wanted
 
-        await _until(carried_all)
+        await until(carried_all)
         carried = [
             p["text"] for e in record.received if e["type"] == "conversation.item.create" for p in e["item"]["content"]
         ]
@@ -124,7 +117,7 @@ async def test_voice_and_instructions_apply_live_without_reconnecting(
     new.model.instructions = "Be terse."
     new.audio.input_rate = 16000
     assert await controller.apply_settings(new)
-    await _until(lambda: emulator.last().received_types().count("session.update") == 2)
+    await until(lambda: emulator.last().received_types().count("session.update") == 2)
     assert len(emulator.connections) == 1
     update = [e for e in emulator.last().received if e["type"] == "session.update"][-1]["session"]
     assert update["voice"] == {"name": "alloy", "type": "openai"} and update["instructions"] == "Be terse."

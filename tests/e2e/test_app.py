@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from tests.audio.conftest import loud_ms
+from tests.conftest import until
 from voicelive_desktop.app import Launch, create, parse_args, shutdown, start
 from voicelive_desktop.conversation.transcript import Role
 from voicelive_desktop.ui.chat_view import Bubble
@@ -25,11 +26,8 @@ from voicelive_desktop.voicelive.events import TurnState
 
 
 async def _until(condition: Any, timeout: float = 20.0) -> None:
-    async def poll() -> None:
-        while not condition():
-            await asyncio.sleep(0.02)
-
-    await asyncio.wait_for(poll(), timeout)
+    """The app's first turns take longer than a unit test's: a longer default wait."""
+    await until(condition, timeout)
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from tests.conftest import until
 from voicelive_desktop.emulator import Emulator
 from voicelive_desktop.voicelive.config import SessionConfig, TurnDetectionConfig, TurnMode
 from voicelive_desktop.voicelive.events import (
@@ -46,7 +47,7 @@ async def test_session_update_carries_push_to_talk_configuration(open_session: A
     )
     await open_session(config=config)
     record = emulator.last()
-    await _until(lambda: "session.update" in record.received_types())
+    await until(lambda: "session.update" in record.received_types())
     update = record.received[0]
     assert update["type"] == "session.update"
     body = update["session"]
@@ -69,7 +70,7 @@ async def test_openai_voice_and_server_vad_are_sent_in_their_own_shapes(open_ses
     )
     await open_session(Mode.BYOM_REALTIME, config=config)
     record = emulator.last()
-    await _until(lambda: bool(record.received))
+    await until(lambda: bool(record.received))
     body = record.received[0]["session"]
     assert body["voice"] == {"name": "alloy", "type": "openai"}
     assert body["turn_detection"]["type"] == "azure_semantic_vad"
@@ -163,7 +164,7 @@ async def test_barge_in_cancels_and_truncates_at_the_heard_ms(open_session: Any,
         "audio_end_ms": 350,
     }
     assert received[cancel_at + 2]["type"] == "input_audio_buffer.clear"
-    await _until(lambda: any(e["type"] == "conversation.item.truncated" for e in emulator.last().sent))
+    await until(lambda: any(e["type"] == "conversation.item.truncated" for e in emulator.last().sent))
 
 
 async def test_releasing_without_speech_commits_nothing(open_session: Any, emulator: Emulator) -> None:
@@ -224,11 +225,3 @@ async def test_hands_free_server_vad_commits_and_answers_by_itself(
     assert (await events.wait_type(UserTranscriptFinal)).text
     sent = emulator.last().received_types()
     assert "input_audio_buffer.commit" not in sent and "response.create" not in sent
-
-
-async def _until(condition: Any, timeout: float = 5.0) -> None:
-    async def poll() -> None:
-        while not condition():
-            await asyncio.sleep(0.01)
-
-    await asyncio.wait_for(poll(), timeout)

@@ -111,13 +111,14 @@ def list_devices(sd: ModuleType, kind: Kind) -> list[Device]:
 
 def resolve(sd: ModuleType, kind: Kind, name: str | None) -> OpenSpec:
     """How to open the device called ``name``, or the system default when ``name`` is None or gone."""
+    devices = list_devices(sd, kind)  # once: it may ask the sound server
     if name:
-        for device in list_devices(sd, kind):
+        for device in devices:
             if device.name == name:
                 if device.pulse:
                     return OpenSpec("pulse", {_PULSE_ENV[kind]: device.name}, device.label)
                 return OpenSpec(device.name, {}, device.label)
-    for device in list_devices(sd, kind):
+    for device in devices:
         if device.is_default:
             return OpenSpec("pulse" if device.pulse else None, {}, f"{device.label} (system default)")
     return OpenSpec(None, {}, "System default")
