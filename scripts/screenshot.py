@@ -16,11 +16,10 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from voicelive_desktop.devtools.pulse import PrivatePulse
+from voicelive_desktop.devtools.speech import espeak_pcm
 
-from tests.conftest import espeak_pcm  # noqa: E402
-from tests.pulse import PrivatePulse  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _xdotool(*args: str, env: dict[str, str]) -> str:

@@ -1,16 +1,16 @@
-"""Shared test set-up: an event loop that fails the test on any unhandled task error, and speech fixtures."""
+"""Shared fixtures: a private PulseAudio, an event loop that fails the test on any unhandled task error, the
+emulator, and speech. Helpers that tests call (rather than receive) live in tests/helpers.py."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import shutil
-import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
-import numpy as np
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -24,7 +24,7 @@ def pytest_configure(config: pytest.Config) -> None:
     global _pulse
     if os.environ.get("VOICELIVE_TEST_NO_PULSE") or shutil.which("pulseaudio") is None:
         return
-    from tests.pulse import PrivatePulse
+    from voicelive_desktop.devtools.pulse import PrivatePulse
 
     _pulse = PrivatePulse()
     _pulse.start()
@@ -88,29 +88,6 @@ def _fail_on_unhandled_task_errors() -> Iterator[None]:
         pytest.fail("unhandled errors in the event loop:\n" + "\n".join(errors))
 
 
-async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    """Wait until ``condition()`` holds (polled every 10 ms), or fail with TimeoutError after ``timeout`` s."""
-
-    async def poll() -> None:
-        while not condition():
-            await asyncio.sleep(0.01)
-
-    await asyncio.wait_for(poll(), timeout)
-
-
-def espeak_pcm(text: str, rate: int = 24000) -> bytes:
-    """Speech for ``text`` from espeak-ng as PCM16 mono at ``rate``."""
-    import soxr
-
-    exe = shutil.which("espeak-ng")
-    if exe is None:
-        pytest.fail("espeak-ng is not installed; run .ci/run or install the Debian package espeak-ng")
-    wav = subprocess.run([exe, "--stdout", text], check=True, capture_output=True).stdout
-    body = wav[44:]
-    samples = np.frombuffer(body[: len(body) // 2 * 2], dtype=np.int16)
-    return np.clip(soxr.resample(samples, 22050, rate), -32768, 32767).astype(np.int16).tobytes()
-
-
 @pytest.fixture
 async def start_emulator() -> AsyncIterator[Callable[..., Awaitable[Any]]]:
     """Start emulators with the given options; each is stopped at teardown."""
@@ -129,7 +106,27 @@ async def start_emulator() -> AsyncIterator[Callable[..., Awaitable[Any]]]:
         await emulator.stop()
 
 
+@pytest.fixture
+async def emulator(start_emulator: Callable[..., Awaitable[Any]]) -> Any:
+    """A running emulator that accepts the tests' API key."""
+    from tests.helpers import API_KEY
+
+    return await start_emulator(api_key=API_KEY)
+
+
+@pytest.fixture
+def sd(pulse: Any) -> ModuleType:
+    """The real sounddevice module, talking to the private PulseAudio."""
+    from voicelive_desktop.audio.backend import load_sounddevice
+
+    return load_sounddevice()
+
+
 @pytest.fixture(scope="session")
 def speech_pcm() -> bytes:
     """About two seconds of English speech, PCM16 mono 24 kHz."""
+    from voicelive_desktop.devtools.speech import espeak_pcm
+
+    if shutil.which("espeak-ng") is None:
+        pytest.fail("espeak-ng is not installed; run scripts/setup.sh (Debian package espeak-ng)")
     return espeak_pcm("what is the weather like in seattle today")

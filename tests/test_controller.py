@@ -2,26 +2,33 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import until
-from tests.test_assistant import Events
-from tests.test_settings import MemoryKeyring
-from voicelive_desktop.assistant import Assistant
-from voicelive_desktop.controller import Controller, ControllerState
+from tests.helpers import EventLog, MemoryKeyring, until
+from voicelive_desktop.app import build_services
+from voicelive_desktop.assistant_events import TurnState
+from voicelive_desktop.controller import Controller, ControllerState, Notice
 from voicelive_desktop.conversation.transcript import Role
 from voicelive_desktop.emulator import Emulator
 from voicelive_desktop.keystore import SecretStore
 from voicelive_desktop.settings import Settings, SettingsStore
-from voicelive_desktop.voicelive.events import ErrorCategory, ErrorRaised, TurnState
+from voicelive_desktop.voicelive.events import ErrorCategory, ErrorRaised
 from voicelive_desktop.voicelive.modes import Mode
 
 KEY = "controller-key-0987654321"
+
+
+def _controller(
+    settings: Settings, store: SettingsStore, secrets: SecretStore, *, file_settings: Settings | None = None
+) -> tuple[Controller, EventLog]:
+    """The services as the app builds them, text only (no audio device needed)."""
+    events = EventLog()
+    saved = file_settings or settings.copy()
+    return build_services(events, store, saved, settings, demo=False, secrets=secrets, with_audio=False), events
 
 
 @pytest.fixture
@@ -31,19 +38,18 @@ async def emulator(start_emulator: Any) -> Emulator:
 
 
 @pytest.fixture
-async def app(emulator: Emulator, tmp_path: Path) -> AsyncIterator[tuple[Controller, Events, SettingsStore]]:
+async def app(emulator: Emulator, tmp_path: Path) -> AsyncIterator[tuple[Controller, EventLog, SettingsStore]]:
     settings = Settings()
     settings.connection.endpoint = emulator.endpoint
     store = SettingsStore(tmp_path / "settings.toml")
     secrets = SecretStore(MemoryKeyring())
     secrets.set(emulator.endpoint, KEY)
-    events = Events()
-    controller = Controller(settings, store, secrets, Assistant(events), events)
+    controller, events = _controller(settings, store, secrets)
     yield controller, events, store
     await controller.close()
 
 
-async def _say(controller: Controller, events: Events, text: str) -> None:
+async def _say(controller: Controller, events: EventLog, text: str) -> None:
     count = len(controller.assistant.conversation.messages)
     controller.assistant.send_text(text)
     await events.until(
@@ -54,7 +60,7 @@ async def _say(controller: Controller, events: Events, text: str) -> None:
 
 
 async def test_switching_across_all_three_modes_keeps_and_carries_the_conversation(
-    app: tuple[Controller, Events, SettingsStore], emulator: Emulator
+    app: tuple[Controller, EventLog, SettingsStore], emulator: Emulator
 ) -> None:
     controller, events, store = app
     assert not controller.demo and await controller.can_connect()
@@ -86,9 +92,9 @@ async def test_switching_across_all_three_modes_keeps_and_carries_the_conversati
         assert deployment in answer.text
     dividers = [m.text for m in controller.assistant.conversation.messages if m.role is Role.DIVIDER]
     assert dividers == [
-        "Now talking to my-realtime-ptu (BYOM realtime)",
-        "Now talking to grok-3 (BYOM chat completion)",
-        "Now talking to gpt-4.1 (Voice Live model)",
+        "Now talking to my-realtime-ptu (BYOM realtime) \u00b7 2 earlier messages carried",
+        "Now talking to grok-3 (BYOM chat completion) \u00b7 4 earlier messages carried",
+        "Now talking to gpt-4.1 (Voice Live model) \u00b7 6 earlier messages carried",
     ]
     saved = store.load()
     assert saved.model.mode is Mode.MANAGED and saved.model.deployments["byom-azure-openai-chat-completion"] == "grok-3"
@@ -96,7 +102,7 @@ async def test_switching_across_all_three_modes_keeps_and_carries_the_conversati
 
 
 async def test_mode_pick_reuses_the_deployment_remembered_for_that_mode(
-    app: tuple[Controller, Events, SettingsStore], emulator: Emulator
+    app: tuple[Controller, EventLog, SettingsStore], emulator: Emulator
 ) -> None:
     controller, events, _ = app
     controller.settings.model.remember(Mode.BYOM_CHAT_COMPLETION, "gpt-5-chat")
@@ -108,7 +114,7 @@ async def test_mode_pick_reuses_the_deployment_remembered_for_that_mode(
 
 
 async def test_voice_and_instructions_apply_live_without_reconnecting(
-    app: tuple[Controller, Events, SettingsStore], emulator: Emulator
+    app: tuple[Controller, EventLog, SettingsStore], emulator: Emulator
 ) -> None:
     controller, _, _ = app
     assert await controller.connect()
@@ -124,24 +130,35 @@ async def test_voice_and_instructions_apply_live_without_reconnecting(
     assert update["input_audio_sampling_rate"] == 16000
 
 
-async def test_an_empty_deployment_is_refused_with_a_message(app: tuple[Controller, Events, SettingsStore]) -> None:
+async def test_an_empty_deployment_is_refused_with_a_message(app: tuple[Controller, EventLog, SettingsStore]) -> None:
     controller, events, _ = app
     assert not await controller.select(Mode.BYOM_REALTIME, "  ")
     assert "deployment name is empty" in events.of(ErrorRaised)[-1].message
 
 
 async def test_first_launch_without_an_endpoint_runs_the_offline_demo(tmp_path: Path) -> None:
-    events = Events()
-    controller = Controller(
-        Settings(), SettingsStore(tmp_path / "s.toml"), SecretStore(MemoryKeyring()), Assistant(events), events
-    )
+    controller, events = _controller(Settings(), SettingsStore(tmp_path / "s.toml"), SecretStore(MemoryKeyring()))
     try:
         assert controller.demo
-        assert await controller.connect()
+        await controller.start()
+        assert controller.supervisor.connected
         assert events.of(ControllerState)[-1].demo
-        assert not await controller.use_demo(False)
-        assert events.of(ErrorRaised)[-1].category is ErrorCategory.CONFIG
-        assert "endpoint" in events.of(ErrorRaised)[-1].message
+    finally:
+        await controller.close()
+
+
+async def test_an_invalid_endpoint_is_told_and_the_demo_is_offered_not_taken(tmp_path: Path) -> None:
+    settings = Settings()
+    settings.connection.endpoint = "http://contoso.example.com"  # cleartext to another host
+    controller, events = _controller(settings, SettingsStore(tmp_path / "s.toml"), SecretStore(MemoryKeyring()))
+    try:
+        assert not controller.demo
+        assert not await controller.connect()
+        notice = events.of(Notice)[-1]
+        assert "clear text" in notice.message and notice.action == "demo"
+        assert not controller.supervisor.connected, "it must not fall back to the demo silently"
+        assert await controller.use_demo()
+        assert controller.demo and events.of(ControllerState)[-1].demo
     finally:
         await controller.close()
 
@@ -154,16 +171,12 @@ async def test_command_line_values_are_not_written_back(emulator: Emulator, tmp_
     file.model.voice = "en-US-AvaNeural"
     store.save(file)
     launched = apply_overrides(store.load(), Overrides(endpoint=emulator.endpoint, voice="alloy"))
-    events = Events()
-    controller = Controller(
-        launched, store, SecretStore(MemoryKeyring()), Assistant(events), events, file_settings=store.load()
-    )
+    controller, _events = _controller(launched, store, SecretStore(MemoryKeyring()), file_settings=store.load())
     controller.settings.model.instructions = "changed in the app"
     await controller.save()
     saved = store.load()
     assert saved.model.voice == "en-US-AvaNeural" and saved.connection.endpoint == ""
     assert saved.model.instructions == "changed in the app"
-    await asyncio.sleep(0)
     await controller.close()
 
 
@@ -172,11 +185,8 @@ async def test_a_key_without_a_keyring_is_used_for_this_session_and_the_user_is_
 ) -> None:
     import keyring.backends.fail
 
-    from voicelive_desktop.controller import Notice
-
-    events = Events()
     store = SettingsStore(tmp_path / "s.toml")
-    controller = Controller(Settings(), store, SecretStore(keyring.backends.fail.Keyring()), Assistant(events), events)
+    controller, events = _controller(Settings(), store, SecretStore(keyring.backends.fail.Keyring()))
     try:
         assert controller.demo and await controller.connect()
         new = controller.settings.copy()
@@ -192,15 +202,12 @@ async def test_a_key_without_a_keyring_is_used_for_this_session_and_the_user_is_
 
 
 async def test_entra_sign_in_that_cannot_get_a_token_says_how_to_sign_in(emulator: Emulator, tmp_path: Path) -> None:
-    from voicelive_desktop.voicelive.credentials import AuthMethod
+    from voicelive_desktop.voicelive.auth import AuthMethod
 
     settings = Settings()
     settings.connection.endpoint = emulator.endpoint
     settings.connection.auth = AuthMethod.AZURE_CLI  # no `az` here: the credential fails as a user's would
-    events = Events()
-    controller = Controller(
-        settings, SettingsStore(tmp_path / "s.toml"), SecretStore(MemoryKeyring()), Assistant(events), events
-    )
+    controller, events = _controller(settings, SettingsStore(tmp_path / "s.toml"), SecretStore(MemoryKeyring()))
     try:
         assert await controller.can_connect()
         assert not await controller.connect()

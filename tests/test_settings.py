@@ -20,8 +20,8 @@ from voicelive_desktop.settings import (
     validate_deployment,
     validate_endpoint,
 )
+from voicelive_desktop.voicelive.auth import AuthMethod
 from voicelive_desktop.voicelive.config import TurnMode
-from voicelive_desktop.voicelive.credentials import AuthMethod
 from voicelive_desktop.voicelive.modes import Mode
 
 

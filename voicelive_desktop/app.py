@@ -1,4 +1,4 @@
-"""Composition root: command line, QApplication, the qasync loop, and the wiring. Nothing else builds objects.
+"""Composition root: command line, QApplication, the qasync loop, and the wiring. Nothing else builds services.
 
 The window is shown before the Voice Live SDK and the audio stack are imported, so it paints at once; the
 rest is built on the event loop right after.
@@ -12,12 +12,19 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from . import __version__
+
+if TYPE_CHECKING:  # names for the type checker only: importing them here would slow the first paint
+    from .controller import Controller, DemoService
+    from .keystore import SecretStore
+    from .settings import Settings, SettingsStore
+    from .ui.bridge import Bridge
+    from .ui.main_window import MainWindow
 
 log = logging.getLogger("voicelive_desktop")
 BYOM_CHOICES = ("byom-azure-openai-realtime", "byom-azure-openai-chat-completion")
@@ -61,14 +68,14 @@ def _setup_logging(verbose: bool) -> None:
 class Launch:
     """What exists once the window is up: the window, the bridge, and the settings to build the rest from."""
 
-    window: Any
-    bridge: Any
-    store: Any
-    saved: Any
-    settings: Any
+    window: MainWindow
+    bridge: Bridge
+    store: SettingsStore
+    saved: Settings
+    settings: Settings
     problem: str
     args: argparse.Namespace
-    controller: Any = None
+    controller: Controller | None = None
 
 
 def create(args: argparse.Namespace) -> Launch:
@@ -133,7 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return code
 
 
-def _quit_on_ctrl_c(window: Any) -> None:
+def _quit_on_ctrl_c(window: MainWindow) -> None:
     """Ctrl+C (or SIGTERM) in the terminal closes the window, which shuts down cleanly.
 
     Python runs signal handlers only between bytecodes, and Qt's loop is C++: a light timer hands control
@@ -150,27 +157,30 @@ def _quit_on_ctrl_c(window: Any) -> None:
     timer.start(250)
 
 
-def _wire(window: Any, bridge: Any) -> None:
+def _wire(window: MainWindow, bridge: Bridge) -> None:
     window.talk_pressed.connect(bridge.press)
     window.talk_released.connect(bridge.release)
     window.text_submitted.connect(bridge.send_text)
+    window.ask_again_requested.connect(bridge.ask_again)
+    window.demo_requested.connect(bridge.use_demo)
     window.header.target_chosen.connect(bridge.select)
     window.header.connect_clicked.connect(bridge.connect_session)
     window.header.disconnect_clicked.connect(bridge.disconnect_session)
+    window.header.retry_clicked.connect(bridge.retry_now)
     bridge.connection_changed.connect(window.show_connection)
     bridge.turn_changed.connect(window.show_turn)
     bridge.message_changed.connect(window.show_message)
+    bridge.conversation_replaced.connect(window.chat.replace_all)
     bridge.level_changed.connect(window.talk.set_level)
     bridge.latency_measured.connect(window.show_latency)
     bridge.audio_status.connect(window.show_audio)
     bridge.error.connect(window.show_error)
     bridge.notice.connect(window.show_notice)
-    bridge.state_changed.connect(
-        lambda s: (window.header.set_choices(s.mode, s.deployment, s.deployments), window.header.set_demo(s.demo))
-    )
+    bridge.ask_again_offered.connect(window.offer_ask_again)
+    bridge.state_changed.connect(window.show_state)
 
 
-async def start(launch: Launch) -> Any:
+async def start(launch: Launch) -> Controller:
     """Build the services after the first paint, and connect (to the emulator in demo mode)."""
     from PySide6.QtWidgets import QApplication
 
@@ -178,21 +188,14 @@ async def start(launch: Launch) -> Any:
 
     await asyncio.sleep(0)  # let the window paint before the heavy imports below
     window, bridge = launch.window, launch.bridge
-    controller = _build(bridge, launch.store, launch.saved, launch.settings, demo=launch.args.demo)
+    controller = build_services(bridge.deliver, launch.store, launch.saved, launch.settings, demo=launch.args.demo)
     launch.controller = controller
     bridge.attach(controller)
     window.settings_requested.connect(lambda: open_settings(window, controller, bridge))
     window.copy_action.triggered.connect(
         lambda: QApplication.clipboard().setText(controller.assistant.conversation.export_markdown())
     )
-    if launch.problem:
-        window.show_notice(launch.problem)
-    await controller.assistant.start_audio()
-    if controller.demo or await controller.can_connect():
-        await controller.connect()
-    else:
-        controller.publish()
-        window.show_notice("Not connected yet: open Settings (Ctrl+,) to set your endpoint and sign-in.")
+    await controller.start(launch.problem)
     return controller
 
 
@@ -211,46 +214,79 @@ async def run(launch: Launch) -> int:
 async def shutdown(launch: Launch) -> None:
     """Remember the window geometry, close the session, audio and emulator, save settings."""
     if launch.controller is not None:
-        launch.controller.settings.window.geometry = bytes(launch.window.saveGeometry().toHex()).decode()
+        launch.controller.settings.window.geometry = bytes(launch.window.saveGeometry().toHex().data()).decode()
     await launch.bridge.shutdown()
 
 
-def _build(bridge: Any, store: Any, saved: Any, settings: Any, *, demo: bool) -> Any:
-    """Build the services (slow imports happen here, after the first paint)."""
-    from .assistant import Assistant, AudioOptions
+def _demo_service() -> DemoService:
+    """The built-in Voice Live emulator (imported only when the demo is used)."""
+    from .controller import DEMO_API_KEY
+    from .emulator import Emulator, EmulatorOptions
+
+    return Emulator(EmulatorOptions(api_key=DEMO_API_KEY))
+
+
+def build_services(
+    listener: Callable[[object], None],
+    store: SettingsStore | None,
+    saved: Settings,
+    settings: Settings,
+    *,
+    demo: bool,
+    secrets: SecretStore | None = None,
+    with_audio: bool = True,
+) -> Controller:
+    """Build the services (slow imports happen here, after the first paint); everything reports to ``listener``.
+
+    ``secrets`` defaults to the OS keyring; ``with_audio`` False builds a text-only app (as when PortAudio is
+    missing).
+    """
+    from .assistant import Assistant
     from .audio.backend import AudioUnavailable, load_sounddevice
     from .audio.capture import Capture
     from .audio.playback import Playback
-    from .controller import Controller
+    from .controller import Controller, audio_options
     from .keystore import SecretStore
+    from .microphone import Microphone
     from .settings import ENV_API_KEY
+    from .supervisor import Supervisor
     from .voicelive.events import ErrorCategory, ErrorRaised
 
-    capture = playback = None
+    sd = capture = playback = None
     audio_error = None
-    try:
-        sd = load_sounddevice()
-        a = settings.audio
-        capture = Capture(sd, rate=a.input_rate, block_ms=a.block_ms, preroll_ms=a.preroll_ms, tail_ms=a.tail_ms)
-        playback = Playback(sd, block_ms=a.block_ms)
-    except AudioUnavailable as exc:
-        audio_error = exc.problem.message
-    options = AudioOptions(
-        settings.audio.input_device or None, settings.audio.output_device or None, settings.audio.keep_mic_open
+    if with_audio:
+        try:
+            sd = load_sounddevice()
+            a = settings.audio
+            capture = Capture(sd, rate=a.input_rate, block_ms=a.block_ms, preroll_ms=a.preroll_ms, tail_ms=a.tail_ms)
+            playback = Playback(sd, block_ms=a.block_ms)
+        except AudioUnavailable as exc:
+            audio_error = exc.problem.message
+    microphone = Microphone(
+        capture,
+        playback,
+        audio_options(settings),
+        on_status=listener,
+        on_problem=lambda problem: assistant.audio_problem(problem),  # noqa: PLW0108 - built just below
     )
-    assistant = Assistant(bridge.deliver, capture=capture, playback=playback, audio=options)
+    assistant = Assistant(listener, microphone=microphone)
+    supervisor = Supervisor(assistant, listener)
     controller = Controller(
         settings,
         store,
-        SecretStore(),
-        assistant,
-        bridge.deliver,
+        secrets if secrets is not None else SecretStore(),
+        supervisor=supervisor,
+        assistant=assistant,
+        microphone=microphone,
+        listener=listener,
+        demo_service=_demo_service,
+        sounddevice=sd,
         api_key_from_env=os.environ.get(ENV_API_KEY) or None,
         demo=demo,
         file_settings=saved,
     )
     if audio_error:
-        bridge.deliver(ErrorRaised(ErrorCategory.AUDIO, audio_error))
+        listener(ErrorRaised(ErrorCategory.AUDIO, audio_error))
     return controller
 
 

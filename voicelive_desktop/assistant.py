@@ -1,8 +1,15 @@
-"""The push-to-talk assistant: where the session, the audio and the conversation meet. No Qt.
+"""The turn engine, Qt-free: where the session, the audio and the conversation meet.
 
-Key down: flush local playback, interrupt the answer at the ms actually heard, start sending (pre-roll
-first). Key up: keep the release tail, commit, ask for an answer. Answer audio goes to playback; transcripts
-go to the conversation; everything the UI shows leaves through one listener as frozen events.
+Key down: flush local playback, interrupt the answer at the ms actually heard, start sending (pre-roll first).
+Key up: keep the release tail, commit, ask for an answer. Answer audio goes to playback; transcripts go to the
+conversation; what the UI shows leaves through one listener as frozen events. The engine is the only source of
+the turn state the user sees.
+
+Sessions come and go under it (the :class:`~voicelive_desktop.supervisor.Supervisor` hands them over), and
+nothing the user said is lost on the way: a message typed or spoken while no session is ready waits in a queue;
+audio of an utterance in flight is kept and replayed into the next session; a user turn that was sent but whose
+answer had not begun when the session went away is sent again; an answer cut by a lost connection is marked cut
+and can be asked for again with one click.
 """
 
 from __future__ import annotations
@@ -11,100 +18,112 @@ import asyncio
 import contextlib
 import logging
 import time
+import uuid
+from collections import deque
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .assistant_events import (
-    AudioStatus,
+    AskAgainOffered,
+    ConversationReplaced,
     LatencyMeasured,
     LevelChanged,
     MessageChanged,
     MessageView,
+    TurnChanged,
+    TurnState,
     UiEvent,
 )
 from .audio.backend import AudioProblem
-from .audio.capture import Capture
-from .audio.levels import Level
-from .audio.playback import Playback
-from .conversation.transcript import Conversation
-from .voicelive.config import SessionConfig, TurnMode
-from .voicelive.credentials import Credential
+from .audio.values import Level
+from .conversation.transcript import Conversation, Message, Role
+from .microphone import Microphone
+from .voicelive import errors
+from .voicelive.config import TurnMode
 from .voicelive.events import (
     AppEvent,
     AssistantAudio,
-    ConnectionChanged,
+    AssistantTranscriptDelta,
     ConnState,
     ErrorCategory,
     ErrorRaised,
-    LatencyMark,
     ResponseFinished,
+    ResponseStarted,
     SpeechDetected,
-    TurnChanged,
-    TurnState,
+    UserTurnCommitted,
 )
 from .voicelive.modes import Target
-from .voicelive.session import VoiceLiveSession
+from .voicelive.session import MIN_COMMIT_MS, VoiceLiveSession
 
 log = logging.getLogger(__name__)
 
-RECONNECT_DELAYS_S = (1.0, 3.0, 8.0)
-TOKEN_REFRESH_MARGIN_S = 120.0
-
-
-SessionFactory = Callable[[Target, Credential, SessionConfig], VoiceLiveSession]
+REPLAY_CHUNK_BYTES = 24000  # half a second at 24 kHz: replayed audio goes in pieces the service accepts
+_ACCEPTING = (ConnState.CONNECTING, ConnState.CONNECTED, ConnState.RECONNECTING)
+NO_MICROPHONE = "No microphone: connect one, or pick one in Settings > Audio. You can type a message meanwhile."
 
 
 @dataclass
-class AudioOptions:
-    """Device choice and capture behaviour."""
+class _UserTurn:
+    """A user turn on its way to the service: typed text, or the audio of an utterance."""
 
-    input_device: str | None = None
-    output_device: str | None = None
-    keep_mic_open: bool = True
+    message_id: str  # the bubble it shows as, or will show as once the service has committed it
+    text: str | None = None
+    audio: bytearray = field(default_factory=bytearray)
+
+
+@dataclass
+class _Utterance(_UserTurn):
+    """The turn being spoken: its audio so far, and which session has received how much of it."""
+
+    sent_to: VoiceLiveSession | None = None
+    sent_bytes: int = 0
+    started: bool = False  # the microphone is open and the turn began
+    released: bool = False
+    task: asyncio.Task[None] | None = None
 
 
 class Assistant:
-    """Runs conversations; the UI calls :meth:`press`, :meth:`release`, :meth:`send_text`, :meth:`connect`..."""
+    """The push-to-talk state machine. The UI calls :meth:`press`, :meth:`release`, :meth:`send_text`...
+
+    Args:
+        listener: gets every :data:`UiEvent`.
+        microphone: the audio side (None: text only).
+        clock: monotonic seconds, for latency.
+    """
 
     def __init__(
         self,
         listener: Callable[[UiEvent], None],
         *,
-        session_factory: SessionFactory = VoiceLiveSession,
-        capture: Capture | None = None,
-        playback: Playback | None = None,
-        audio: AudioOptions | None = None,
+        microphone: Microphone | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._listener = listener
-        self._session_factory = session_factory
-        self.capture = capture
-        self.playback = playback
-        if capture is not None:
-            capture.on_level = self.on_level
-            capture.stream.on_problem = self._audio_problem
-        if playback is not None:
-            playback.on_drained = self.on_playback_drained
-            playback.stream.on_problem = self._audio_problem
-        self.audio = audio or AudioOptions()
+        self.mic = microphone
+        self.playback = microphone.playback if microphone is not None else None
+        if microphone is not None and microphone.capture is not None:
+            microphone.capture.on_level = self._level
+        if self.playback is not None:
+            self.playback.on_drained = self._drained
         self._clock = clock
         self.conversation = Conversation()
         self.session: VoiceLiveSession | None = None
         self.turn = TurnState.IDLE
-        self._params: tuple[Target, Credential, SessionConfig] | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._pump: asyncio.Task[None] | None = None
-        self._sender: asyncio.Task[None] | None = None
-        self._pressed = False
-        self._response_active = False
+        self.link = ConnState.DISCONNECTED
+        self._utterance: _Utterance | None = None
+        self._queue: list[_UserTurn] = []
+        self._awaiting: _UserTurn | None = None  # sent, and its answer has not finished
+        self._unheard_audio: dict[str, bytes] = {}  # spoken turns whose words have not arrived yet
+        self._commits: deque[str] = deque()  # the local ids of the turns committed, in order
+        self._answering = False
+        self._answer_visible = False  # words or audio of the current answer have arrived
+        self._ask_again = False
+        self._last_target: Target | None = None
         self._key_up_at: float | None = None
-        self._was_connected = False
-        self._reconnecting = False
-        self._hands_free = False
-        self._turn_started = asyncio.Event()  # set once the microphone is open and the turn has begun
-        self._idle = asyncio.Event()
-        self._idle.set()
+        self._hands_free: asyncio.Task[None] | None = None
+        self._hands_free_stop = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
 
     # ----------------------------------------------------------------- helpers
     def _emit(self, event: UiEvent) -> None:
@@ -113,160 +132,159 @@ class Assistant:
         except Exception:  # a broken view must not break the conversation
             log.exception("UI listener failed on %s", type(event).__name__)
 
-    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
         task = asyncio.create_task(coro, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     def _set_turn(self, state: TurnState) -> None:
-        if state is TurnState.IDLE:
-            self._idle.set()
-        else:
-            self._idle.clear()
         if state is not self.turn:
             self.turn = state
             self._emit(TurnChanged(state))
 
-    def _audio_problem(self, problem: AudioProblem) -> None:
-        self._emit(ErrorRaised(ErrorCategory.AUDIO, problem.message))
-        self._emit_audio_status()
+    def _show(self, message: Message) -> None:
+        if self.session is not None and not message.deployment and message.role is not Role.DIVIDER:
+            message.mode, message.deployment = self.session.target.mode.key, self.session.target.deployment
+            message.voice = self.session.config.voice
+        self._emit(MessageChanged(MessageView.of(message, self.conversation.index(message))))
 
-    def _emit_audio_status(self) -> None:
-        cap, play = self.capture, self.playback
-        self._emit(
-            AudioStatus(
-                cap.stream.label if cap and cap.is_open else ("Microphone closed" if cap else "No microphone"),
-                play.stream.label if play and play.is_open else "No speaker",
-                bool(cap and cap.is_open),
-            )
-        )
+    def _settle_turn(self) -> None:
+        """The turn state once nothing is being said: thinking while an answer is due, else idle."""
+        if self.turn is TurnState.LISTENING and self._utterance is not None:
+            return
+        if self.playback is not None and self.playback.is_playing and self.turn is TurnState.SPEAKING:
+            return  # idles when playback drains
+        due = self._answering or self._queue or self._awaiting or (self.session and self.session.response_pending)
+        self._set_turn(TurnState.THINKING if due else TurnState.IDLE)
 
-    @property
-    def connected(self) -> bool:
-        """True while a session is connected."""
-        return self.session is not None and self.session.state is ConnState.CONNECTED
-
-    # ----------------------------------------------------------------- audio
-    async def start_audio(self) -> None:
-        """Open the speaker, and the microphone when it stays open between turns (for pre-roll)."""
-        if self.playback is not None and not self.playback.is_open:
-            await self.playback.open_async(self.audio.output_device)
-        if self.capture is not None and self.audio.keep_mic_open and not self.capture.is_open:
-            await self.capture.open_async(self.audio.input_device)
-        self._emit_audio_status()
-
-    def on_level(self, level: Level) -> None:
-        """Capture calls this with each chunk's level."""
+    def _level(self, level: Level) -> None:
         self._emit(LevelChanged(level))
 
-    def on_playback_drained(self) -> None:
-        """Playback calls this when the answer has finished sounding."""
-        if not self._response_active and self.turn is TurnState.SPEAKING:
-            self._set_turn(TurnState.IDLE)
+    def _drained(self) -> None:
+        if self.turn is TurnState.SPEAKING and not self._answering:
+            self._settle_turn()
 
-    # ----------------------------------------------------------------- connection
-    async def connect(self, target: Target, credential: Credential, config: SessionConfig) -> bool:
-        """Connect (closing any current session); earlier conversation is carried into the new session."""
-        self._params = (target, credential, config)
-        await self._close_session()
-        session = self._session_factory(target, credential, config)
+    def audio_problem(self, problem: AudioProblem) -> None:
+        """The microphone or speaker reported a problem (the microphone passes them on)."""
+        self._emit(ErrorRaised(ErrorCategory.AUDIO, problem.message))
+        if self._utterance is not None and problem.kind == "device-lost" and self.turn is TurnState.LISTENING:
+            self._emit(
+                ErrorRaised(
+                    ErrorCategory.AUDIO,
+                    "The microphone stopped while you were speaking. What it heard is kept; keep talking (the "
+                    "system default microphone takes over) or let go and say it again.",
+                )
+            )
+
+    @property
+    def accepting(self) -> bool:
+        """True when a message or a turn can be taken now (sent at once, or as soon as a session is ready)."""
+        return self.link in _ACCEPTING
+
+    @property
+    def hands_free(self) -> bool:
+        """True while the microphone streams to the service for its own turn detection."""
+        return self._hands_free is not None and not self._hands_free.done()
+
+    def at_turn_boundary(self) -> bool:
+        """Nothing is being said, sent or answered: a session can be replaced without anyone noticing."""
+        return (
+            self._utterance is None
+            and not self._queue
+            and self._awaiting is None
+            and not self._answering
+            and not (self.session is not None and self.session.response_pending)
+            and not (self.playback is not None and self.playback.is_playing)
+        )
+
+    # ----------------------------------------------------------------- sessions (from the supervisor)
+    def connection_state(self, state: ConnState) -> None:
+        """The supervisor's connection state: whether intents are taken."""
+        self.link = state
+
+    def attach(self, session: VoiceLiveSession) -> None:
+        """A connected session: carry the conversation into it, then resume whatever was on its way."""
         self.session = session
-        self._was_connected = False
-        self._pump = asyncio.create_task(self._pump_events(session), name="assistant-events")
-        ok = await session.connect()
-        if not ok:
-            return False
-        self._was_connected = True
-        history = self.conversation.history()
-        if history:
-            session.add_history(history)
-        if config.turn_detection.mode is not TurnMode.PUSH_TO_TALK:
-            self._start_hands_free()
-        self._schedule_token_refresh(session)
-        return True
+        carried = self.conversation.history()
+        switched = self._last_target is not None and session.target != self._last_target
+        self._last_target = session.target
+        if switched and carried.of_total:
+            amount = (
+                f"{carried.of_total} earlier messages carried"
+                if carried.all
+                else f"the last {len(carried.turns)} of {carried.of_total} messages carried"
+            )
+            divider = self.conversation.add_divider(
+                f"Now talking to {session.target.deployment} ({session.target.mode.label}) \u00b7 {amount}"
+            )
+            self._show(divider)
+        untranscribed = [m.id for m in self.conversation.messages if m.id in self._unheard_audio and not m.final]
+        session.add_history(carried.turns)
+        for message_id in untranscribed:  # their words never arrived: the service hears them again instead
+            self._send_audio(session, self._unheard_audio[message_id], message_id, respond=False)
+        queue, self._queue = self._queue, []
+        for turn in queue:
+            self._deliver(session, turn)
+        utterance = self._utterance
+        if utterance is not None and utterance.started and utterance.sent_to is not session:
+            self._catch_up(session, utterance)
+        self.sync_hands_free()
+        self._settle_turn()
 
-    async def switch(self, target: Target, credential: Credential, config: SessionConfig) -> bool:
-        """Talk to another mode or deployment, keeping the conversation on screen and in the model's context."""
-        if self.conversation.messages:
-            divider = self.conversation.add_divider(f"Now talking to {target.deployment} ({target.mode.label})")
-            self._emit(MessageChanged(MessageView.of(divider)))
-        return await self.connect(target, credential, config)
-
-    def update_config(self, config: SessionConfig) -> None:
-        """Apply voice, instructions or turn detection to the live session (no reconnect)."""
-        if self._params is not None:
-            self._params = (self._params[0], self._params[1], config)
-        if self.session is not None:
-            self.session.update_config(config)
-        hands_free = config.turn_detection.mode is not TurnMode.PUSH_TO_TALK
-        if self._hands_free and not hands_free:
-            self._stop_sender()
-            self._hands_free = False
-        if hands_free and self.connected:
-            self._start_hands_free()
-
-    async def disconnect(self) -> None:
-        """Close the session; the conversation stays."""
-        self._params = None
-        await self._close_session()
-
-    async def close(self) -> None:
-        """Close everything: session, audio, every task started here."""
-        self._params = None
-        await self._close_session()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self.capture is not None:
-            self.capture.close()
-        if self.playback is not None:
-            self.playback.close()
-
-    async def _close_session(self) -> None:
-        self._stop_sender()
-        self._pressed = False
+    def detach(self, session: VoiceLiveSession, *, lost: bool) -> None:
+        """``session`` is going away: stop using it, mark a cut answer, keep what the user said."""
+        if session is not self.session:
+            return
+        self.session = None
+        self._stop_hands_free()
         if self.playback is not None:
             self.playback.flush()
-        session, self.session = self.session, None
-        if session is not None:
-            self._was_connected = False
-            await session.close()
-        if self._pump is not None:
-            with contextlib.suppress(asyncio.CancelledError, asyncio.TimeoutError):
-                await asyncio.wait_for(self._pump, 2)
-            self._pump = None
-        self._response_active = False
-        self._set_turn(TurnState.IDLE)
+        unfinished = [m.id for m in self.conversation.unfinished_answers()]
+        for message in self.conversation.cut_answers(unfinished, "Connection lost" if lost else "Interrupted"):
+            self._show(message)
+        turn, self._awaiting = self._awaiting, None
+        if turn is not None and not self._answer_visible:
+            self._resend(turn)  # nothing of its answer was seen: the next session gets the turn again
+        elif turn is not None:
+            self._offer_ask_again(True)  # an answer was cut: the user chooses whether to ask again
+        self._answering = self._answer_visible = False
+        self._settle_turn()
 
-    def _schedule_token_refresh(self, session: VoiceLiveSession) -> None:
-        left = session.token_seconds_left()
-        if left is None:
-            return
+    def _resend(self, turn: _UserTurn) -> None:
+        """Put ``turn`` first in the queue, its bubble marked as waiting (and so not carried as history)."""
+        self._queue.insert(0, turn)
+        message = self.conversation.get(turn.message_id)
+        if message is not None:
+            message.pending = True
+            self._show(message)
 
-        async def refresh() -> None:
-            await asyncio.sleep(max(0.0, left - TOKEN_REFRESH_MARGIN_S))
-            await self._idle.wait()  # never reconnect mid-turn
-            if self.session is session and self._params is not None:
-                log.info("sign-in token expires soon: reconnecting")
-                await self.connect(*self._params)
+    def sync_hands_free(self) -> None:
+        """Stream the microphone while the session's turn detection is the service's (and stop when not)."""
+        session = self.session
+        wanted = (
+            session is not None
+            and session.config.turn_detection.mode is not TurnMode.PUSH_TO_TALK
+            and self.mic is not None
+            and self.mic.capture is not None
+        )
+        if wanted and not self.hands_free:
+            assert session is not None
+            self._hands_free_stop = asyncio.Event()
+            self._hands_free = self._spawn(self._stream_hands_free(session), "hands-free-audio")
+        elif not wanted:
+            self._stop_hands_free()
 
-        self._spawn(refresh(), "token-refresh")
+    def _stop_hands_free(self) -> None:
+        self._hands_free_stop.set()
+        if self._hands_free is not None:
+            self._hands_free.cancel()
+            self._hands_free = None
 
-    async def _reconnect(self) -> None:
-        self._reconnecting = True
-        try:
-            for delay in RECONNECT_DELAYS_S:
-                if self._params is None:
-                    return
-                target = self._params[0]
-                self._emit(ConnectionChanged(ConnState.RECONNECTING, target.describe()))
-                await asyncio.sleep(delay)
-                if self._params is None:
-                    return
-                if await self.connect(*self._params):
-                    return
-        finally:
-            self._reconnecting = False
+    async def _stream_hands_free(self, session: VoiceLiveSession) -> None:
+        assert self.mic is not None
+        async for chunk in self.mic.stream(self._hands_free_stop):
+            session.append_audio(chunk)
 
     # ----------------------------------------------------------------- push to talk
     def press(self) -> None:
@@ -274,138 +292,265 @@ class Assistant:
 
         Hands-free, the microphone is always streaming: the key then only interrupts the answer.
         """
-        session = self.session
-        if self._pressed or session is None or not self.connected:
+        if self._utterance is not None or not self.accepting:
             return
-        if self._hands_free:
-            session.interrupt(self.playback.flush() if self.playback is not None else None)
+        self._interrupt()
+        if self.hands_free:
             self._set_turn(TurnState.LISTENING)
             return
-        self._pressed = True
+        mic = self.mic
+        if mic is None or mic.capture is None:
+            self._emit(ErrorRaised(ErrorCategory.AUDIO, NO_MICROPHONE))
+            return
+        if self.session is not None:
+            self.session.begin_turn()
+        utterance = _Utterance(f"local-{uuid.uuid4().hex[:12]}")
+        self._utterance = utterance
+        if mic.capture.is_open:
+            mic.capture.begin_turn()  # the pre-roll is counted back from this very moment
+            utterance.started = True
+            utterance.sent_to = self.session
+            self._set_turn(TurnState.LISTENING)
+        utterance.task = self._spawn(self._capture(utterance), "turn-audio")
+
+    def _interrupt(self) -> None:
+        """Silence the answer now and cut it where the user stopped hearing it."""
         heard = self.playback.flush() if self.playback is not None else None
-        self._response_active = False
-        session.begin_turn(heard_ms=heard)
-        if self.capture is None:
-            self._emit(ErrorRaised(ErrorCategory.AUDIO, "No microphone is available. You can type a message."))
-        else:
-            self._turn_started.clear()
-            if self.capture.is_open:
-                self.capture.begin_turn()  # the pre-roll is counted back from this very moment
-                self._turn_started.set()
-            self._sender = asyncio.create_task(self._send_turn(session), name="turn-audio")
-        self._set_turn(TurnState.LISTENING)
+        if self.session is not None:
+            self.session.interrupt(heard)
+        self._offer_ask_again(False)
+
+    async def _capture(self, utterance: _Utterance) -> None:
+        mic = self.mic
+        assert mic is not None and mic.capture is not None
+        capture = mic.capture
+        if not utterance.started:  # the microphone opens per turn: in a worker thread
+            if not await mic.open_for_turn():
+                self._utterance = None
+                self._emit(ErrorRaised(ErrorCategory.AUDIO, NO_MICROPHONE))
+                self._settle_turn()
+                return
+            capture.begin_turn()
+            utterance.started = True
+            utterance.sent_to = self.session
+            self._set_turn(TurnState.LISTENING)
+            if utterance.released:
+                capture.release()
+        async for chunk in capture.turn_audio():
+            utterance.audio.extend(chunk)
+            session = self.session
+            if session is None:
+                continue
+            if utterance.sent_to is not session:
+                self._catch_up(session, utterance)
+            else:
+                session.append_audio(chunk)
+                utterance.sent_bytes += len(chunk)
+
+    def _catch_up(self, session: VoiceLiveSession, utterance: _Utterance) -> None:
+        """A session arrived mid-utterance: give it everything said so far."""
+        session.begin_turn()
+        for start in range(0, len(utterance.audio), REPLAY_CHUNK_BYTES):
+            session.append_audio(bytes(utterance.audio[start : start + REPLAY_CHUNK_BYTES]))
+        utterance.sent_to, utterance.sent_bytes = session, len(utterance.audio)
 
     async def release(self) -> None:
         """The hold key came up: capture the release tail, then commit and ask for the answer."""
-        if not self._pressed:
+        utterance = self._utterance
+        if utterance is None:
+            if self.hands_free and self.turn is TurnState.LISTENING:
+                self._settle_turn()
             return
-        self._pressed = False
-        session = self.session
-        if self.capture is not None and self._sender is not None:
-            await self._turn_started.wait()  # the microphone may still be opening
-            self.capture.release()
-            sender, self._sender = self._sender, None
+        utterance.released = True
+        if utterance.started and self.mic is not None and self.mic.capture is not None:
+            self.mic.capture.release()
+        if utterance.task is not None:
             with contextlib.suppress(asyncio.CancelledError):
-                await sender
-            if not self.capture.is_open:  # the microphone could not open: that was already reported
-                self._set_turn(TurnState.IDLE)
-                return
-        if session is None or session is not self.session:
+                await utterance.task
+        if self._utterance is not utterance:  # the microphone could not open: already reported
             return
-        asked = session.end_turn()
-        self._key_up_at = self._clock() if asked else None
-        self._set_turn(TurnState.THINKING if asked else TurnState.IDLE)
-        if self.capture is not None and not self.audio.keep_mic_open:
-            self.capture.close()
-            self._emit_audio_status()
-
-    def send_text(self, text: str) -> None:
-        """Send a typed message (works without a microphone)."""
-        text = text.strip()
-        session = self.session
-        if not text or session is None or not self.connected:
+        self._utterance = None
+        if self.mic is not None:
+            self.mic.after_turn()
+        rate = self.session.config.input_sample_rate if self.session is not None else 24000
+        if len(utterance.audio) * 1000 // (2 * rate) < MIN_COMMIT_MS:
+            if self.session is not None:
+                self.session.commit_turn(0)  # clears the buffer; nothing to answer
+            self._emit(
+                ErrorRaised(
+                    ErrorCategory.NOTHING_HEARD,
+                    "Nothing was heard. Hold the key down while you speak, and check the microphone.",
+                )
+            )
+            self._settle_turn()
             return
-        heard = self.playback.flush() if self.playback is not None else None
-        session.interrupt(heard)
-        session.send_text(text)
         self._key_up_at = self._clock()
+        session = self.session
+        if session is not None and utterance.sent_to is session:
+            self._remember_unheard(utterance)
+            self._commits.append(utterance.message_id)
+            session.commit_turn(utterance.sent_bytes)
+            self._awaiting = utterance
+        elif session is not None:
+            self._deliver(session, utterance)
+        else:
+            self._queue_turn(utterance)
         self._set_turn(TurnState.THINKING)
 
-    async def _send_turn(self, session: VoiceLiveSession) -> None:
-        capture = self.capture
-        assert capture is not None
-        if not self._turn_started.is_set():  # the microphone opens per turn: open it off the GUI thread
-            opened = await capture.open_async(self.audio.input_device)
-            self._emit_audio_status()
-            if not opened:
-                self._turn_started.set()
-                return
-            capture.begin_turn()
-            self._turn_started.set()
-        async for chunk in capture.turn_audio():
-            session.append_audio(chunk)
+    def _queue_turn(self, turn: _UserTurn) -> None:
+        """No session now: keep the turn, and show it is waiting."""
+        self._queue.append(turn)
+        if turn.text is None:
+            message = self.conversation.add_user_text(turn.message_id, "", pending=True)
+            message.spoken = True
+            self._show(message)
 
-    def _start_hands_free(self) -> None:
-        if self.capture is None or self._hands_free or self.session is None:
+    def send_text(self, text: str) -> bool:
+        """Send a typed message (works without a microphone). Returns False when it cannot be taken now."""
+        text = text.strip()
+        if not text or not self.accepting:
+            return False
+        self._interrupt()
+        turn = _UserTurn(f"item_{uuid.uuid4().hex[:20]}", text=text)
+        self._show(self.conversation.add_user_text(turn.message_id, text, pending=True))
+        self._key_up_at = self._clock()
+        if self.session is not None:
+            self._deliver(self.session, turn)
+        else:
+            self._queue.append(turn)
+        self._set_turn(TurnState.THINKING)
+        return True
+
+    def _deliver(self, session: VoiceLiveSession, turn: _UserTurn) -> None:
+        if turn.text is not None:
+            session.send_text(turn.text, turn.message_id)
+        else:
+            self._send_audio(session, bytes(turn.audio), turn.message_id, respond=True)
+            self._remember_unheard(turn)
+        self._awaiting = turn
+
+    def _send_audio(self, session: VoiceLiveSession, audio: bytes, message_id: str, *, respond: bool) -> None:
+        session.begin_turn()
+        for start in range(0, len(audio), REPLAY_CHUNK_BYTES):
+            session.append_audio(audio[start : start + REPLAY_CHUNK_BYTES])
+        if respond:
+            if session.commit_turn(len(audio)):
+                self._commits.append(message_id)
+        elif session.commit_audio_only(len(audio)):
+            self._commits.append(message_id)
+
+    def _remember_unheard(self, turn: _UserTurn) -> None:
+        self._unheard_audio[turn.message_id] = bytes(turn.audio)
+        while len(self._unheard_audio) > 3:  # a session without transcription never finalises them
+            del self._unheard_audio[next(iter(self._unheard_audio))]
+
+    def _committed(self, item_id: str) -> None:
+        """The service named a committed turn ``item_id``: the bubble, the kept audio and the turn take it."""
+        local = self._commits.popleft()
+        message = self.conversation.get(local)
+        if message is not None:  # its bubble was shown while it waited: it stays
+            self.conversation.alias(local, item_id)
+            if message.pending:
+                message.pending = False
+                self._show(message)
             return
-        self._stop_sender()
-        self._turn_started.clear()
-        if self.capture.is_open:
-            self.capture.begin_turn()
-            self._turn_started.set()
-        self._sender = asyncio.create_task(self._send_turn(self.session), name="hands-free-audio")
-        self._hands_free = True
+        if local in self._unheard_audio:
+            self._unheard_audio[item_id] = self._unheard_audio.pop(local)
+        for turn in (self._awaiting, *self._queue):
+            if turn is not None and turn.message_id == local:
+                turn.message_id = item_id
 
-    def _stop_sender(self) -> None:
-        self._hands_free = False
-        if self._sender is not None:
-            self._sender.cancel()
-            self._sender = None
+    def ask_again(self) -> bool:
+        """Ask for the answer that a lost connection cut off. Returns False when there is nothing to ask."""
+        if not self._ask_again or self.session is None:
+            return False
+        self._offer_ask_again(False)
+        self._key_up_at = self._clock()
+        self.session.request_response()
+        self._set_turn(TurnState.THINKING)
+        return True
+
+    def _offer_ask_again(self, offered: bool) -> None:
+        if offered != self._ask_again:
+            self._ask_again = offered
+            self._emit(AskAgainOffered(offered))
 
     # ----------------------------------------------------------------- events from the session
-    async def _pump_events(self, session: VoiceLiveSession) -> None:
-        async for event in session.events():
-            if session is not self.session:
-                continue
-            self._handle(session, event)
-
-    def _handle(self, session: VoiceLiveSession, event: AppEvent) -> None:
+    def handle(self, session: VoiceLiveSession, event: AppEvent) -> None:
+        """One event from the attached session."""
+        if isinstance(event, UserTurnCommitted) and self._commits:
+            self._committed(event.item_id)
         changed = self.conversation.apply(event)
         if changed is not None:
-            self._emit(MessageChanged(MessageView.of(changed)))
-        if isinstance(event, TurnChanged):
-            if event.state is TurnState.SPEAKING:
-                self._set_turn(TurnState.SPEAKING)
-            return  # the assistant derives the turn state the user sees
+            if changed.final and changed.role is Role.USER:
+                self._unheard_audio.pop(changed.id, None)
+            self._show(changed)
         if isinstance(event, AssistantAudio):
-            self._response_active = True
-            if self.playback is not None:
-                self.playback.streaming = True
-                self.playback.enqueue(event.item_id, event.pcm)
-        elif isinstance(event, LatencyMark) and event.name == "first_audio_received" and self._key_up_at:
-            output = self.playback.stream.latency_s if self.playback is not None else 0.0
-            self._emit(LatencyMeasured(round((event.at - self._key_up_at + output) * 1000)))
-            self._key_up_at = None
+            self._answer_visible = True
+            self._answer_audio(event)
+        elif isinstance(event, AssistantTranscriptDelta):
+            self._answer_visible = True
+        elif isinstance(event, ResponseStarted):
+            self._answering, self._answer_visible = True, False
         elif isinstance(event, ResponseFinished):
-            self._response_active = False
-            if self.playback is not None:
-                self.playback.streaming = False
-            if self.turn is not TurnState.LISTENING and not (self.playback and self.playback.is_playing):
-                self._set_turn(TurnState.IDLE)
+            self._response_finished(event)
         elif isinstance(event, SpeechDetected):  # hands-free: the service hears where turns start and end
             if event.started:
-                if self.turn is TurnState.SPEAKING:
-                    session.interrupt(self.playback.flush() if self.playback is not None else None)
+                heard = self.playback.flush() if self.playback is not None else None
+                session.interrupt(heard, cancel=False)  # the service cancels by itself (interrupt_response)
                 self._set_turn(TurnState.LISTENING)
             else:
                 self._key_up_at = self._clock()
                 self._set_turn(TurnState.THINKING)
-        elif isinstance(event, ConnectionChanged) and event.state is ConnState.FAILED:
-            self._stop_sender()
-            self._set_turn(TurnState.IDLE)
-            if self._was_connected and not self._reconnecting and self._params is not None:
-                self._was_connected = False
-                self._emit(event)
-                self._spawn(self._reconnect(), "reconnect")
-                return
-        self._emit(event)
+
+    def _answer_audio(self, event: AssistantAudio) -> None:
+        if self.playback is None:
+            return
+        self.playback.streaming = True
+        self.playback.enqueue(event.item_id, event.pcm)
+        if self.turn is not TurnState.LISTENING:
+            self._set_turn(TurnState.SPEAKING)
+        if self._key_up_at is not None:
+            ms = round((self._clock() - self._key_up_at + self.playback.output_latency_s) * 1000)
+            self._emit(LatencyMeasured(ms))
+            message = self.conversation.get(event.item_id)
+            if message is not None:
+                message.latency_ms = ms
+            self._key_up_at = None
+
+    def _response_finished(self, event: ResponseFinished) -> None:
+        self._answering = False
+        self._awaiting = None
+        if self.playback is not None:
+            self.playback.streaming = False
+        if event.status != "completed":
+            reason = errors.describe_cut(event.status, event.reason, event.detail)
+            items = [*event.item_ids, *(m.id for m in self.conversation.unfinished_answers())]
+            for message in self.conversation.cut_answers(items, reason):
+                self._show(message)
+            if event.status in ("failed", "incomplete"):
+                self._emit(ErrorRaised(ErrorCategory.SERVICE, f"The answer was cut short. {reason}.", event.reason))
+        self._settle_turn()
+
+    # ----------------------------------------------------------------- conversations
+    def replace_conversation(self, conversation: Conversation) -> None:
+        """Show ``conversation`` (a new one, or an earlier one to continue); the next session carries it.
+
+        The live session still holds the old context: the caller renews the session afterwards.
+        """
+        self.conversation = conversation
+        self._queue.clear()
+        self._awaiting = None
+        self._unheard_audio.clear()
+        self._commits.clear()
+        self._last_target = None
+        self._offer_ask_again(False)
+        views = tuple(MessageView.of(m, i) for i, m in enumerate(conversation.messages))
+        self._emit(ConversationReplaced(views))
+
+    async def close(self) -> None:
+        """Stop every task started here (sessions and devices belong to their owners)."""
+        self._stop_hands_free()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)

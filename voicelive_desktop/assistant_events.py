@@ -1,13 +1,33 @@
-"""What the assistant tells the UI besides the session's own events: chat snapshots, level, latency, audio."""
+"""What the assistant tells the UI besides the session's own events: turn state, chat snapshots, level, latency.
+
+Dependency-free value types: the window imports them before the SDK, numpy or the audio stack are loaded.
+"""
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from datetime import datetime
 
-from .audio.levels import Level
+from .audio.values import Level
 from .conversation.transcript import Message, Role
 from .voicelive.events import AppEvent
+
+
+class TurnState(enum.Enum):
+    """What the conversation is doing, as the big button shows it."""
+
+    IDLE = "idle"
+    LISTENING = "listening"
+    THINKING = "thinking"
+    SPEAKING = "speaking"
+
+
+@dataclass(frozen=True)
+class TurnChanged:
+    """The conversation's turn state changed (the assistant is its only source)."""
+
+    state: TurnState
 
 
 @dataclass(frozen=True)
@@ -21,13 +41,20 @@ class MessageView:
     final: bool
     spoken: bool
     failed: bool
-    interrupted: bool
+    cut: str
+    pending: bool
     at: datetime
+    index: int = -1  # position in the conversation (-1: at the end)
+
+    @property
+    def interrupted(self) -> bool:
+        """True when the answer was cut short (``cut`` says why)."""
+        return bool(self.cut)
 
     @classmethod
-    def of(cls, m: Message) -> MessageView:
-        """Snapshot ``m``."""
-        return cls(m.id, m.role, m.text, m.heard_text(), m.final, m.spoken, m.failed, m.interrupted, m.at)
+    def of(cls, m: Message, index: int = -1) -> MessageView:
+        """Snapshot ``m`` (standing at ``index`` in its conversation)."""
+        return cls(m.id, m.role, m.text, m.heard_text(), m.final, m.spoken, m.failed, m.cut, m.pending, m.at, index)
 
 
 @dataclass(frozen=True)
@@ -35,6 +62,13 @@ class MessageChanged:
     """A chat message appeared or changed."""
 
     message: MessageView
+
+
+@dataclass(frozen=True)
+class ConversationReplaced:
+    """The whole conversation on screen changed (a new one, or an earlier one continued)."""
+
+    messages: tuple[MessageView, ...]
 
 
 @dataclass(frozen=True)
@@ -60,4 +94,20 @@ class AudioStatus:
     mic_open: bool
 
 
-UiEvent = AppEvent | MessageChanged | LevelChanged | LatencyMeasured | AudioStatus
+@dataclass(frozen=True)
+class AskAgainOffered:
+    """An answer was cut by a lost connection: the user can ask for it again with one click (or not)."""
+
+    offered: bool
+
+
+UiEvent = (
+    AppEvent
+    | TurnChanged
+    | MessageChanged
+    | ConversationReplaced
+    | LevelChanged
+    | LatencyMeasured
+    | AudioStatus
+    | AskAgainOffered
+)

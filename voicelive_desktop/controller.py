@@ -1,8 +1,8 @@
-"""The app's use cases, Qt-free: connect, switch model, apply settings, run the offline demo.
+"""The app's use cases, Qt-free: connect, switch model, apply settings, run the offline demo, list devices.
 
-It owns the settings (and their persistence), the secrets, the assistant and the built-in emulator. The
-bridge forwards the window's intents here; what happens is reported through the same listener as the
-assistant's events.
+It owns the settings (and their persistence) and the secrets, and drives the connection supervisor, the turn
+engine (the assistant) and the microphone, which the composition root builds and hands over. The bridge
+forwards the window's intents here; what happens is reported through the same listener as the assistant's.
 """
 
 from __future__ import annotations
@@ -12,18 +12,33 @@ import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import ModuleType
+from typing import Protocol
 
-from .assistant import Assistant, AudioOptions
+from .assistant import Assistant
 from .assistant_events import UiEvent
 from .keystore import NoKeyring, SecretStore
-from .settings import InvalidSetting, Settings, SettingsStore, validate_endpoint
-from .voicelive.credentials import AuthMethod, CredentialSpec, MissingCredentialError, build_credential
+from .microphone import AudioOptions, Microphone
+from .settings import InvalidSetting, Settings, SettingsStore, validate_deployment, validate_endpoint
+from .supervisor import Supervisor
+from .voicelive.auth import AuthMethod
+from .voicelive.credentials import CredentialSpec, MissingCredentialError, build_credential
 from .voicelive.events import ErrorCategory, ErrorRaised
 from .voicelive.modes import Mode, Target
 
 log = logging.getLogger(__name__)
 
 DEMO_API_KEY = "demo"
+
+
+class DemoService(Protocol):
+    """The built-in emulator, as the controller needs it."""
+
+    async def start(self) -> str:
+        """Serve; returns the endpoint."""
+
+    async def stop(self) -> None:
+        """Stop serving."""
 
 
 @dataclass(frozen=True)
@@ -34,27 +49,46 @@ class ControllerState:
     mode: Mode
     deployment: str
     deployments: tuple[str, ...]
-    endpoint: str
 
 
 @dataclass(frozen=True)
 class Notice:
-    """Something to tell the user that is not an error (e.g. the key is kept for this session only)."""
+    """Something to tell the user that is not an error; ``key`` replaces an earlier notice with the same key.
+
+    ``action`` names a one-click remedy the window offers beside it ("demo": use the offline demo).
+    """
 
     message: str
+    key: str = ""
+    action: str = ""
+
+
+@dataclass(frozen=True)
+class DeviceChoice:
+    """A device the settings panel offers: its stable ``name`` and the ``label`` the user reads."""
+
+    name: str
+    label: str
+
+
+Listener = Callable[[UiEvent | ControllerState | Notice], None]
 
 
 class Controller:
-    """Use cases over settings, secrets, the assistant and the emulator."""
+    """Use cases over settings, secrets, the supervisor, the assistant and the microphone."""
 
     def __init__(
         self,
         settings: Settings,
         store: SettingsStore | None,
         secrets: SecretStore,
-        assistant: Assistant,
-        listener: Callable[[UiEvent | ControllerState | Notice], None],
         *,
+        supervisor: Supervisor,
+        assistant: Assistant,
+        microphone: Microphone | None,
+        listener: Listener,
+        demo_service: Callable[[], DemoService],
+        sounddevice: ModuleType | None = None,
         api_key_from_env: str | None = None,
         demo: bool = False,
         file_settings: Settings | None = None,
@@ -64,27 +98,24 @@ class Controller:
         self._launch_settings = settings.copy()
         self.store = store
         self.secrets = secrets
+        self.supervisor = supervisor
         self.assistant = assistant
+        self.microphone = microphone
         self._listener = listener
+        self._demo_factory = demo_service
+        self._demo: DemoService | None = None
+        self._demo_endpoint = ""
+        self._sd = sounddevice
         self._env_key = api_key_from_env
         self.demo = demo or not settings.connection.endpoint
-        self._emulator: object | None = None
         self.key_stored = False  # last known: is an API key stored for the endpoint (for the settings panel)
-        self._demo_endpoint = ""
+        self._save_lock = asyncio.Lock()
 
     # ----------------------------------------------------------------- state
     def publish(self) -> None:
         """Tell the window the current mode, deployment, choices and whether this is the demo."""
         m = self.settings.model
-        self._listener(
-            ControllerState(
-                self.demo,
-                m.mode,
-                self.settings.deployment,
-                tuple(m.choices_for(m.mode)),
-                self._demo_endpoint if self.demo else self.settings.connection.endpoint,
-            )
-        )
+        self._listener(ControllerState(self.demo, m.mode, self.settings.deployment, tuple(m.choices_for(m.mode))))
 
     def _error(self, category: ErrorCategory, message: str) -> None:
         self._listener(ErrorRaised(category, message))
@@ -116,22 +147,22 @@ class Controller:
         return out
 
     async def save(self) -> None:
-        """Persist the settings (atomic write, in a worker thread); failures are reported, never raised."""
+        """Persist the settings (atomic write, in a worker thread, one at a time); failures are reported."""
         if self.store is None:
             return
-        try:
-            await asyncio.to_thread(self.store.save, self.to_save())
-        except OSError as exc:
-            self._error(ErrorCategory.CONFIG, f"Settings could not be saved to {self.store.path}: {exc}")
+        snapshot = self.to_save()
+        async with self._save_lock:
+            try:
+                await asyncio.to_thread(self.store.save, snapshot)
+            except OSError as exc:
+                self._error(ErrorCategory.CONFIG, f"Settings could not be saved to {self.store.path}: {exc}")
 
     # ----------------------------------------------------------------- connecting
-    async def _ensure_emulator(self) -> str:
-        if self._emulator is None:
-            from .emulator import Emulator, EmulatorOptions
-
-            emulator = Emulator(EmulatorOptions(api_key=DEMO_API_KEY))
-            self._demo_endpoint = await emulator.start()
-            self._emulator = emulator
+    async def _demo_service_endpoint(self) -> str:
+        if self._demo is None:
+            service = self._demo_factory()
+            self._demo_endpoint = await service.start()
+            self._demo = service
         return self._demo_endpoint
 
     async def _credential_spec(self) -> CredentialSpec:
@@ -144,54 +175,56 @@ class Controller:
 
     async def _target(self) -> Target:
         conn, model = self.settings.connection, self.settings.model
-        endpoint = await self._ensure_emulator() if self.demo else validate_endpoint(conn.endpoint)
+        endpoint = await self._demo_service_endpoint() if self.demo else validate_endpoint(conn.endpoint)
         return Target(endpoint, model.mode, self.settings.deployment, conn.api_version or None)
 
-    async def connect(self, *, switching: bool = False) -> bool:
+    async def connect(self) -> bool:
         """Connect with the current settings (to the emulator in demo mode)."""
         try:
             target = await self._target()
             credential = build_credential(await self._credential_spec())
-        except (InvalidSetting, MissingCredentialError, ValueError) as exc:
-            self._error(ErrorCategory.CONFIG, str(exc))
+        except InvalidSetting as exc:
+            self._listener(Notice(f"{exc} The offline demo works without Azure.", key="connection", action="demo"))
+            self.publish()
+            return False
+        except (MissingCredentialError, ValueError) as exc:
+            self._listener(Notice(str(exc), key="connection"))
             self.publish()
             return False
         self.publish()
-        config = self.settings.session_config()
-        if switching:
-            return await self.assistant.switch(target, credential, config)
-        return await self.assistant.connect(target, credential, config)
+        return await self.supervisor.connect(target, credential, self.settings.session_config())
 
     async def disconnect(self) -> None:
         """Close the session (the conversation stays)."""
-        await self.assistant.disconnect()
+        await self.supervisor.disconnect()
+
+    def retry_now(self) -> None:
+        """Reconnect now instead of waiting out the backoff."""
+        self.supervisor.retry_now()
 
     async def select(self, mode: Mode, deployment: str | None) -> bool:
         """The user picked a mode or deployment in the header: remember it, reconnect, keep the conversation.
 
         ``deployment`` None means the one last used in ``mode``.
         """
-        deployment = self.settings.model.deployment_for(mode) if deployment is None else deployment.strip()
-        if not deployment:
-            self._error(ErrorCategory.CONFIG, "The deployment name is empty. Type the name of a model deployment.")
+        try:
+            name = self.settings.model.deployment_for(mode) if deployment is None else validate_deployment(deployment)
+        except InvalidSetting as exc:
+            self._error(ErrorCategory.CONFIG, str(exc))
+            self.publish()
             return False
         model = self.settings.model
-        if mode is model.mode and deployment == self.settings.deployment and self.assistant.connected:
+        if mode is model.mode and name == self.settings.deployment and self.supervisor.connected:
             return True
         model.mode = mode
-        model.remember(mode, deployment)
+        model.remember(mode, name)
         await self.save()
-        return await self.connect(switching=True)
+        return await self.connect()
 
-    async def use_demo(self, demo: bool) -> bool:
-        """Switch between the offline demo and the configured Azure endpoint."""
-        if demo == self.demo:
-            return self.assistant.connected
-        if not demo and not self.settings.connection.endpoint:
-            self._error(ErrorCategory.CONFIG, "No Azure endpoint is set. Open Settings and enter your endpoint.")
-            return False
-        self.demo = demo
-        return await self.connect(switching=True)
+    async def use_demo(self) -> bool:
+        """Talk to the offline demo (offered when the Azure settings cannot be used)."""
+        self.demo = True
+        return await self.connect()
 
     async def apply_settings(self, new: Settings, api_key: str | None = None) -> bool:
         """Take edited settings: live changes by session.update, connection changes by reconnecting."""
@@ -201,12 +234,9 @@ class Controller:
                 await asyncio.to_thread(self.secrets.set, new.connection.endpoint, api_key)
             except NoKeyring as exc:
                 self.secrets.set_for_session(new.connection.endpoint, api_key)
-                self._listener(Notice(str(exc)))
+                self._listener(Notice(str(exc), key="keyring"))
         self.settings = new
-        self.assistant.audio = AudioOptions(
-            new.audio.input_device or None, new.audio.output_device or None, new.audio.keep_mic_open
-        )
-        await self._apply_audio(old, new)
+        await self._apply_audio(new)
         await self.save()
         reconnect = (
             old.connection != new.connection
@@ -217,34 +247,69 @@ class Controller:
         if self.demo and await self.can_connect():
             self.demo = False  # an endpoint and a credential were confirmed: leave the offline demo
             reconnect = True
-        if reconnect or not self.assistant.connected:
-            return await self.connect(switching=True)
-        if old.session_config() != new.session_config():
-            self.assistant.update_config(new.session_config())
+        if reconnect or not self.supervisor.connected:
+            return await self.connect()
+        self.supervisor.update_config(new.session_config())
+        self.assistant.sync_hands_free()
         self.publish()
         return True
 
-    async def _apply_audio(self, old: Settings, new: Settings) -> None:
-        capture, playback = self.assistant.capture, self.assistant.playback
-        if capture is not None:
-            capture.preroll_ms, capture.tail_ms = new.audio.preroll_ms, new.audio.tail_ms
-            capture.block_ms = new.audio.block_ms
-            if capture.rate != new.audio.input_rate:
-                capture.set_rate(new.audio.input_rate)
-            capture.stream.block_frames = capture.rate * new.audio.block_ms // 1000
-            if dataclasses.astuple(old.audio) != dataclasses.astuple(new.audio) and capture.is_open:
-                capture.close()
-        if playback is not None and old.audio.output_device != new.audio.output_device and playback.is_open:
-            playback.close()
-        await self.assistant.start_audio()
+    async def _apply_audio(self, new: Settings) -> None:
+        mic = self.microphone
+        if mic is None:
+            return
+        a = new.audio
+        if mic.capture is not None:
+            mic.capture.preroll_ms, mic.capture.tail_ms = a.preroll_ms, a.tail_ms
+            await mic.capture.configure(rate=a.input_rate, block_ms=a.block_ms)
+        if mic.playback is not None:
+            await mic.playback.configure(block_ms=a.block_ms)
+        await mic.apply(audio_options(new))
+
+    async def list_devices(self) -> tuple[list[DeviceChoice], list[DeviceChoice]]:
+        """Microphones and speakers, one entry per device (read in a worker thread: it asks the sound server)."""
+        sd = self._sd
+        if sd is None:
+            return [], []
+        from .audio.devices import list_devices
+
+        def read() -> tuple[list[DeviceChoice], list[DeviceChoice]]:
+            return (
+                [DeviceChoice(d.name, d.label) for d in list_devices(sd, "input")],
+                [DeviceChoice(d.name, d.label) for d in list_devices(sd, "output")],
+            )
+
+        return await asyncio.to_thread(read)
+
+    async def start(self, launch_problem: str = "") -> None:
+        """Open the devices and connect (to the emulator in demo mode), after telling what went wrong at launch."""
+        if launch_problem:
+            self._listener(Notice(launch_problem, key="settings-file"))
+        if self.microphone is not None:
+            await self.microphone.start()
+        if self.demo or await self.can_connect():
+            await self.connect()
+        else:
+            self.publish()
+            self._listener(
+                Notice("Not connected yet: open Settings (Ctrl+,) to set your endpoint and sign-in.", key="connection")
+            )
 
     async def close(self) -> None:
         """Shut down: session, audio, emulator; then save."""
+        await self.supervisor.close()
         await self.assistant.close()
-        if self._emulator is not None:
-            from .emulator import Emulator
-
-            assert isinstance(self._emulator, Emulator)
-            await self._emulator.stop()
-            self._emulator = None
+        if self.microphone is not None:
+            for end in (self.microphone.capture, self.microphone.playback):
+                if end is not None:
+                    end.close()
+        if self._demo is not None:
+            await self._demo.stop()
+            self._demo = None
         await self.save()
+
+
+def audio_options(settings: Settings) -> AudioOptions:
+    """The microphone policy's view of the settings."""
+    a = settings.audio
+    return AudioOptions(a.input_device or None, a.output_device or None, a.keep_mic_open)

@@ -20,8 +20,8 @@ from urllib.parse import urlparse
 
 import tomli_w
 
+from .voicelive.auth import AuthMethod
 from .voicelive.config import SessionConfig, TurnDetectionConfig, TurnMode
-from .voicelive.credentials import AuthMethod
 from .voicelive.modes import Mode
 
 log = logging.getLogger(__name__)

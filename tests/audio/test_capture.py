@@ -8,10 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from tests.pulse import tone
+from tests.helpers import until
 from voicelive_desktop.audio.capture import Capture
-
-from .conftest import best_alignment, dominant_frequency, loud_ms
+from voicelive_desktop.devtools.speech import dominant_frequency, loud_ms, matching_share, tone
 
 
 async def _collect(capture: Capture) -> tuple[asyncio.Task[bytes], list[bytes]]:
@@ -25,23 +24,26 @@ async def _collect(capture: Capture) -> tuple[asyncio.Task[bytes], list[bytes]]:
     return asyncio.create_task(run()), chunks
 
 
-async def _wait_level(capture: Capture, *, loud: bool, timeout: float = 5.0) -> None:
-    async def poll() -> None:
-        while (capture.peek_level(20).peak_db > -30) != loud:
-            await asyncio.sleep(0.005)
-
-    await asyncio.wait_for(poll(), timeout)
+def _newest_is_loud(capture: Capture, ms: int = 20) -> bool:
+    """Whether the newest ``ms`` the microphone delivered are loud (read from its ring, consumed or not)."""
+    ring = capture._ring
+    n = min(ring.written, capture.stream.device_rate * ms // 1000)
+    newest = np.array([ring._buf[(ring.written - 1 - i) % ring.capacity] for i in range(n)], dtype=np.int16)
+    return bool(n) and int(np.abs(newest).max()) > 1000
 
 
 async def _speak_one_turn(capture: Capture, pulse: Any, speech: bytes) -> np.ndarray:
-    """Hold the key, speak ``speech`` into the virtual microphone, let go; returns what the turn captured."""
+    """Hold the key, speak ``speech`` into the virtual microphone, let go; returns what the turn captured.
+
+    The key comes up as soon as the last sample has been handed to the sound server: the release tail must
+    catch what is still on its way, as it does for a user who lets go on the last syllable.
+    """
     assert capture.open()
     try:
         capture.begin_turn()
         task, _ = await _collect(capture)
         player = pulse.play(speech)
         await asyncio.to_thread(player.wait, 10)
-        await asyncio.sleep(0.3)
         capture.release()
         return np.frombuffer(await asyncio.wait_for(task, 5), dtype=np.int16)
     finally:
@@ -50,22 +52,21 @@ async def _speak_one_turn(capture: Capture, pulse: Any, speech: bytes) -> np.nda
 
 async def test_speech_into_the_microphone_reaches_the_turn(sd: ModuleType, pulse: Any, speech_pcm: bytes) -> None:
     captured = await _speak_one_turn(Capture(sd), pulse, speech_pcm)
-    _, corr = best_alignment(captured, np.frombuffer(speech_pcm, dtype=np.int16))
-    assert corr >= 0.95, f"captured audio correlates only {corr:.3f} with what was spoken"
+    share = matching_share(np.frombuffer(speech_pcm, dtype=np.int16), captured)
+    assert share >= 0.95, f"only {share:.0%} of what was spoken reached the turn intact"
 
 
 async def test_preroll_sends_the_audio_from_just_before_the_key_went_down(sd: ModuleType, pulse: Any) -> None:
     capture = Capture(sd, preroll_ms=300, tail_ms=200)
     assert capture.open()
     try:
-        await asyncio.sleep(0.4)
+        await until(lambda: capture.stream.callbacks * 20 >= 400)  # 400 ms of quiet history
         pulse.play(tone(880, 0.15))
-        await _wait_level(capture, loud=True)
-        await _wait_level(capture, loud=False)
-        await asyncio.sleep(0.05)
-        capture.begin_turn()  # the burst ended ~50 ms ago: only pre-roll can still hold it
-        task, _ = await _collect(capture)
-        await asyncio.sleep(0.3)
+        await until(lambda: _newest_is_loud(capture))
+        await until(lambda: not _newest_is_loud(capture))
+        capture.begin_turn()  # the burst has just ended: only the pre-roll can still hold it
+        task, chunks = await _collect(capture)
+        await until(lambda: sum(len(c) for c in chunks) >= 2 * 24000 * 600 // 1000)  # pre-roll and 300 ms held
         capture.release()
         captured = np.frombuffer(await asyncio.wait_for(task, 5), dtype=np.int16)
     finally:
@@ -73,8 +74,8 @@ async def test_preroll_sends_the_audio_from_just_before_the_key_went_down(sd: Mo
     head = captured[: 24000 * 300 // 1000]
     assert loud_ms(head) >= 60, "the tone heard before key down is missing from the turn"
     assert abs(dominant_frequency(head) - 880) < 20
-    # pre-roll + held + tail: 300 + ~300 + 200 ms
-    assert 760 <= len(captured) * 1000 / 24000 <= 900
+    held_ms = len(captured) * 1000 / 24000 - 300 - 200
+    assert held_ms >= 280, "pre-roll, the time held and the tail should all be in the turn"
 
 
 async def test_release_tail_keeps_the_last_syllable(sd: ModuleType, pulse: Any) -> None:
@@ -83,9 +84,8 @@ async def test_release_tail_keeps_the_last_syllable(sd: ModuleType, pulse: Any) 
     try:
         capture.begin_turn()
         task, _ = await _collect(capture)
-        await asyncio.sleep(0.2)
         player = pulse.play(tone(660, 0.6))
-        await _wait_level(capture, loud=True)
+        await until(lambda: _newest_is_loud(capture))
         capture.release()  # the word is still being spoken when the key comes up
         captured = np.frombuffer(await asyncio.wait_for(task, 5), dtype=np.int16)
         await asyncio.to_thread(player.wait, 5)  # leave the microphone quiet for the next test
@@ -117,18 +117,18 @@ async def test_a_device_that_only_runs_at_48khz_is_resampled(sd: ModuleType, pul
     capture = Capture(Only48k(), rate=24000)  # type: ignore[arg-type]
     captured = await _speak_one_turn(capture, pulse, speech_pcm)
     assert capture.stream.device_rate == 48000
-    _, corr = best_alignment(captured, np.frombuffer(speech_pcm, dtype=np.int16))
-    assert corr >= 0.95
+    share = matching_share(np.frombuffer(speech_pcm, dtype=np.int16), captured)
+    assert share >= 0.95, f"only {share:.0%} of what was spoken came through the resampler intact"
 
 
 async def test_at_16khz_the_turn_is_sent_at_16khz(sd: ModuleType, pulse: Any, speech_pcm: bytes) -> None:
     import soxr
 
     capture = Capture(sd)
-    capture.set_rate(16000)  # as Settings > Audio > Microphone rate does
+    assert await capture.configure(rate=16000)  # as Settings > Audio > Microphone rate does
     captured = await _speak_one_turn(capture, pulse, speech_pcm)
     source_16k = soxr.resample(np.frombuffer(speech_pcm, dtype=np.int16), 24000, 16000).astype(np.int16)
-    _, corr = best_alignment(captured, source_16k)
-    assert corr >= 0.95
+    share = matching_share(source_16k, captured, rate=16000)
+    assert share >= 0.95, f"only {share:.0%} of what was spoken reached the 16 kHz turn intact"
     seconds = len(captured) / 16000
     assert len(speech_pcm) / 48000 <= seconds <= len(speech_pcm) / 48000 + 1.2, f"{seconds:.2f} s at 16 kHz"

@@ -41,12 +41,10 @@ def test_drop_newest_never_overwrites_queued_audio() -> None:
     assert ring.dropped == 6
 
 
-def test_rewind_gives_back_recent_history_and_peek_does_not_consume() -> None:
+def test_rewind_gives_back_recent_history() -> None:
     ring = FrameRing(100)
     ring.write(_frames(0, 60))
     ring.skip_to(ring.written)
-    peek = np.zeros(5, dtype=np.int16)
-    assert peek[: ring.peek_latest(peek)].tolist() == list(range(55, 60))
     assert ring.available() == 0
     assert ring.rewind_to(20) == 20
     out = np.zeros(100, dtype=np.int16)

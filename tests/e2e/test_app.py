@@ -1,45 +1,66 @@
-"""End to end: the real app in demo mode, real audio through the private PulseAudio, a real (offscreen) window.
+"""End to end: the real app, real audio through the private PulseAudio, a real (offscreen) window.
 
 Hold the key, speak into the virtual microphone, release: the user's bubble fills with what was heard, the
-assistant's answer streams into its bubble, and the answer comes out of the virtual speaker.
+assistant's answer streams into its bubble, and the answer comes out of the virtual speaker. Widgets are driven
+the way a user drives them: keys, typing, clicks.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QKeyEvent
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QDialogButtonBox
 from pytestqt.qtbot import QtBot
 
-from tests.audio.conftest import loud_ms
-from tests.conftest import until
+from tests.helpers import API_KEY, until
 from voicelive_desktop.app import Launch, create, parse_args, shutdown, start
+from voicelive_desktop.assistant_events import TurnState
 from voicelive_desktop.conversation.transcript import Role
+from voicelive_desktop.devtools.speech import loud_ms
+from voicelive_desktop.emulator import Emulator
 from voicelive_desktop.ui.chat_view import Bubble
-from voicelive_desktop.voicelive.events import TurnState
 
 
-async def _until(condition: Any, timeout: float = 20.0) -> None:
+async def _until(condition: Callable[[], object], timeout: float = 20.0) -> None:
     """The app's first turns take longer than a unit test's: a longer default wait."""
     await until(condition, timeout)
+
+
+async def _launch(qtbot: QtBot, argv: list[str]) -> Launch:
+    launch = create(parse_args(argv))
+    qtbot.addWidget(launch.window)
+    controller = await start(launch)
+    await _until(lambda: controller.supervisor.connected, 10)
+    launch.window.activateWindow()
+    await _until(launch.window.isActiveWindow, 5)
+    return launch
 
 
 @pytest.fixture
 async def demo_app(qtbot: QtBot, pulse: Any, tmp_path: Path) -> AsyncIterator[Launch]:
     """The real app in demo mode: window shown and active, services built, connected to its emulator."""
-    launch = create(parse_args(["--demo", "--settings", str(tmp_path / "settings.toml")]))
-    qtbot.addWidget(launch.window)
+    launch = await _launch(qtbot, ["--demo", "--settings", str(tmp_path / "settings.toml")])
     try:
-        controller = await start(launch)
-        await _until(lambda: controller.assistant.connected, 10)
-        launch.window.activateWindow()
-        await _until(launch.window.isActiveWindow, 5)
+        yield launch
+    finally:
+        await _quit(launch)
+
+
+@pytest.fixture
+async def azure_app(
+    qtbot: QtBot, pulse: Any, tmp_path: Path, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Launch]:
+    """The real app pointed at an emulator the test runs, as a user points it at Azure (key from the env)."""
+    monkeypatch.setenv("AZURE_VOICELIVE_API_KEY", API_KEY)
+    argv = ["--endpoint", emulator.endpoint, "--model", "gpt-realtime", "--settings", str(tmp_path / "s.toml")]
+    launch = await _launch(qtbot, argv)
+    try:
         yield launch
     finally:
         await _quit(launch)
@@ -58,8 +79,9 @@ def _space(window: Any, kind: QEvent.Type) -> None:
     QApplication.sendEvent(target, QKeyEvent(kind, Qt.Key.Key_Space, Qt.KeyboardModifier.NoModifier, " "))
 
 
-async def test_hold_speak_release_in_the_demo(demo_app: Launch, pulse: Any, speech_pcm: bytes) -> None:
+async def test_hold_speak_release_in_the_demo(demo_app: Launch, pulse: Any, speech_pcm: bytes, qtbot: QtBot) -> None:
     launch, window, controller = demo_app, demo_app.window, demo_app.controller
+    assert controller is not None
     assert controller.demo and window.header.badge.isVisible()
     assert "Connected to this computer" in window.header.state.text()
     window.chat.setFocus()
@@ -68,18 +90,14 @@ async def test_hold_speak_release_in_the_demo(demo_app: Launch, pulse: Any, spee
     await _until(lambda: controller.assistant.turn is TurnState.LISTENING, 2)
     player = pulse.play(speech_pcm)
     await asyncio.to_thread(player.wait, 10)
-    await asyncio.sleep(0.3)
     _space(window, QEvent.Type.KeyRelease)
     messages = controller.assistant.conversation.messages
     await _until(lambda: len(messages) == 2 and messages[1].final and messages[0].final)
     await _until(lambda: controller.assistant.turn is TurnState.IDLE)
     played = recording.stop()
 
-    bubbles = window.chat.bubbles()
     await _until(lambda: len(window.chat.bubbles()) == 2, 2)
-    bubbles = window.chat.bubbles()
-    assert all(isinstance(b, Bubble) for b in bubbles)
-    user, answer = bubbles
+    user, answer = window.chat.bubbles()
     assert isinstance(user, Bubble) and isinstance(answer, Bubble)
     assert user.message.role is Role.USER and user.plain_text() == messages[0].text and messages[0].text
     assert answer.message.role is Role.ASSISTANT and "You said:" in answer.plain_text()
@@ -87,47 +105,72 @@ async def test_hold_speak_release_in_the_demo(demo_app: Launch, pulse: Any, spee
     assert loud_ms(played) > 1500, "the answer did not come out of the speaker"
     assert window.latency_label.text().startswith("Latency: ") and "ms" in window.latency_label.text()
     assert "Mic open" in window.mic_label.text()
+
+    QApplication.clipboard().clear()
+    qtbot.keyClick(window, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    copied = QApplication.clipboard().text()
+    assert "**You**" in copied and messages[0].text in copied and "**Assistant**" in copied
+    assert copied.index(messages[0].text) < copied.index("You said:")
     await _quit(launch)
     assert launch.store.path.exists(), "settings should be saved on exit"
 
 
-async def test_typing_and_switching_deployment_from_the_header(demo_app: Launch, qtbot: QtBot) -> None:
+async def test_typing_then_switching_deployment_then_typing_at_once(demo_app: Launch, qtbot: QtBot) -> None:
     window, controller = demo_app.window, demo_app.controller
+    assert controller is not None
     window.input.setFocus()
     qtbot.keyClicks(window.input, "hello there")
     qtbot.keyClick(window.input, Qt.Key.Key_Return)
     messages = controller.assistant.conversation.messages
     await _until(lambda: len(messages) == 2 and messages[1].final)
-    window.header.deployment.setCurrentText("grok-3")
-    window.header.target_chosen.emit(window.header.mode.currentData(), "grok-3")
-    await _until(lambda: "grok-3" in window.header.state.text(), 10)
+    line = window.header.deployment.lineEdit()
+    assert line is not None
+    line.selectAll()
+    qtbot.keyClicks(line, "grok-3")
+    qtbot.keyClick(line, Qt.Key.Key_Return)
+    window.input.setFocus()  # and types at once, while the app is still switching
     qtbot.keyClicks(window.input, "and now")
     qtbot.keyClick(window.input, Qt.Key.Key_Return)
+    assert window.input.text() == "", "the message was taken"
     await _until(lambda: len(messages) == 5 and messages[4].final)
-    assert messages[2].role is Role.DIVIDER and "grok-3" in messages[2].text
-    assert "grok-3" in messages[4].text
-    await _until(lambda: len(window.chat.bubbles()) == 5, 2)
-    assert "grok-3" in window.chat.bubbles()[2].message.text
+    assert [m.role for m in messages] == [Role.USER, Role.ASSISTANT, Role.DIVIDER, Role.USER, Role.ASSISTANT]
+    assert "grok-3" in messages[2].text, "the divider comes before the message sent to the new model"
+    await _until(lambda: [b.message.role for b in window.chat.bubbles()][2:3] == [Role.DIVIDER], 2)
+    answer = messages[4]
+    assert answer.role is Role.ASSISTANT and "grok-3" in answer.text and "and now" in answer.text
+    assert "grok-3" in window.header.state.text()
 
 
-async def test_settings_open_with_ctrl_comma_list_devices_and_apply(demo_app: Launch, qtbot: QtBot) -> None:
+async def test_settings_open_with_ctrl_comma_list_devices_and_apply(
+    azure_app: Launch, qtbot: QtBot, emulator: Emulator
+) -> None:
     from voicelive_desktop.ui.settings_dialog import SettingsDialog
 
-    launch, window, controller = demo_app, demo_app.window, demo_app.controller
+    launch, window = azure_app, azure_app.window
     qtbot.keyClick(window, Qt.Key.Key_Comma, Qt.KeyboardModifier.ControlModifier)
     await _until(lambda: isinstance(QApplication.activeModalWidget(), SettingsDialog), 5)
     dialog = QApplication.activeModalWidget()
     assert isinstance(dialog, SettingsDialog)
-    labels = lambda: [dialog.input_device.itemText(i) for i in range(dialog.input_device.count())]  # noqa: E731
+
+    def labels() -> list[str]:
+        return [dialog.input_device.itemText(i) for i in range(dialog.input_device.count())]
+
     await _until(lambda: "Virtual-Mic" in " ".join(labels()), 10)
     assert labels()[0] == "System default"
-    dialog.voice.setCurrentText("en-US-AndrewNeural")
-    dialog.instructions.setPlainText("Answer in one sentence.")
-    dialog._accept()
-    record = controller._emulator.last()
+    dialog.voice.setCurrentIndex(dialog.voice.findText("en-US-AndrewNeural"))  # picked from the list
+    dialog.instructions.selectAll()
+    qtbot.keyClicks(dialog.instructions, "Answer in one sentence.")
+    buttons = dialog.findChild(QDialogButtonBox)
+    assert buttons is not None
+    qtbot.mouseClick(buttons.button(QDialogButtonBox.StandardButton.Ok), Qt.MouseButton.LeftButton)
+    record = emulator.last()
     await _until(lambda: record.received_types().count("session.update") == 2, 5)
     update = [e for e in record.received if e["type"] == "session.update"][-1]["session"]
-    assert update["voice"]["name"] == "en-US-AndrewNeural" and update["instructions"] == "Answer in one sentence."
+    assert update == {
+        "voice": {"name": "en-US-AndrewNeural", "type": "azure-standard"},
+        "instructions": "Answer in one sentence.",
+    }, "a live change sends only what changed"
+    assert len(emulator.connections) == 1, "voice and instructions apply without reconnecting"
     await _quit(launch)
     saved = launch.store.load()
     assert saved.model.voice == "en-US-AndrewNeural"
@@ -139,7 +182,6 @@ def test_ctrl_c_in_the_terminal_quits_cleanly_and_saves(pulse: Any, tmp_path: Pa
     import signal
     import subprocess
     import sys
-    import time
 
     settings = tmp_path / "settings.toml"
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
@@ -149,9 +191,15 @@ def test_ctrl_c_in_the_terminal_quits_cleanly_and_saves(pulse: Any, tmp_path: Pa
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(4)
+    assert proc.stderr is not None
+    seen: list[str] = []
+    for line in proc.stderr:  # the app says when it is connected: then it is fully up
+        seen.append(line)
+        if "connected to" in line.lower():
+            break
     proc.send_signal(signal.SIGINT)
-    _, stderr = proc.communicate(timeout=15)
+    _, rest = proc.communicate(timeout=15)
+    stderr = "".join(seen) + rest
     assert proc.returncode == 0, stderr
     assert "Traceback" not in stderr
     assert settings.exists(), "settings should be saved on the way out"

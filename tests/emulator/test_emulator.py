@@ -129,13 +129,13 @@ def test_it_runs_alone_and_prints_the_endpoint() -> None:
 
 @pytest.mark.parametrize(
     ("status", "code", "needle"),
-    [(429, "TooManyRequests", "Too many requests (429)"), (503, "ServiceUnavailable", "Try again shortly")],
+    [(429, "TooManyRequests", "Too many requests (429)"), (503, "ServiceUnavailable", "tries again shortly")],
 )
 async def test_throttling_and_outages_get_their_own_message(
     start_emulator: Any, status: int, code: str, needle: str
 ) -> None:
+    from tests.helpers import key_credential
     from voicelive_desktop.voicelive.config import SessionConfig
-    from voicelive_desktop.voicelive.credentials import AuthMethod, CredentialSpec, build_credential
     from voicelive_desktop.voicelive.events import ErrorCategory, ErrorRaised
     from voicelive_desktop.voicelive.modes import Mode, Target
     from voicelive_desktop.voicelive.session import VoiceLiveSession
@@ -143,7 +143,7 @@ async def test_throttling_and_outages_get_their_own_message(
     emulator = await start_emulator(refuse_with=(status, code))
     session = VoiceLiveSession(
         Target(emulator.endpoint, Mode.MANAGED, "gpt-4.1"),
-        build_credential(CredentialSpec(AuthMethod.API_KEY, "demo")),
+        key_credential("demo"),
         SessionConfig(),
     )
     assert not await session.connect()

@@ -11,9 +11,8 @@ from azure.ai.voicelive.models import (
     ServerEvent,
 )
 
-from tests.voicelive.conftest import API_KEY, Recorder
+from tests.helpers import API_KEY, EventLog, key_credential
 from voicelive_desktop.voicelive.config import SessionConfig, TurnDetectionConfig, TurnMode
-from voicelive_desktop.voicelive.credentials import AuthMethod, CredentialSpec, build_credential
 from voicelive_desktop.voicelive.events import AssistantAudio, ResponseFinished
 from voicelive_desktop.voicelive.modes import Mode, Target
 from voicelive_desktop.voicelive.session import VoiceLiveSession
@@ -37,10 +36,10 @@ def _required_fields(cls: type) -> set[str]:
 async def test_every_emitted_event_is_a_typed_sdk_event(start_emulator: Any, speech_pcm: bytes) -> None:
     emulator = await start_emulator(api_key=API_KEY)
     emulator.options.pace.realtime_factor = 2.0
-    cred = build_credential(CredentialSpec(AuthMethod.API_KEY, API_KEY))
+    cred = key_credential()
     vad = SessionConfig(turn_detection=TurnDetectionConfig(TurnMode.SERVER_VAD))
     session = VoiceLiveSession(Target(emulator.endpoint, Mode.BYOM_REALTIME, "gpt-realtime"), cred, vad)
-    events = Recorder(session)
+    events = EventLog(session.events())
     await session.connect()
     # hands-free turn, push-to-talk turn, a barge-in, an empty commit and a second response
     for i in range(0, len(speech_pcm) + 48000, 960):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
@@ -19,7 +20,8 @@ def _view(item_id: str, role: Role, text: str, **kw: object) -> MessageView:
         "final": False,
         "spoken": False,
         "failed": False,
-        "interrupted": False,
+        "cut": "",
+        "pending": False,
         "at": datetime(2026, 11, 25, 14, 30),
         **kw,
     }
@@ -55,25 +57,55 @@ def test_late_user_transcript_fills_its_own_bubble_above_the_answer(window: Main
 def test_an_interrupted_answer_is_marked_where_it_was_cut(window: MainWindow, qtbot: QtBot) -> None:
     full = "The first part was heard. The rest never reached the listener."
     window.show_message(
-        _view("a1", Role.ASSISTANT, full, final=True, interrupted=True, heard_text="The first part was heard.")
+        _view("a1", Role.ASSISTANT, full, final=True, cut="Interrupted", heard_text="The first part was heard.")
     )
     qtbot.waitUntil(lambda: bool(window.chat.bubbles()), timeout=1000)
     bubble = window.chat.bubbles()[0]
     assert isinstance(bubble, Bubble)
     rich = bubble.body.text()
-    assert "interrupted" in bubble.plain_text()
+    assert "Interrupted" in bubble.plain_text()
     assert rich.index("The first part was heard.") < rich.index("<s>") < rich.index("The rest never")
 
 
-def test_text_is_selectable_and_copyable(window: MainWindow, qtbot: QtBot) -> None:
-    window.show_message(_view("a1", Role.ASSISTANT, "copy me", final=True))
+def test_an_answer_cut_by_the_service_says_why_and_stops_streaming(window: MainWindow, qtbot: QtBot) -> None:
+    window.show_message(_view("a1", Role.ASSISTANT, "Here is how to", final=False))
+    window.show_message(_view("a1", Role.ASSISTANT, "Here is how to", final=True, cut="Stopped: content filter"))
     qtbot.waitUntil(lambda: bool(window.chat.bubbles()), timeout=1000)
     bubble = window.chat.bubbles()[0]
     assert isinstance(bubble, Bubble)
+    qtbot.waitUntil(lambda: "content filter" in bubble.plain_text(), timeout=1000)
+    assert "\u258d" not in bubble.body.text(), "a cut answer must not keep its streaming cursor"
+
+
+def test_a_message_waiting_for_the_connection_says_so(window: MainWindow, qtbot: QtBot) -> None:
+    window.show_message(_view("u1", Role.USER, "are you there?", final=True, pending=True))
+    qtbot.waitUntil(lambda: bool(window.chat.bubbles()), timeout=1000)
+    assert "waiting for the connection" in _texts(window)[0]
+    window.show_message(_view("u1", Role.USER, "are you there?", final=True))
+    qtbot.waitUntil(lambda: _texts(window) == ["are you there?"], timeout=1000)
+
+
+def test_selected_text_is_copied_with_ctrl_c(window: MainWindow, qtbot: QtBot) -> None:
+    QApplication.clipboard().clear()
+    window.show_message(_view("a1", Role.ASSISTANT, "copy me, please", final=True))
+    qtbot.waitUntil(lambda: bool(window.chat.bubbles()), timeout=1000)
+    bubble = window.chat.bubbles()[0]
+    assert isinstance(bubble, Bubble)
+    bubble.body.setFocus()
     bubble.body.setSelection(0, 7)
-    assert bubble.body.selectedText() == "copy me"
-    QApplication.clipboard().setText(bubble.body.selectedText())
+    qtbot.keyClick(bubble.body, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
     assert QApplication.clipboard().text() == "copy me"
+
+
+def test_another_conversation_replaces_every_bubble(window: MainWindow, qtbot: QtBot) -> None:
+    window.show_message(_view("a1", Role.ASSISTANT, "old", final=True))
+    qtbot.waitUntil(lambda: _texts(window) == ["old"], timeout=1000)
+    window.chat.replace_all(
+        (_view("u9", Role.USER, "earlier", final=True), _view("a9", Role.ASSISTANT, "answer", final=True))
+    )
+    assert _texts(window) == ["earlier", "answer"]
+    window.chat.replace_all(())
+    assert _texts(window) == [] and window.chat.placeholder.isVisible()
 
 
 def test_view_follows_new_messages_unless_the_user_scrolled_up(window: MainWindow, qtbot: QtBot) -> None:

@@ -7,14 +7,10 @@ from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
-from voicelive_desktop.ui.main_window import RELEASE_DEBOUNCE_MS, MainWindow
-from voicelive_desktop.voicelive.events import (
-    ConnectionChanged,
-    ConnState,
-    ErrorCategory,
-    ErrorRaised,
-    TurnState,
-)
+from voicelive_desktop.assistant_events import TurnState
+from voicelive_desktop.controller import Notice
+from voicelive_desktop.ui.main_window import MAX_MESSAGE_CHARS, RELEASE_DEBOUNCE_MS, MainWindow
+from voicelive_desktop.voicelive.events import ConnectionChanged, ConnState, ErrorCategory, ErrorRaised
 
 
 def _key(window: MainWindow, kind: QEvent.Type, *, repeat: bool = False, key: int = Qt.Key.Key_Space) -> None:
@@ -104,16 +100,71 @@ def test_states_are_shown_on_the_button(window: MainWindow) -> None:
     assert window.talk.caption == "Not connected" and not window.send_button.isEnabled()
 
 
-def test_errors_show_in_one_dismissable_banner(window: MainWindow, qtbot: QtBot) -> None:
-    window.show_error(ErrorRaised(ErrorCategory.BAD_CREDENTIALS, "The service rejected the credentials (401)."))
-    assert window.banner.isVisible() and "401" in window.banner.label.text()
-    window.show_error(ErrorRaised(ErrorCategory.THROTTLED, "Too many requests (429)."))
-    assert "429" in window.banner.label.text() and "401" not in window.banner.label.text()
-    assert not QApplication.topLevelWidgets() or all(
-        not w.isModal() for w in QApplication.topLevelWidgets() if w.isVisible()
+def test_connection_errors_share_one_row_that_goes_when_the_connection_is_back(window: MainWindow) -> None:
+    window.show_error(ErrorRaised(ErrorCategory.CONNECTION_LOST, "The connection was lost (close code 1006)."))
+    window.show_error(ErrorRaised(ErrorCategory.THROTTLED, "Too many requests (429).", "TooManyRequests"))
+    assert window.banner.texts() == ["Too many requests (429). [TooManyRequests]"]
+    window.show_error(ErrorRaised(ErrorCategory.AUDIO, "No usable microphone found."))
+    assert len(window.banner.texts()) == 2
+    _connected(window)
+    assert window.banner.texts() == ["No usable microphone found."], "only what the connection resolved goes"
+
+
+def test_startup_notices_stay_until_dismissed(window: MainWindow, qtbot: QtBot) -> None:
+    window.show_notice(Notice("Some settings could not be read and were reset.", key="settings-file"))
+    window.show_connection(ConnectionChanged(ConnState.CONNECTING, "this computer"))
+    _connected(window)
+    assert window.banner.texts() == ["Some settings could not be read and were reset."]
+    row = window.banner._rows["settings-file"]
+    qtbot.mouseClick(row.close_button, Qt.MouseButton.LeftButton)
+    assert window.banner.texts() == [] and not window.banner.isVisible()
+
+
+def test_an_invalid_endpoint_offers_the_demo_with_one_click(window: MainWindow, qtbot: QtBot) -> None:
+    asked: list[bool] = []
+    window.demo_requested.connect(lambda: asked.append(True))
+    window.show_notice(
+        Notice("http:// to contoso.example.com would send your key in clear text.", "connection", "demo")
     )
-    qtbot.mouseClick(window.banner.close_button, Qt.MouseButton.LeftButton)
-    assert not window.banner.isVisible()
+    qtbot.mouseClick(window.banner._rows["connection"].action, Qt.MouseButton.LeftButton)
+    assert asked == [True]
+
+
+def test_a_message_typed_while_not_connected_stays_in_the_box(window: MainWindow, qtbot: QtBot) -> None:
+    sent: list[str] = []
+    window.text_submitted.connect(sent.append)
+    window.show_connection(ConnectionChanged(ConnState.FAILED, "res", detail="the service rejected the credentials"))
+    qtbot.keyClicks(window.input, "do not lose me")
+    qtbot.keyClick(window.input, Qt.Key.Key_Return)
+    assert sent == [] and window.input.text() == "do not lose me"
+    assert any("stays in the box" in t for t in window.banner.texts())
+    window.show_connection(ConnectionChanged(ConnState.RECONNECTING, "res", retry_in_s=4, attempt=2))
+    qtbot.keyClick(window.input, Qt.Key.Key_Return)
+    assert sent == ["do not lose me"], "while reconnecting a message is taken (and sent once connected)"
+
+
+def test_a_huge_paste_is_cut_to_the_limit_and_the_user_is_told(window: MainWindow) -> None:
+    window.input.setFocus()
+    window.input.insert("x" * 100_000)  # what a paste does
+    assert len(window.input.text()) == MAX_MESSAGE_CHARS
+    assert any("cut to" in t and "100,000" in t for t in window.banner.texts())
+
+
+def test_reconnecting_shows_the_countdown_and_a_retry_button(window: MainWindow, qtbot: QtBot) -> None:
+    retried: list[bool] = []
+    window.header.retry_clicked.connect(lambda: retried.append(True))
+    window.show_connection(
+        ConnectionChanged(
+            ConnState.RECONNECTING, "res", 1006, retry_in_s=8, attempt=3, detail="the connection was lost"
+        )
+    )
+    text = window.header.state.text()
+    assert text.startswith("Reconnecting in 8 s (attempt 3)") and "1006" in text
+    assert window.header.retry_button.isVisible() and window.talk.enabled_for_talk
+    qtbot.mouseClick(window.header.retry_button, Qt.MouseButton.LeftButton)
+    assert retried == [True]
+    window.show_connection(ConnectionChanged(ConnState.FAILED, "res", detail="the service rejected the credentials"))
+    assert "rejected the credentials" in window.header.state.text() and window.header.connect_button.text() == "Connect"
 
 
 def test_controls_have_accessible_names(window: MainWindow) -> None:
@@ -125,6 +176,7 @@ def test_controls_have_accessible_names(window: MainWindow) -> None:
         window.send_button,
         window.talk,
         window.chat,
-        window.banner.close_button,
+        window.banner,
+        window.header.retry_button,
     ):
         assert widget.accessibleName(), f"{type(widget).__name__} has no accessible name"

@@ -8,8 +8,8 @@ from pytestqt.qtbot import QtBot
 
 from voicelive_desktop.settings import Settings
 from voicelive_desktop.ui.settings_dialog import SettingsDialog
+from voicelive_desktop.voicelive.auth import AuthMethod
 from voicelive_desktop.voicelive.config import TurnMode
-from voicelive_desktop.voicelive.credentials import AuthMethod
 from voicelive_desktop.voicelive.modes import Mode
 
 

@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
 from azure.ai.voicelive.aio import connect as sdk_connect
-from azure.core.credentials import AccessToken
-from azure.core.credentials_async import AsyncTokenCredential
 
+from tests.helpers import API_KEY, EventLog, FakeEntra, key_credential
 from voicelive_desktop.emulator import Emulator
 from voicelive_desktop.voicelive.config import SessionConfig
 from voicelive_desktop.voicelive.credentials import ExpiryTrackingCredential
+from voicelive_desktop.voicelive.errors import FOUNDRY_USER_ROLE_ID
 from voicelive_desktop.voicelive.events import ConnectionChanged, ConnState, ErrorCategory, ErrorRaised
 from voicelive_desktop.voicelive.modes import Mode, Target
 from voicelive_desktop.voicelive.session import VoiceLiveSession
-
-from .conftest import API_KEY, Recorder
 
 
 @pytest.mark.parametrize(
@@ -44,41 +41,22 @@ async def test_each_mode_sends_profile_and_model_in_the_query(
 
 async def test_api_version_is_selectable(open_session: Any, emulator: Emulator) -> None:
     target = Target(emulator.endpoint, Mode.MANAGED, "gpt-4.1", api_version="2025-10-01")
-    from voicelive_desktop.voicelive.credentials import AuthMethod, CredentialSpec, build_credential
-
-    session = VoiceLiveSession(target, build_credential(CredentialSpec(AuthMethod.API_KEY, API_KEY)), SessionConfig())
-    Recorder(session)
+    session = VoiceLiveSession(target, key_credential(), SessionConfig())
+    EventLog(session.events())
     assert await session.connect()
     await session.close()
     assert emulator.last().query["api-version"] == "2025-10-01"
 
 
-class _FakeEntra(AsyncTokenCredential):
-    """Stands in for Microsoft Entra ID, which this machine cannot reach."""
-
-    def __init__(self, token: str, lifetime_s: int) -> None:
-        self.token, self.lifetime_s, self.scopes = token, lifetime_s, ()
-
-    async def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
-        self.scopes = scopes
-        return AccessToken(self.token, int(time.time()) + self.lifetime_s)
-
-    async def close(self) -> None:
-        pass
-
-    async def __aexit__(self, *args: object) -> None:
-        pass
-
-
 async def test_entra_token_goes_as_bearer_and_its_expiry_is_known(start_emulator: Any) -> None:
     token = "eyJ0eXAiOiJKV1Qi.fake-entra-token.sig"
     emulator = await start_emulator(api_key=None, bearer_tokens=frozenset({token}))
-    inner = _FakeEntra(token, lifetime_s=3600)
+    inner = FakeEntra(token, lifetime_s=3600)
     credential = ExpiryTrackingCredential(inner)
     session = VoiceLiveSession(
         Target(emulator.endpoint, Mode.BYOM_CHAT_COMPLETION, "gpt-4.1"), credential, SessionConfig()
     )
-    Recorder(session)
+    EventLog(session.events())
     assert await session.connect()
     assert emulator.last().headers["Authorization"] == f"Bearer {token}"
     assert "api-key" not in emulator.last().headers
@@ -91,16 +69,17 @@ async def test_entra_token_goes_as_bearer_and_its_expiry_is_known(start_emulator
 async def test_entra_403_in_chat_completion_mode_explains_the_managed_identity_role(start_emulator: Any) -> None:
     emulator = await start_emulator(api_key=None, bearer_tokens=frozenset())
     emulator.options.refuse_with = (403, "PermissionDenied")
-    credential = ExpiryTrackingCredential(_FakeEntra("some-token-value", 3600))
+    credential = ExpiryTrackingCredential(FakeEntra("some-token-value", 3600))
     session = VoiceLiveSession(
         Target(emulator.endpoint, Mode.BYOM_CHAT_COMPLETION, "gpt-4.1"), credential, SessionConfig()
     )
-    events = Recorder(session)
+    events = EventLog(session.events())
     assert not await session.connect()
     error = await events.wait_type(ErrorRaised)
     assert error.category is ErrorCategory.FORBIDDEN
-    assert "Azure AI User" in error.message
-    assert "az role assignment create" in error.message
+    assert "Foundry User (formerly Azure AI User)" in error.message
+    assert "az role assignment create" in error.message and FOUNDRY_USER_ROLE_ID in error.message
+    assert "signed-in user" in error.message
     assert "managed identity" in error.message
     await session.close()
 
@@ -117,11 +96,9 @@ async def test_wrong_key_is_a_clear_credentials_error(open_session: Any) -> None
 
 async def test_unknown_deployment_names_the_deployment(start_emulator: Any) -> None:
     emulator = await start_emulator(api_key=API_KEY, deployments=frozenset({"gpt-4.1"}))
-    from voicelive_desktop.voicelive.credentials import AuthMethod, CredentialSpec, build_credential
-
-    cred = build_credential(CredentialSpec(AuthMethod.API_KEY, API_KEY))
+    cred = key_credential()
     session = VoiceLiveSession(Target(emulator.endpoint, Mode.BYOM_REALTIME, "gtp-4.1-typo"), cred, SessionConfig())
-    events = Recorder(session)
+    events = EventLog(session.events())
     assert not await session.connect()
     error = await events.wait_type(ErrorRaised)
     assert error.category is ErrorCategory.DEPLOYMENT_NOT_FOUND
@@ -134,16 +111,14 @@ async def test_unknown_profile_is_refused_at_the_handshake(emulator: Emulator) -
     def bogus_profile(**kwargs: Any) -> Any:
         return sdk_connect(**{**kwargs, "query": {"profile": "byom-bogus"}})
 
-    from voicelive_desktop.voicelive.credentials import AuthMethod, CredentialSpec, build_credential
-
-    cred = build_credential(CredentialSpec(AuthMethod.API_KEY, API_KEY))
+    cred = key_credential()
     session = VoiceLiveSession(
         Target(emulator.endpoint, Mode.BYOM_REALTIME, "gpt-4.1"),
         cred,
         SessionConfig(),
         connector=bogus_profile,
     )
-    events = Recorder(session)
+    events = EventLog(session.events())
     assert not await session.connect()
     error = await events.wait_type(ErrorRaised)
     assert error.category is ErrorCategory.REFUSED

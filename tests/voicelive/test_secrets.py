@@ -11,7 +11,8 @@ from azure.ai.voicelive.aio import connect as sdk_connect
 from azure.core.credentials import AzureKeyCredential
 
 from voicelive_desktop.emulator import Emulator
-from voicelive_desktop.voicelive.credentials import AuthMethod, CredentialSpec
+from voicelive_desktop.voicelive.auth import AuthMethod
+from voicelive_desktop.voicelive.credentials import CredentialSpec
 from voicelive_desktop.voicelive.errors import ScrubbingFilter, SecretRegistry
 from voicelive_desktop.voicelive.events import ErrorRaised
 
@@ -23,8 +24,8 @@ async def test_wrong_key_never_appears_in_logs_or_errors(open_session: Any, capl
     await events.wait_type(ErrorRaised)
     await session.close()
     assert secret not in caplog.text
-    assert all(secret not in str(e) for e in events.events)
-    assert all(secret not in repr(e) for e in events.events)
+    assert all(secret not in str(e) for e in events.items)
+    assert all(secret not in repr(e) for e in events.items)
 
 
 async def test_handshake_exception_repr_is_scrubbed_by_the_log_filter(emulator: Emulator) -> None:

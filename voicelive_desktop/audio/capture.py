@@ -17,9 +17,10 @@ import numpy as np
 import soxr
 
 from .backend import AudioProblem
-from .levels import Level, measure
+from .levels import measure
 from .ring import FrameRing
 from .stream import StreamEnd
+from .values import Level
 
 
 class Capture(StreamEnd):
@@ -46,7 +47,6 @@ class Capture(StreamEnd):
         on_level: Callable[[Level], None] | None = None,
         on_problem: Callable[[AudioProblem], None] = lambda problem: None,
     ) -> None:
-        self.rate = rate
         self.block_ms = block_ms
         self.preroll_ms = preroll_ms
         self.tail_ms = tail_ms
@@ -63,16 +63,10 @@ class Capture(StreamEnd):
         self._ring.write(np.frombuffer(indata, dtype=np.int16, count=frames))
 
     # ----------------------------------------------------------------- control (event loop)
-    def set_rate(self, rate: int) -> None:
-        """Send at another session rate from the next open on (the stream is closed now)."""
-        self.close()
-        self.rate = self.stream.rate = rate
-        self.stream.block_frames = rate * self.block_ms // 1000
-
-    def peek_level(self, ms: int = 20) -> Level:
-        """Level of the newest ``ms`` of audio, consumed or not (for an idle meter, and for tests)."""
-        scratch = np.zeros(self._ms_to_device_frames(ms), dtype=np.int16)
-        return measure(scratch[: self._ring.peek_latest(scratch)])
+    @property
+    def rate(self) -> int:
+        """The rate the turn's audio is sent at (24000 or 16000), whatever the device runs at."""
+        return self.stream.rate
 
     def _reset(self) -> None:
         device_rate = self.stream.device_rate

@@ -3,21 +3,11 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 
 from .ring import Frames
-
-SILENCE_DB = -96.0
-
-
-@dataclass(frozen=True)
-class Level:
-    """One block's loudness: ``rms_db`` and ``peak_db`` in dBFS (0 is full scale)."""
-
-    rms_db: float
-    peak_db: float
+from .values import SILENCE_DB, Level
 
 
 def measure(frames: Frames) -> Level:

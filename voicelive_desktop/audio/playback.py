@@ -3,8 +3,7 @@
 The callback pulls what is queued and plays silence on underrun. ``flush()`` does not touch the stream: it
 asks the next callback to skip everything queued, so nothing more is handed to the device. What was already
 handed cannot be recalled and still sounds for the output latency, so the item is heard up to the last
-frame handed over: that is the figure ``flush()`` returns for ``conversation.item.truncate``. While playing,
-``heard_ms()`` is the live position: frames handed over minus those still in the device's buffer.
+frame handed over: that is the figure ``flush()`` returns for ``conversation.item.truncate``.
 """
 
 from __future__ import annotations
@@ -19,7 +18,7 @@ import soxr
 
 from .backend import AudioProblem
 from .ring import FrameRing, Overflow
-from .stream import StreamEnd
+from .stream import _KEEP, StreamEnd
 
 
 class Playback(StreamEnd):
@@ -45,11 +44,11 @@ class Playback(StreamEnd):
         on_problem: Callable[[AudioProblem], None] = lambda problem: None,
     ) -> None:
         self.rate = rate
+        self.block_ms = block_ms
         self._capacity_s = capacity_s
         self.on_drained = on_drained
         self.stream = self._managed_stream(sd, "output", rate=rate, block_ms=block_ms, on_problem=on_problem)
         self._ring = FrameRing(rate * capacity_s, Overflow.DROP_NEWEST)
-        self._scratch = np.zeros(rate, dtype=np.int16)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._resampler: Any = None
         self._item_id: str | None = None
@@ -87,30 +86,29 @@ class Playback(StreamEnd):
 
     # ----------------------------------------------------------------- control (event loop)
     @property
-    def queued_ms(self) -> int:
-        """Audio queued but not yet handed to the device."""
-        return self._ring.available() * 1000 // self.stream.device_rate
-
-    @property
     def is_playing(self) -> bool:
         """True while queued audio remains or the device is still sounding it."""
         return self._ring.available() > 0 or self._playing
 
-    def open(self, device_name: str | None = None) -> bool:
+    def open(self, device_name: str | None = _KEEP) -> bool:
         """Open the speaker (None: follow the system default); "drained" is reported on this loop."""
         self._loop = asyncio.get_running_loop()
         return super().open(device_name)
 
-    async def open_async(self, device_name: str | None = None) -> bool:
+    async def open_async(self, device_name: str | None = _KEEP) -> bool:
         """:meth:`open` without blocking the event loop."""
         self._loop = asyncio.get_running_loop()
         return await super().open_async(device_name)
+
+    @property
+    def output_latency_s(self) -> float:
+        """How long audio handed to the device takes to be heard (measured while playing, else the device's)."""
+        return self.dac_delay_s or self.stream.latency_s
 
     def _reset(self) -> None:
         device_rate = self.stream.device_rate
         if self._ring.capacity != device_rate * self._capacity_s:
             self._ring = FrameRing(device_rate * self._capacity_s, Overflow.DROP_NEWEST)
-            self._scratch = np.zeros(device_rate, dtype=np.int16)
         self._resampler = None
         if device_rate != self.rate:
             self._resampler = soxr.ResampleStream(self.rate, device_rate, 1, dtype="int16")
@@ -130,14 +128,6 @@ class Playback(StreamEnd):
     def _handed_frames(self) -> int:
         return max(0, min(self._ring.read, self._ring.written) - self._item_start)
 
-    def heard_ms(self) -> int:
-        """Milliseconds of the current item that have reached the listener's ears so far."""
-        if self._item_id is None:
-            return 0
-        rate = self.stream.device_rate
-        latency = self.dac_delay_s or self.stream.latency_s
-        return max(0, self._handed_frames() - int(latency * rate)) * 1000 // rate
-
     def flush(self) -> int | None:
         """Hand nothing more to the device. Returns the ms of the cut item the listener will have heard.
 
@@ -156,4 +146,4 @@ class Playback(StreamEnd):
         # The callback saw the queue run dry; the device still sounds what it holds for its latency.
         loop = self._loop
         if loop is not None and self.on_drained is not None:
-            loop.call_later(self.dac_delay_s or self.stream.latency_s, self.on_drained)
+            loop.call_later(self.output_latency_s, self.on_drained)

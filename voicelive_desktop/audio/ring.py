@@ -69,17 +69,6 @@ class FrameRing:
         """Frames that can be read now."""
         return min(self.written - self.read, self.capacity)
 
-    def peek_latest(self, out: Frames) -> int:
-        """Copy the newest ``len(out)`` frames (or fewer) into ``out`` without consuming them."""
-        written = self.written
-        n = int(min(out.shape[0], written, self.capacity))
-        start = (written - n) % self.capacity
-        first = min(n, self.capacity - start)
-        out[:first] = self._buf[start : start + first]
-        if first < n:
-            out[first:n] = self._buf[: n - first]
-        return n
-
     def rewind_to(self, frames_back: int) -> int:
         """Put the read position ``frames_back`` before the newest frame (pre-roll). Returns frames now unread."""
         written = self.written

@@ -61,7 +61,6 @@ class ManagedStream:
         self._callback = callback
         self.on_problem = on_problem
         self._on_reopen = on_reopen
-        self.device_name: str | None = None
         self.device_rate = rate
         self.label = ""
         self._stream: Any = None
@@ -103,7 +102,6 @@ class ManagedStream:
         return ok
 
     def _open_blocking(self, device_name: str | None, report: ProblemSink) -> bool:
-        self.device_name = device_name
         spec = resolve(self.sd, self.kind, device_name)
         if device_name and spec.env == {} and spec.portaudio_device != device_name:
             report(AudioProblem("device-lost", f"{device_name} is not connected; using {spec.label}."))
@@ -205,11 +203,19 @@ class ManagedStream:
             return
 
 
+_KEEP: Any = object()
+
+
 class StreamEnd:
-    """What capture and playback share: one managed stream feeding or draining one ring."""
+    """What capture and playback share: one managed stream feeding or draining one ring.
+
+    Code outside audio/ uses this interface (open, configure, close, label, latency) and never the stream.
+    """
 
     stream: ManagedStream
     _ring: FrameRing
+    device: str | None = None  # the device chosen by name; None follows the system default
+    block_ms: int
 
     @property
     def is_open(self) -> bool:
@@ -217,9 +223,23 @@ class StreamEnd:
         return self.stream.is_open
 
     @property
+    def label(self) -> str:
+        """The device in use, as the user knows it."""
+        return self.stream.label
+
+    @property
+    def latency_s(self) -> float:
+        """The device's own buffering, in seconds."""
+        return self.stream.latency_s
+
+    @property
     def dropped_frames(self) -> int:
         """Frames lost to the ring's overflow policy."""
         return self._ring.dropped
+
+    def set_problem_sink(self, sink: ProblemSink) -> None:
+        """Where audio problems go (called on the event loop)."""
+        self.stream.on_problem = sink
 
     def _managed_stream(
         self, sd: ModuleType, kind: Kind, *, rate: int, block_ms: int, on_problem: ProblemSink
@@ -235,17 +255,50 @@ class StreamEnd:
             on_reopen=self._reset,
         )
 
-    def open(self, device_name: str | None = None) -> bool:
-        """Open the device called ``device_name`` (None: follow the system default); blocks this thread."""
-        ok = self.stream.open(device_name)
+    def open(self, device_name: str | None = _KEEP) -> bool:
+        """Open the device called ``device_name`` (None: the system default; omitted: the one chosen last).
+
+        Blocks this thread while the sound server answers; the app uses :meth:`open_async`.
+        """
+        if device_name is not _KEEP:
+            self.device = device_name
+        ok = self.stream.open(self.device)
         self._reset()
         return ok
 
-    async def open_async(self, device_name: str | None = None) -> bool:
+    async def open_async(self, device_name: str | None = _KEEP) -> bool:
         """:meth:`open` without blocking the event loop (the app's way)."""
-        ok = await self.stream.open_async(device_name)
+        if device_name is not _KEEP:
+            self.device = device_name
+        ok = await self.stream.open_async(self.device)
         self._reset()
         return ok
+
+    async def configure(
+        self, *, device: str | None = _KEEP, rate: int | None = None, block_ms: int | None = None
+    ) -> bool:
+        """Use another device, rate or block size; an open stream is reopened with them at once.
+
+        Returns:
+            False when the stream was open and could not be reopened (the problem was reported).
+        """
+        changed = False
+        if device is not _KEEP and device != self.device:
+            self.device, changed = device, True
+        if rate is not None and rate != self.stream.rate:
+            self._set_rate(rate)
+            changed = True
+        if block_ms is not None and block_ms != self.block_ms:
+            self.block_ms, changed = block_ms, True
+        self.stream.block_frames = self.stream.rate * self.block_ms // 1000
+        if not changed or not self.is_open:
+            return True
+        self.close()
+        return await self.open_async()
+
+    def _set_rate(self, rate: int) -> None:
+        """Speak ``rate`` to the rest of the program from the next open on."""
+        self.stream.rate = rate
 
     def close(self) -> None:
         """Stop and close the stream."""

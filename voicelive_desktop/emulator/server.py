@@ -34,6 +34,7 @@ class EmulatorOptions:
         close_after_s / close_code / close_reason: close the socket cleanly after this long.
         inject_error_after: send an ``error`` event after this many events.
         refuse_with: refuse every handshake with this (status, error code), e.g. (403, "PermissionDenied").
+        retry_after_s: the Retry-After header sent with a refusal (a 429 or 503 says when to come back).
         use_espeak / use_recognizer: turn the optional speech parts off.
     """
 
@@ -47,6 +48,7 @@ class EmulatorOptions:
     close_reason: str = "session_expired"
     inject_error_after: int | None = None
     refuse_with: tuple[int, str] | None = None
+    retry_after_s: float | None = None
     use_espeak: bool = True
     use_recognizer: bool = True
 
@@ -67,10 +69,11 @@ class ConnectionRecord:
         return [e.get("type", "") for e in self.received]
 
 
-def _refuse(status: int, code: str, message: str) -> web.Response:
-    return web.json_response(
-        {"error": {"code": code, "message": message}}, status=status, headers={"x-ms-error-code": code}
-    )
+def _refuse(status: int, code: str, message: str, retry_after_s: float | None = None) -> web.Response:
+    headers = {"x-ms-error-code": code}
+    if retry_after_s is not None:
+        headers["Retry-After"] = f"{retry_after_s:g}"
+    return web.json_response({"error": {"code": code, "message": message}}, status=status, headers=headers)
 
 
 class Emulator:
@@ -83,6 +86,7 @@ class Emulator:
         self._synth = Synthesizer(use_espeak=self.options.use_espeak)
         self._runner: web.AppRunner | None = None
         self._sockets: set[web.WebSocketResponse] = set()
+        self.peak_open = 0  # the most websockets open at once: each would be a billed session on Azure
         self.port = 0
 
     @property
@@ -117,6 +121,11 @@ class Emulator:
             await self._runner.cleanup()
             self._runner = None
 
+    @property
+    def open_sockets(self) -> int:
+        """Websockets open now."""
+        return len(self._sockets)
+
     def last(self) -> ConnectionRecord:
         """The most recent connection."""
         return self.connections[-1]
@@ -144,7 +153,7 @@ class Emulator:
             return _refuse(400, "InvalidProfile", f"Unknown profile '{profile}'. Supported: {', '.join(PROFILES)}.")
         if self.options.refuse_with is not None:
             status, code = self.options.refuse_with
-            return _refuse(status, code, f"Refused by emulator configuration ({code}).")
+            return _refuse(status, code, f"Refused by emulator configuration ({code}).", self.options.retry_after_s)
         if not self._authorized(request.headers):
             return _refuse(401, "Unauthorized", "Access denied due to invalid subscription key or token.")
         if self.options.deployments is not None and model not in self.options.deployments:
@@ -160,6 +169,7 @@ class Emulator:
         ws = web.WebSocketResponse(max_msg_size=16 * 1024 * 1024, heartbeat=30)
         await ws.prepare(request)
         self._sockets.add(ws)
+        self.peak_open = max(self.peak_open, len(self._sockets))
         opts = self.options
         lock = asyncio.Lock()
 

@@ -96,13 +96,20 @@ class Synthesizer:
                 )
                 wav, _ = await proc.communicate()
                 if proc.returncode == 0 and len(wav) > _WAV_HEADER:
-                    # espeak-ng streams its WAV with a bogus length in the header: trust the bytes, not it.
-                    body = wav[_WAV_HEADER:]
-                    samples = np.frombuffer(body[: len(body) // 2 * 2], dtype=np.int16)
-                    return _to_int16(soxr.resample(samples, 22050, RATE)).tobytes()
+                    return espeak_wav_to_pcm(wav)
             except OSError as exc:
                 log.warning("espeak-ng failed (%s); speaking in tones", exc)
         return tone_speech(text)
+
+
+def espeak_wav_to_pcm(wav: bytes, rate: int = RATE) -> bytes:
+    """PCM16 mono at ``rate`` from what ``espeak-ng --stdout`` wrote (a 22050 Hz WAV).
+
+    espeak-ng streams its WAV with a bogus length in the header: trust the bytes after it, not the header.
+    """
+    body = wav[_WAV_HEADER:]
+    samples = np.frombuffer(body[: len(body) // 2 * 2], dtype=np.int16)
+    return _to_int16(soxr.resample(samples, 22050, rate)).tobytes()
 
 
 def _to_int16(samples: npt.NDArray[Any]) -> npt.NDArray[np.int16]:

@@ -4,12 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Signal
 
-from ..assistant_events import AudioStatus, LatencyMeasured, LevelChanged, MessageChanged
-from ..voicelive.events import ConnectionChanged, ErrorRaised, TurnChanged
+from ..assistant_events import (
+    AskAgainOffered,
+    AudioStatus,
+    ConversationReplaced,
+    LatencyMeasured,
+    LevelChanged,
+    MessageChanged,
+    TurnChanged,
+)
+from ..voicelive.events import ConnectionChanged, ErrorRaised
+from ..voicelive.modes import Mode
+
+if TYPE_CHECKING:
+    from ..controller import Controller, DeviceChoice
+    from ..settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +37,8 @@ class Bridge(QObject):
     """TurnState: idle, listening, thinking or speaking."""
     message_changed = Signal(object)
     """MessageView: a chat message appeared or changed."""
+    conversation_replaced = Signal(object)
+    """tuple[MessageView, ...]: the whole conversation on screen changed."""
     level_changed = Signal(object)
     """Level: the microphone's loudness while listening."""
     latency_measured = Signal(int)
@@ -31,49 +47,50 @@ class Bridge(QObject):
     """AudioStatus: devices in use, microphone open or not."""
     error = Signal(object)
     """ErrorRaised: something to show in the banner."""
-    notice = Signal(str)
-    """A non-error message for the banner."""
+    notice = Signal(object)
+    """Notice: a non-error message for the banner (replaces an earlier one with the same key)."""
     state_changed = Signal(object)
     """ControllerState: demo or not, mode, deployment and its choices."""
-    ready = Signal()
-    """The app finished loading; intents now work."""
+    ask_again_offered = Signal(bool)
+    """Whether the "Ask again" action is offered (an answer was cut by a lost connection)."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.controller: Any = None
+        self.controller: Controller | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._routes: list[tuple[type, Callable[[Any], None]]] = [
+            (MessageChanged, lambda e: self.message_changed.emit(e.message)),
+            (LevelChanged, lambda e: self.level_changed.emit(e.level)),
+            (TurnChanged, lambda e: self.turn_changed.emit(e.state)),
+            (ConnectionChanged, self.connection_changed.emit),
+            (ErrorRaised, self.error.emit),
+            (LatencyMeasured, lambda e: self.latency_measured.emit(e.ms)),
+            (AudioStatus, self.audio_status.emit),
+            (ConversationReplaced, lambda e: self.conversation_replaced.emit(e.messages)),
+            (AskAgainOffered, lambda e: self.ask_again_offered.emit(e.offered)),
+        ]
 
     # ----------------------------------------------------------------- events out
     def deliver(self, event: object) -> None:
         """The listener the controller and assistant report to: one signal per kind of event."""
         from ..controller import ControllerState, Notice
 
-        if isinstance(event, MessageChanged):
-            self.message_changed.emit(event.message)
-        elif isinstance(event, LevelChanged):
-            self.level_changed.emit(event.level)
-        elif isinstance(event, TurnChanged):
-            self.turn_changed.emit(event.state)
-        elif isinstance(event, ConnectionChanged):
-            self.connection_changed.emit(event)
-        elif isinstance(event, ErrorRaised):
-            self.error.emit(event)
-        elif isinstance(event, LatencyMeasured):
-            self.latency_measured.emit(event.ms)
-        elif isinstance(event, AudioStatus):
-            self.audio_status.emit(event)
-        elif isinstance(event, ControllerState):
+        if isinstance(event, ControllerState):
             self.state_changed.emit(event)
         elif isinstance(event, Notice):
-            self.notice.emit(event.message)
+            self.notice.emit(event)
+        else:
+            for kind, route in self._routes:
+                if isinstance(event, kind):
+                    route(event)
+                    return
 
-    def attach(self, controller: Any) -> None:
+    def attach(self, controller: Controller) -> None:
         """Hand over the controller once it is built."""
         self.controller = controller
-        self.ready.emit()
 
     # ----------------------------------------------------------------- intents in
-    def _run(self, coro: Any, name: str) -> None:
+    def _run(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
         task = asyncio.ensure_future(coro)
         task.set_name(name)
         self._tasks.add(task)
@@ -96,12 +113,16 @@ class Bridge(QObject):
         if self.controller is not None:
             self._run(self.controller.assistant.release(), "release")
 
-    def send_text(self, text: str) -> None:
-        """A typed message."""
-        if self.controller is not None:
-            self.controller.assistant.send_text(text)
+    def send_text(self, text: str) -> bool:
+        """A typed message; False when it cannot be taken now (the window keeps the text)."""
+        return self.controller is not None and self.controller.assistant.send_text(text)
 
-    def select(self, mode: Any, deployment: str) -> None:
+    def ask_again(self) -> None:
+        """Ask for the answer a lost connection cut off."""
+        if self.controller is not None:
+            self.controller.assistant.ask_again()
+
+    def select(self, mode: Mode, deployment: str | None) -> None:
         """Mode or deployment chosen in the header."""
         if self.controller is not None:
             self._run(self.controller.select(mode, deployment), "select")
@@ -116,31 +137,32 @@ class Bridge(QObject):
         if self.controller is not None:
             self._run(self.controller.disconnect(), "disconnect")
 
-    def use_demo(self, demo: bool) -> None:
-        """Switch between the offline demo and Azure."""
+    def retry_now(self) -> None:
+        """ "Retry now" pressed while waiting to reconnect."""
         if self.controller is not None:
-            self._run(self.controller.use_demo(demo), "use-demo")
+            self.controller.retry_now()
 
-    def apply_settings(self, settings: Any, api_key: str | None) -> None:
+    def use_demo(self) -> None:
+        """The user took the offer of the offline demo."""
+        if self.controller is not None:
+            self._run(self.controller.use_demo(), "use-demo")
+
+    def apply_settings(self, settings: Settings, api_key: str | None) -> None:
         """The settings dialog was accepted."""
         if self.controller is not None:
             self._run(self.controller.apply_settings(settings, api_key), "apply-settings")
 
-    def run_devices_lookup(self, dialog: Any) -> None:
-        """Fill the settings dialog's device lists once read (in a worker thread)."""
-        from .settings_dialog import read_devices
-
-        capture = self.controller.assistant.capture
-        sd = capture.stream.sd if capture is not None else None
-        if sd is None:
+    def list_devices(self, fill: Callable[[list[DeviceChoice], list[DeviceChoice]], None]) -> None:
+        """Read the device lists (in a worker thread) and hand them to ``fill``."""
+        controller = self.controller
+        if controller is None:
             return
 
-        async def fill() -> None:
-            inputs, outputs = await read_devices(sd)
-            if dialog.isVisible():
-                dialog.set_devices(inputs, outputs)
+        async def lookup() -> None:
+            inputs, outputs = await controller.list_devices()
+            fill(inputs, outputs)
 
-        self._run(fill(), "list-devices")
+        self._run(lookup(), "list-devices")
 
     async def shutdown(self) -> None:
         """Finish what is running, then close the app's services."""

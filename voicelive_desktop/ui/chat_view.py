@@ -55,10 +55,13 @@ class Bubble(QFrame):
                 body = "<i>\u2026</i>"  # spoken; the words are on their way
             else:
                 body = html.escape(message.text)
+            if message.pending:
+                body += " <i>(waiting for the connection)</i>"
         elif message.interrupted:
             heard = html.escape(message.heard_text)
             rest = html.escape(message.text[len(message.heard_text) :])
-            body = f"{heard}<span style='opacity:0.45'><s>{rest}</s></span> <b>\u2702 interrupted</b>"
+            mark = html.escape(message.cut)
+            body = f"{heard}<span style='opacity:0.45'><s>{rest}</s></span> <b>\u2702 {mark}</b>"
         else:
             body = html.escape(message.text) + ("" if message.final else " \u258d")
         self.body.setText(body.replace("\n", "<br>"))
@@ -136,9 +139,24 @@ class ChatView(QScrollArea):
         """Every item in the order shown."""
         return list(self._order)
 
-    def bubble(self, item_id: str) -> Bubble | Divider | None:
-        """The widget of ``item_id``."""
-        return self._items.get(item_id)
+    def replace_all(self, messages: tuple[MessageView, ...]) -> None:
+        """Show another conversation: every bubble goes, ``messages`` come (the placeholder if none)."""
+        self._pending.clear()
+        self._timer.stop()
+        while self._column.count():
+            item = self._column.takeAt(0)
+            widget = item.widget() if item is not None else None
+            if widget is not None and widget is not self.placeholder:
+                widget.deleteLater()
+        self._items.clear()
+        self._order.clear()
+        self._column.addStretch(1)
+        self._column.addWidget(self.placeholder)
+        self._column.addStretch(1)
+        self.placeholder.show()
+        for message in messages:
+            self._add(message)
+        self._follow = True
 
     def _flush(self) -> None:
         pending, self._pending = self._pending, {}
@@ -154,9 +172,11 @@ class ChatView(QScrollArea):
         if self.placeholder.isVisible() or not self._order:
             self.placeholder.hide()
             self._column.takeAt(self._column.count() - 1)  # the stretch under the placeholder
+        position = len(self._order) if message.index < 0 else min(message.index, len(self._order))
+        at = self._column.count() - len(self._order) + position  # the bubbles are the layout's last items
         if message.role is Role.DIVIDER:
             widget: Bubble | Divider = Divider(message)
-            self._column.addWidget(widget)
+            self._column.insertWidget(at, widget)
         else:
             widget = Bubble(message)
             row = QHBoxLayout()
@@ -169,9 +189,9 @@ class ChatView(QScrollArea):
             else:
                 row.addWidget(widget, 4)
                 row.addStretch(1)
-            self._column.addWidget(holder)
+            self._column.insertWidget(at, holder)
         self._items[message.id] = widget
-        self._order.append(widget)
+        self._order.insert(position, widget)
 
     # ----------------------------------------------------------------- sticky bottom
     def _scrolled(self, value: int) -> None:

@@ -2,18 +2,34 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+import time
+
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from ..voicelive.events import ConnectionChanged, ConnState
 from ..voicelive.modes import Mode
 
-_STATE_TEXT = {
-    ConnState.DISCONNECTED: "Disconnected",
-    ConnState.CONNECTING: "Connecting\u2026",
-    ConnState.RECONNECTING: "Reconnecting\u2026",
-    ConnState.FAILED: "Not connected",
-}
+#: States in which the app is, or is trying to be, connected: Connect becomes Disconnect (stop trying).
+TRYING = (ConnState.CONNECTING, ConnState.CONNECTED, ConnState.RECONNECTING)
+
+
+def describe(event: ConnectionChanged, seconds_left: float | None = None) -> str:
+    """The status line for ``event``; ``seconds_left`` counts down a scheduled reconnect."""
+    where = event.description
+    if event.state is ConnState.CONNECTED:
+        return f"Connected to {where}"
+    if event.state is ConnState.CONNECTING:
+        return f"Connecting\u2026  {where}".rstrip()
+    if event.state is ConnState.RECONNECTING:
+        why = f": {event.detail}" if event.detail else ""
+        code = f" (close code {event.close_code})" if event.close_code else ""
+        if seconds_left is not None:
+            return f"Reconnecting in {max(0, round(seconds_left))} s (attempt {event.attempt}){why}{code}"
+        return f"Reconnecting\u2026 (attempt {event.attempt})  {where}".rstrip()
+    if event.state is ConnState.FAILED:
+        return f"Not connected: {event.detail or 'the connection failed'}. Check Settings, then Connect."
+    return "Disconnected"
 
 
 class Header(QWidget):
@@ -27,6 +43,8 @@ class Header(QWidget):
     """Disconnect pressed."""
     azure_requested = Signal()
     """"Connect to Azure" pressed on the demo badge."""
+    retry_clicked = Signal()
+    """"Retry now" pressed while a reconnect is scheduled."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -51,6 +69,9 @@ class Header(QWidget):
         self.badge.setToolTip("Talking to the built-in Voice Live emulator on this computer")
         self.azure_button = QPushButton("Connect to Azure\u2026")
         self.azure_button.setAccessibleName("Connect to Azure")
+        self.retry_button = QPushButton("Retry now")
+        self.retry_button.setAccessibleName("Retry connecting now")
+        self.retry_button.hide()
         mode_label = QLabel("&Mode")
         mode_label.setBuddy(self.mode)
         dep_label = QLabel("&Deployment")
@@ -66,8 +87,16 @@ class Header(QWidget):
         layout.setContentsMargins(12, 8, 12, 6)
         layout.setSpacing(4)
         layout.addLayout(top)
-        layout.addWidget(self.state)
-        self._connected = False
+        status = QHBoxLayout()
+        status.addWidget(self.state, 1)
+        status.addWidget(self.retry_button)
+        layout.addLayout(status)
+        self._trying = False
+        self._event = ConnectionChanged(ConnState.DISCONNECTED)
+        self._retry_at: float | None = None
+        self._countdown = QTimer(self)  # ticks only while a reconnect is scheduled
+        self._countdown.setInterval(1000)
+        self._countdown.timeout.connect(self._render)
         self._updating = False
         self.mode.activated.connect(self._mode_picked)
         self.deployment.activated.connect(self._deployment_picked)
@@ -76,6 +105,7 @@ class Header(QWidget):
         line.returnPressed.connect(self._deployment_picked)
         self.connect_button.clicked.connect(self._connect_toggled)
         self.azure_button.clicked.connect(self.azure_requested)
+        self.retry_button.clicked.connect(self.retry_clicked)
         self.set_demo(False)
 
     def set_choices(self, mode: Mode, deployment: str, deployments: tuple[str, ...]) -> None:
@@ -93,19 +123,25 @@ class Header(QWidget):
         self.azure_button.setVisible(demo)
 
     def set_connection(self, event: ConnectionChanged) -> None:
-        """Render the connection state."""
-        self._connected = event.state is ConnState.CONNECTED
-        if event.state is ConnState.CONNECTED:
-            text = f"Connected to {event.description}"
+        """Render the connection state (with a countdown while a reconnect is scheduled)."""
+        self._event = event
+        self._trying = event.state in TRYING
+        scheduled = event.state is ConnState.RECONNECTING and event.retry_in_s is not None
+        self._retry_at = time.monotonic() + (event.retry_in_s or 0.0) if scheduled else None
+        if scheduled:
+            self._countdown.start()
         else:
-            text = _STATE_TEXT[event.state]
-            if event.state in (ConnState.CONNECTING, ConnState.RECONNECTING) and event.description:
-                text += f"  {event.description}"
-        self.state.setText(text)
+            self._countdown.stop()
+        self.retry_button.setVisible(scheduled or event.state is ConnState.FAILED)
         self.state.setProperty("state", event.state.value)
         self.state.style().unpolish(self.state)
         self.state.style().polish(self.state)
-        self.connect_button.setText("Disconnect" if self._connected else "Connect")
+        self.connect_button.setText("Disconnect" if self._trying else "Connect")
+        self._render()
+
+    def _render(self) -> None:
+        left = None if self._retry_at is None else self._retry_at - time.monotonic()
+        self.state.setText(describe(self._event, left))
 
     def _mode_picked(self, index: int) -> None:
         if self._updating:
@@ -119,4 +155,4 @@ class Header(QWidget):
         self.target_chosen.emit(self.mode.currentData(), self.deployment.currentText())
 
     def _connect_toggled(self) -> None:
-        (self.disconnect_clicked if self._connected else self.connect_clicked).emit()
+        (self.disconnect_clicked if self._trying else self.connect_clicked).emit()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeyEvent, QKeySequence, QPaintEvent
@@ -20,15 +21,33 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..assistant_events import AudioStatus, MessageView
-from ..voicelive.events import ConnectionChanged, ConnState, ErrorRaised, TurnState
+from ..assistant_events import AudioStatus, MessageView, TurnState
+from ..voicelive.events import ConnectionChanged, ConnState, ErrorCategory, ErrorRaised
 from .chat_view import ChatView
 from .error_banner import ErrorBanner
-from .header import Header
+from .header import TRYING, Header
 from .talk_button import TalkButton
+
+if TYPE_CHECKING:
+    from ..controller import ControllerState, Notice
 
 log = logging.getLogger(__name__)
 RELEASE_DEBOUNCE_MS = 40
+#: The longest message the composer takes. Longer pastes are cut here, and the user is told.
+MAX_MESSAGE_CHARS = 20_000
+#: Errors about the connection share one banner row, and it goes once the connection is back.
+_CONNECTION_ERRORS = frozenset(
+    {
+        ErrorCategory.BAD_CREDENTIALS,
+        ErrorCategory.FORBIDDEN,
+        ErrorCategory.DEPLOYMENT_NOT_FOUND,
+        ErrorCategory.THROTTLED,
+        ErrorCategory.REFUSED,
+        ErrorCategory.CONNECTION_LOST,
+        ErrorCategory.SESSION_EXPIRED,
+        ErrorCategory.UNREACHABLE,
+    }
+)
 
 
 def key_from_name(name: str) -> int:
@@ -50,6 +69,10 @@ class MainWindow(QMainWindow):
     """The user asked for the settings panel."""
     closing = Signal()
     """The window is closing."""
+    ask_again_requested = Signal()
+    """The user asked again for an answer that a lost connection cut off."""
+    demo_requested = Signal()
+    """The user took the offer of the offline demo."""
     first_painted = Signal()
     """The window painted for the first time (startup figure)."""
 
@@ -67,6 +90,7 @@ class MainWindow(QMainWindow):
         self.input = QLineEdit()
         self.input.setPlaceholderText("Type a message and press Enter\u2026")
         self.input.setAccessibleName("Message")
+        self.input.setMaxLength(2**31 - 1)  # the limit is MAX_MESSAGE_CHARS, applied (and told) in _text_edited
         self.send_button = QPushButton("Send")
         self.send_button.setAccessibleName("Send message")
 
@@ -98,6 +122,7 @@ class MainWindow(QMainWindow):
         self._build_menu()
         self._key_down = False
         self._painted = False
+        self._accepting = False
         # Some X servers send key repeats as release+press pairs that Qt cannot flag as auto-repeat: a
         # release only counts if no press of the same key follows within this window.
         self._release_timer = QTimer(self)
@@ -105,6 +130,8 @@ class MainWindow(QMainWindow):
         self._release_timer.setInterval(RELEASE_DEBOUNCE_MS)
         self._release_timer.timeout.connect(self._key_released)
         self.input.returnPressed.connect(self._submit)
+        self.input.textChanged.connect(self._text_edited)
+        self.banner.action_clicked.connect(self._banner_action)
         self.send_button.clicked.connect(self._submit)
         self.talk.held.connect(self.talk_pressed)
         self.talk.let_go.connect(self.talk_released)
@@ -138,13 +165,19 @@ class MainWindow(QMainWindow):
 
     # ----------------------------------------------------------------- rendering
     def show_connection(self, event: ConnectionChanged) -> None:
-        """Render the connection state."""
+        """Render the connection state; talking and typing work while connected or (re)connecting."""
         self.header.set_connection(event)
-        connected = event.state is ConnState.CONNECTED
-        self.talk.set_talk_enabled(connected)
-        self.send_button.setEnabled(connected)
-        if connected:
-            self.banner.hide()
+        self._accepting = event.state in TRYING
+        self.talk.set_talk_enabled(self._accepting)
+        self.send_button.setEnabled(self._accepting)
+        if event.state is ConnState.CONNECTED:
+            self.banner.resolve("connection")
+            self.banner.resolve("not-sent")
+
+    def show_state(self, state: ControllerState) -> None:
+        """Mode, deployment and its choices, and whether this is the offline demo."""
+        self.header.set_choices(state.mode, state.deployment, state.deployments)
+        self.header.set_demo(state.demo)
 
     def show_turn(self, state: TurnState) -> None:
         """Render the turn state."""
@@ -155,12 +188,39 @@ class MainWindow(QMainWindow):
         self.chat.show_message(message)
 
     def show_error(self, error: ErrorRaised) -> None:
-        """Show the session's actionable text in the banner."""
-        self.banner.show_message(error.message)
+        """Show the actionable text in the banner (one row per kind of problem, with its code)."""
+        key = "connection" if error.category in _CONNECTION_ERRORS else error.category.value
+        text = error.message
+        if error.code and error.code not in text:
+            text += f" [{error.code}]"
+        self.banner.show_message(text, error=error.category is not ErrorCategory.WARNING, key=key)
 
-    def show_notice(self, text: str) -> None:
-        """Show a non-error message in the banner."""
-        self.banner.show_message(text, error=False)
+    def show_notice(self, notice: Notice | str) -> None:
+        """Show a non-error message in the banner, until it is dismissed or resolved."""
+        if isinstance(notice, str):
+            self.banner.show_message(notice, error=False)
+            return
+        action = "Use the offline demo" if notice.action == "demo" else ""
+        self.banner.show_message(notice.message, error=False, key=notice.key or notice.message, action=action)
+
+    def offer_ask_again(self, offered: bool) -> None:
+        """Offer (or stop offering) to ask again for an answer the connection cut off."""
+        if offered:
+            self.banner.show_message(
+                "The connection dropped while the answer was coming in. Ask again once it is back?",
+                error=False,
+                key="ask-again",
+                action="Ask again",
+            )
+        else:
+            self.banner.resolve("ask-again")
+
+    def _banner_action(self, key: str) -> None:
+        self.banner.resolve(key)
+        if key == "ask-again":
+            self.ask_again_requested.emit()
+        elif key == "connection":
+            self.demo_requested.emit()
 
     def show_latency(self, ms: int) -> None:
         """Key up to first answer audio."""
@@ -180,9 +240,27 @@ class MainWindow(QMainWindow):
     # ----------------------------------------------------------------- input
     def _submit(self) -> None:
         text = self.input.text().strip()
-        if text and self.send_button.isEnabled():
-            self.text_submitted.emit(text)
-            self.input.clear()
+        if not text:
+            return
+        if not self._accepting:
+            self.banner.show_message(
+                "Not connected: your message stays in the box. Press Connect (or fix Settings), then send it.",
+                error=False,
+                key="not-sent",
+            )
+            return
+        self.text_submitted.emit(text)
+        self.input.clear()
+
+    def _text_edited(self, text: str) -> None:
+        if len(text) > MAX_MESSAGE_CHARS:
+            self.input.setText(text[:MAX_MESSAGE_CHARS])
+            self.banner.show_message(
+                f"The text was cut to {MAX_MESSAGE_CHARS:,} characters, the longest message this app sends "
+                f"({len(text):,} were pasted).",
+                error=False,
+                key="too-long",
+            )
 
     @staticmethod
     def _typing(watched: QObject) -> bool:

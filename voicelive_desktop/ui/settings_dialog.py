@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeyEvent, QKeySequence
@@ -23,11 +22,17 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from shiboken6 import isValid
 
 from ..settings import InvalidSetting, Settings, validate_deployment, validate_endpoint
+from ..voicelive.auth import AuthMethod
 from ..voicelive.config import AZURE_VOICES, OPENAI_VOICES, TRANSCRIPTION_MODELS, TurnMode
-from ..voicelive.credentials import AuthMethod
 from ..voicelive.modes import Mode
+
+if TYPE_CHECKING:
+    from ..controller import Controller, DeviceChoice
+    from .bridge import Bridge
+    from .main_window import MainWindow
 
 _TURN_LABELS = {
     TurnMode.PUSH_TO_TALK: "Push to talk (hold a key)",
@@ -309,10 +314,9 @@ def _page(form: QFormLayout) -> QWidget:
     return page
 
 
-def open_settings(window: Any, controller: Any, bridge: Any) -> SettingsDialog:
+def open_settings(window: MainWindow, controller: Controller, bridge: Bridge) -> SettingsDialog:
     """Show the dialog (non-blocking); the device lists fill in when read; OK applies through the bridge."""
-    settings = controller.settings
-    dialog = SettingsDialog(settings, key_stored=controller.key_stored, parent=window)
+    dialog = SettingsDialog(controller.settings, key_stored=controller.key_stored, parent=window)
     dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
 
     def accepted() -> None:
@@ -320,22 +324,11 @@ def open_settings(window: Any, controller: Any, bridge: Any) -> SettingsDialog:
             window.set_hold_key(dialog.result_settings.keys.hold_key)
             bridge.apply_settings(dialog.result_settings, dialog.api_key)
 
+    def fill(inputs: list[DeviceChoice], outputs: list[DeviceChoice]) -> None:
+        if isValid(dialog) and dialog.isVisible():
+            dialog.set_devices([(d.name, d.label) for d in inputs], [(d.name, d.label) for d in outputs])
+
     dialog.accepted.connect(accepted)
-    capture = controller.assistant.capture
-    if capture is not None:
-        bridge.run_devices_lookup(dialog)
+    bridge.list_devices(fill)
     dialog.open()
     return dialog
-
-
-async def read_devices(sd: Any) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-    """Inputs and outputs as (name, label), read off the event loop (it may ask the sound server)."""
-    from ..audio.devices import list_devices
-
-    def read() -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-        return (
-            [(d.name, d.label) for d in list_devices(sd, "input")],
-            [(d.name, d.label) for d in list_devices(sd, "output")],
-        )
-
-    return await asyncio.to_thread(read)

@@ -6,8 +6,8 @@ from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPaintEvent, QPalette
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from ..audio.levels import Level
-from ..voicelive.events import TurnState
+from ..assistant_events import TurnState
+from ..audio.values import Level
 
 _CAPTIONS = {
     TurnState.IDLE: "Hold to talk",

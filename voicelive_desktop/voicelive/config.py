@@ -84,8 +84,31 @@ class SessionConfig:
     modalities: tuple[str, ...] = ("text", "audio")
     input_sample_rate: int = 24000
 
-    def to_request_session(self) -> RequestSession:
-        """The ``session`` body of ``session.update``."""
+    def wire_fields(self) -> dict[str, object]:
+        """Each ``session`` field this config decides, as a comparable plain value (for :meth:`changed`)."""
+        return {
+            "modalities": self.modalities,
+            "instructions": self.instructions,
+            "voice": self.voice,
+            "temperature": self.temperature,
+            "input_audio_transcription": (self.transcription_model, self.transcription_language),
+            "turn_detection": self.turn_detection,
+            "input_audio_noise_reduction": self.noise_suppression,
+            "input_audio_echo_cancellation": self.echo_cancellation,
+            "input_audio_sampling_rate": self.input_sample_rate,
+        }
+
+    def changed(self, old: SessionConfig) -> frozenset[str]:
+        """The wire fields whose value differs from ``old``: all a live ``session.update`` needs to carry."""
+        mine, theirs = self.wire_fields(), old.wire_fields()
+        return frozenset(name for name, value in mine.items() if theirs[name] != value)
+
+    def to_request_session(self, fields: frozenset[str] | None = None) -> RequestSession:
+        """The ``session`` body of ``session.update``: every field, or only ``fields``.
+
+        A field switched off travels as ``null`` (turn detection for push-to-talk, noise suppression, echo
+        cancellation), so that a live update really turns it off.
+        """
         from azure.ai.voicelive.models import (
             AudioEchoCancellation,
             AudioInputTranscriptionOptions,
@@ -93,23 +116,30 @@ class SessionConfig:
             RequestSession,
         )
 
-        transcription = AudioInputTranscriptionOptions(model=self.transcription_model)
-        if self.transcription_language:
-            transcription.language = self.transcription_language
-        session = RequestSession(
-            modalities=list(self.modalities),
-            instructions=self.instructions,
-            voice=voice_model(self.voice),
-            input_audio_format="pcm16",
-            output_audio_format="pcm16",
-            input_audio_sampling_rate=self.input_sample_rate,
-            turn_detection=self.turn_detection.to_wire(),
-            input_audio_transcription=transcription,
-        )
-        if self.temperature is not None:
-            session.temperature = self.temperature
-        if self.noise_suppression:
-            session.input_audio_noise_reduction = AudioNoiseReduction(type="azure_deep_noise_suppression")
-        if self.echo_cancellation:
-            session.input_audio_echo_cancellation = AudioEchoCancellation()
-        return session
+        wanted = fields if fields is not None else frozenset(self.wire_fields())
+        body: dict[str, object] = {}  # keyword arguments: the SDK sends an explicit None as null
+        if "modalities" in wanted:
+            body["modalities"] = list(self.modalities)
+        if "instructions" in wanted:
+            body["instructions"] = self.instructions
+        if "voice" in wanted:
+            body["voice"] = voice_model(self.voice)
+        if "temperature" in wanted and self.temperature is not None:
+            body["temperature"] = self.temperature
+        if "input_audio_transcription" in wanted:
+            transcription = AudioInputTranscriptionOptions(model=self.transcription_model)
+            if self.transcription_language:
+                transcription.language = self.transcription_language
+            body["input_audio_transcription"] = transcription
+        if "turn_detection" in wanted:
+            body["turn_detection"] = self.turn_detection.to_wire()
+        if "input_audio_noise_reduction" in wanted:
+            body["input_audio_noise_reduction"] = (
+                AudioNoiseReduction(type="azure_deep_noise_suppression") if self.noise_suppression else None
+            )
+        if "input_audio_echo_cancellation" in wanted:
+            body["input_audio_echo_cancellation"] = AudioEchoCancellation() if self.echo_cancellation else None
+        if "input_audio_sampling_rate" in wanted:
+            body.update(input_audio_format="pcm16", output_audio_format="pcm16")
+            body["input_audio_sampling_rate"] = self.input_sample_rate
+        return RequestSession(**body)

@@ -8,7 +8,6 @@ credential here is wrapped to remember when the token it handed out expires.
 from __future__ import annotations
 
 import asyncio
-import enum
 import time
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -16,34 +15,8 @@ from typing import Any, Protocol
 from azure.core.credentials import AccessToken, AzureKeyCredential
 from azure.core.credentials_async import AsyncTokenCredential
 
+from .auth import AuthMethod
 from .errors import SECRETS
-
-
-class AuthMethod(enum.Enum):
-    """How the user signs in."""
-
-    API_KEY = "api-key"
-    ENTRA_DEFAULT = "entra-default"
-    AZURE_CLI = "azure-cli"
-    INTERACTIVE_BROWSER = "interactive-browser"
-
-    @property
-    def label(self) -> str:
-        """Human name, as shown in Settings."""
-        return _AUTH_LABELS[self]
-
-    @property
-    def uses_entra(self) -> bool:
-        """True for every Microsoft Entra ID method."""
-        return self is not AuthMethod.API_KEY
-
-
-_AUTH_LABELS = {
-    AuthMethod.API_KEY: "API key",
-    AuthMethod.ENTRA_DEFAULT: "Microsoft Entra ID (default chain)",
-    AuthMethod.AZURE_CLI: "Microsoft Entra ID (Azure CLI)",
-    AuthMethod.INTERACTIVE_BROWSER: "Microsoft Entra ID (browser sign-in)",
-}
 
 
 class _SyncTokenSource(Protocol):

@@ -1,7 +1,8 @@
 """App events: what the session tells the rest of the program, as frozen dataclasses.
 
 The session translates the wire protocol into these so that the assistant, the bridge and the chat view never
-look at raw Voice Live events.
+look at raw Voice Live events. They state facts about the conversation; what the user sees (turn state,
+reconnect countdown) is derived from them by the assistant and the connection supervisor.
 """
 
 from __future__ import annotations
@@ -16,17 +17,8 @@ class ConnState(enum.Enum):
     DISCONNECTED = "disconnected"
     CONNECTING = "connecting"
     CONNECTED = "connected"
-    RECONNECTING = "reconnecting"
-    FAILED = "failed"
-
-
-class TurnState(enum.Enum):
-    """What the conversation is doing, as the big button shows it."""
-
-    IDLE = "idle"
-    LISTENING = "listening"
-    THINKING = "thinking"
-    SPEAKING = "speaking"
+    RECONNECTING = "reconnecting"  # lost; a new attempt is scheduled
+    FAILED = "failed"  # stopped trying: the user must change something
 
 
 class ErrorCategory(enum.Enum):
@@ -44,22 +36,66 @@ class ErrorCategory(enum.Enum):
     NOTHING_HEARD = "nothing_heard"
     AUDIO = "audio"
     CONFIG = "config"
+    WARNING = "warning"
+
+    @property
+    def heals(self) -> bool:
+        """Whether trying again later can succeed without the user changing anything."""
+        return self not in _NEVER_HEALS
+
+    @property
+    def summary(self) -> str:
+        """A few words for the status line ("the connection was lost")."""
+        return _SUMMARIES.get(self, "something went wrong")
+
+
+_NEVER_HEALS = frozenset(
+    {
+        ErrorCategory.BAD_CREDENTIALS,
+        ErrorCategory.FORBIDDEN,
+        ErrorCategory.DEPLOYMENT_NOT_FOUND,
+        ErrorCategory.REFUSED,
+        ErrorCategory.CONFIG,
+    }
+)
+
+
+_SUMMARIES = {
+    ErrorCategory.BAD_CREDENTIALS: "the service rejected the credentials",
+    ErrorCategory.FORBIDDEN: "access denied",
+    ErrorCategory.DEPLOYMENT_NOT_FOUND: "no such deployment",
+    ErrorCategory.THROTTLED: "too many requests",
+    ErrorCategory.REFUSED: "the service refused the connection",
+    ErrorCategory.SERVICE: "the service had a problem",
+    ErrorCategory.CONNECTION_LOST: "the connection was lost",
+    ErrorCategory.SESSION_EXPIRED: "the session expired",
+    ErrorCategory.UNREACHABLE: "the service cannot be reached",
+    ErrorCategory.CONFIG: "the settings need attention",
+}
 
 
 @dataclass(frozen=True)
 class ConnectionChanged:
-    """The connection moved to a new state; ``description`` reads "resource · mode · deployment"."""
+    """The connection moved to a new state; ``description`` reads "resource · mode · deployment".
+
+    While reconnecting, ``retry_in_s`` and ``attempt`` say when the next try comes; ``close_code`` is the
+    websocket close code of a lost connection; ``detail`` says in a few words why it is not connected.
+    """
 
     state: ConnState
     description: str = ""
     close_code: int | None = None
+    retry_in_s: float | None = None
+    attempt: int = 0
+    detail: str = ""
 
 
 @dataclass(frozen=True)
-class TurnChanged:
-    """The conversation's turn state changed."""
+class SessionStarted:
+    """The service created the session; ``expires_at`` (Unix seconds) when it announces an end."""
 
-    state: TurnState
+    session_id: str
+    expires_at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -88,10 +124,17 @@ class UserTranscriptFinal:
 
 @dataclass(frozen=True)
 class UserTextSent:
-    """A typed message was added to the conversation."""
+    """A typed message was added to the conversation as ``item_id``."""
 
     item_id: str
     text: str
+
+
+@dataclass(frozen=True)
+class ResponseStarted:
+    """The service began an answer (asked for by the app, or by its own turn detection)."""
+
+    response_id: str
 
 
 @dataclass(frozen=True)
@@ -128,19 +171,19 @@ class AssistantInterrupted:
 
 @dataclass(frozen=True)
 class ResponseFinished:
-    """A response ended (``status`` is completed, cancelled, failed or incomplete)."""
+    """A response ended.
+
+    ``status`` is completed, cancelled, failed or incomplete; for the last three ``reason`` is the service's
+    short reason (``turn_detected``, ``client_cancelled``, ``content_filter``, ``max_output_tokens``, or the
+    error code of a failure) and ``detail`` its message, if any. ``item_ids`` are the answer's items.
+    """
 
     response_id: str
     status: str
+    reason: str = ""
+    detail: str = ""
     output_tokens: int | None = None
-
-
-@dataclass(frozen=True)
-class LatencyMark:
-    """A named instant on ``time.monotonic()``, for per-turn latency figures."""
-
-    name: str
-    at: float
+    item_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -152,25 +195,31 @@ class SpeechDetected:
 
 @dataclass(frozen=True)
 class ErrorRaised:
-    """Something went wrong; ``message`` is safe to show (no secrets) and says what to do."""
+    """Something went wrong; ``message`` is safe to show (no secrets) and says what to do.
+
+    ``code`` is the service's error code when there is one; ``retry_after_s`` is how long the service asked
+    the client to wait (a 429's Retry-After), when it said.
+    """
 
     category: ErrorCategory
     message: str
+    code: str | None = None
+    retry_after_s: float | None = None
 
 
 AppEvent = (
     ConnectionChanged
-    | TurnChanged
+    | SessionStarted
     | UserTurnCommitted
     | UserTranscriptDelta
     | UserTranscriptFinal
     | UserTextSent
+    | ResponseStarted
     | AssistantTranscriptDelta
     | AssistantTranscriptFinal
     | AssistantAudio
     | AssistantInterrupted
     | ResponseFinished
-    | LatencyMark
     | SpeechDetected
     | ErrorRaised
 )

@@ -3,6 +3,14 @@
 The SDK forbids two concurrent ``recv()`` calls and its ``async for`` hides close codes, so exactly one reader
 task runs a ``recv()`` loop. Every outgoing event goes through one queue drained by one sender task, which keeps
 order when the socket applies back-pressure and lets callers enqueue without awaiting the network.
+
+The session also keeps the service's rules that the rest of the program should not have to know:
+- one response at a time: a ``response.create`` waits until the previous response's ``response.done`` (a
+  cancelled one included) has arrived;
+- a truncate never reaches past the audio received for that item;
+- ``session.update`` carries only what changed, and a voice change after the assistant has spoken is refused
+  here (the service refuses it too), so the caller reconnects instead;
+- a malformed frame is logged and skipped; anything that ends the reader ends the connection visibly.
 """
 
 from __future__ import annotations
@@ -10,10 +18,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import enum
 import logging
-import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
@@ -51,6 +59,7 @@ from azure.ai.voicelive.models import (
     ServerEventResponseTextDelta,
     ServerEventResponseTextDone,
     ServerEventSessionCreated,
+    ServerEventWarning,
     UserMessageItem,
 )
 from azure.core.exceptions import ClientAuthenticationError
@@ -68,11 +77,10 @@ from .events import (
     ConnState,
     ErrorCategory,
     ErrorRaised,
-    LatencyMark,
     ResponseFinished,
+    ResponseStarted,
+    SessionStarted,
     SpeechDetected,
-    TurnChanged,
-    TurnState,
     UserTextSent,
     UserTranscriptDelta,
     UserTranscriptFinal,
@@ -82,8 +90,13 @@ from .modes import Target
 
 log = logging.getLogger(__name__)
 
-#: The service refuses to commit less than this much audio; such a turn is reported as "nothing heard".
+#: The service refuses to commit less than this much audio.
 MIN_COMMIT_MS = 100
+#: How long a new response may wait for the previous one's ``response.done`` before the link counts as stuck.
+RESPONSE_DONE_TIMEOUT_S = 8.0
+#: Frames in a row that fail to parse before the connection counts as broken.
+MAX_MALFORMED_IN_A_ROW = 20
+OUTPUT_BYTES_PER_MS = 48  # PCM16 mono at 24 kHz, the only output format used
 _STOP = object()
 
 
@@ -93,8 +106,17 @@ class Connector(Protocol):
     def __call__(self, **kwargs: Any) -> AbstractAsyncContextManager[VoiceLiveConnection]: ...
 
 
+class _Phase(enum.Enum):
+    """Where the one response the service allows at a time stands."""
+
+    NONE = "none"
+    REQUESTED = "requested"  # response.create sent, response.created not yet seen
+    ACTIVE = "active"
+    CANCELLING = "cancelling"  # response.cancel sent, waiting for its response.done
+
+
 class VoiceLiveSession:
-    """A live conversation with one deployment, speaking the push-to-talk protocol.
+    """A live conversation with one deployment.
 
     Args:
         target: endpoint, mode and deployment.
@@ -110,32 +132,39 @@ class VoiceLiveSession:
         config: SessionConfig,
         *,
         connector: Connector = sdk_connect,  # type: ignore[assignment]  # overloaded, same call shape
-        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.target = target
         self.config = config
         self._credential = credential
         self._connector = connector
-        self._clock = clock
         self._events: asyncio.Queue[AppEvent | None] = asyncio.Queue()
         self._outbox: asyncio.Queue[ClientEvent | object] = asyncio.Queue()
         self._stack: contextlib.AsyncExitStack | None = None
         self._conn: VoiceLiveConnection | None = None
         self._reader: asyncio.Task[None] | None = None
         self._sender: asyncio.Task[None] | None = None
+        self._stall_timer: asyncio.TimerHandle | None = None
         self._closing = False
         self._state = ConnState.DISCONNECTED
-        self._pending_bytes = 0
-        self._active_response: str | None = None
+        self._phase = _Phase.NONE
+        self._response_wanted = False
         self._assistant_item: str | None = None
-        self._assistant_item_has_audio = False
-        self._audio_seen_in_response = False
+        self._assistant_item_audio = 0  # bytes of audio received for that item
+        self.assistant_spoke = False  # any answer audio in this session: the voice is then fixed
+        self.last_error: ErrorRaised | None = None  # why connect() failed
+        self.session_id = ""
+        self.expires_at: float | None = None
 
     # ----------------------------------------------------------------- lifecycle
     @property
     def state(self) -> ConnState:
         """The connection's current state."""
         return self._state
+
+    @property
+    def response_pending(self) -> bool:
+        """True while a response is asked for, running, being cancelled, or waiting to be asked for."""
+        return self._phase is not _Phase.NONE or self._response_wanted
 
     def token_seconds_left(self) -> float | None:
         """Seconds before the Entra ID token this connection used expires; None for an API key."""
@@ -144,7 +173,7 @@ class VoiceLiveSession:
         return None
 
     async def connect(self) -> bool:
-        """Open the connection and configure the session. Failures become :class:`ErrorRaised` events.
+        """Open the connection and configure the session. A failure is emitted and kept in :attr:`last_error`.
 
         Returns:
             True when connected.
@@ -163,9 +192,14 @@ class VoiceLiveSession:
             self._conn = await stack.enter_async_context(manager)
         except (VoiceLiveConnectionError, ClientAuthenticationError, aiohttp.ClientError, OSError) as exc:
             await stack.aclose()
-            self._emit(self._classify_connect_error(exc))
+            self.last_error = self._classify_connect_error(exc)
+            self._emit(self.last_error)
             self._set_state(ConnState.FAILED)
             return False
+        except BaseException:  # cancelled mid-handshake: leave nothing open
+            await stack.aclose()
+            self._set_state(ConnState.DISCONNECTED)
+            raise
         self._stack = stack
         self._outbox = asyncio.Queue()
         self._outbox.put_nowait(ClientEventSessionUpdate(session=self.config.to_request_session()))
@@ -177,6 +211,7 @@ class VoiceLiveSession:
     async def close(self) -> None:
         """Close the connection and wait for both tasks; safe to call twice or after a failure."""
         self._closing = True
+        self._cancel_stall_timer()
         if self._sender is not None:
             self._outbox.put_nowait(_STOP)
             with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
@@ -194,7 +229,7 @@ class VoiceLiveSession:
                 log.debug("closing the connection failed: %s", type(exc).__name__)
         self._reader = self._sender = None
         self._conn = None
-        self._active_response = None
+        self._phase, self._response_wanted = _Phase.NONE, False
         if self._state is not ConnState.FAILED:
             self._set_state(ConnState.DISCONNECTED)
         self._events.put_nowait(None)
@@ -205,63 +240,63 @@ class VoiceLiveSession:
             yield event
 
     # ------------------------------------------------------------ conversation
-    def update_config(self, config: SessionConfig) -> None:
-        """Apply voice, instructions or turn detection to the live session."""
+    def update_config(self, config: SessionConfig) -> bool:
+        """Send what changed in ``config`` to the live session.
+
+        Returns:
+            False, sending nothing, when the change cannot be made live: the service fixes the voice once the
+            assistant has spoken. The caller then reconnects, carrying the conversation.
+        """
+        changed = config.changed(self.config)
+        if "voice" in changed and self.assistant_spoke:
+            return False
         self.config = config
-        self._send(ClientEventSessionUpdate(session=config.to_request_session()))
+        if changed:
+            self._send(ClientEventSessionUpdate(session=config.to_request_session(changed)))
+        return True
 
     def begin_turn(self, heard_ms: int | None = None) -> None:
-        """The key went down: interrupt the assistant if it is talking, then start a clean input buffer.
-
-        Args:
-            heard_ms: how much of the current assistant item the user actually heard (from the playback
-                clock), or None when nothing is playing.
-        """
+        """The key went down: interrupt the assistant if it is talking, then start a clean input buffer."""
         self.interrupt(heard_ms)
         self._send(ClientEventInputAudioBufferClear())
-        self._pending_bytes = 0
-        self._emit(LatencyMark("key_down", self._clock()))
-        self._emit(TurnChanged(TurnState.LISTENING))
 
     def append_audio(self, pcm16: bytes) -> None:
         """Queue microphone audio (PCM16 mono at the configured input rate)."""
-        if not pcm16:
-            return
-        self._pending_bytes += len(pcm16)
-        self._send(ClientEventInputAudioBufferAppend(audio=base64.b64encode(pcm16).decode("ascii")))
+        if pcm16:
+            self._send(ClientEventInputAudioBufferAppend(audio=base64.b64encode(pcm16).decode("ascii")))
 
-    def end_turn(self) -> bool:
-        """The key came up: commit and ask for an answer, unless too little audio was sent.
+    def commit_turn(self, sent_bytes: int) -> bool:
+        """The key came up: commit the ``sent_bytes`` of audio and ask for an answer.
 
         Returns:
-            True when a response was requested; False when nothing was heard (reported as an event).
+            False, clearing the buffer instead, when too little audio was sent for the service to accept.
         """
-        self._emit(LatencyMark("key_up", self._clock()))
-        heard_ms = self._pending_bytes * 1000 // (2 * self.config.input_sample_rate)
-        self._pending_bytes = 0
-        if heard_ms < MIN_COMMIT_MS:
+        if sent_bytes * 1000 // (2 * self.config.input_sample_rate) < MIN_COMMIT_MS:
             self._send(ClientEventInputAudioBufferClear())
-            self._emit(
-                ErrorRaised(
-                    ErrorCategory.NOTHING_HEARD,
-                    "Nothing was heard. Hold the key down while you speak, and check the microphone.",
-                )
-            )
-            self._emit(TurnChanged(TurnState.IDLE))
             return False
         self._send(ClientEventInputAudioBufferCommit())
-        self._request_response()
+        self.request_response()
         return True
 
-    def send_text(self, text: str) -> str:
-        """Add a typed user message and ask for an answer. Returns the new item's id."""
-        self.interrupt(None)
-        item_id = f"item_{uuid.uuid4().hex[:20]}"
+    def commit_audio_only(self, sent_bytes: int) -> bool:
+        """Commit the audio sent as a user turn without asking for an answer (carrying an untranscribed turn).
+
+        Returns:
+            False, clearing the buffer, when it is too short for the service to accept.
+        """
+        if sent_bytes * 1000 // (2 * self.config.input_sample_rate) < MIN_COMMIT_MS:
+            self._send(ClientEventInputAudioBufferClear())
+            return False
+        self._send(ClientEventInputAudioBufferCommit())
+        return True
+
+    def send_text(self, text: str, item_id: str | None = None) -> str:
+        """Add a typed user message and ask for an answer. Returns the item's id."""
+        item_id = item_id or f"item_{uuid.uuid4().hex[:20]}"
         item = UserMessageItem(id=item_id, content=[InputTextContentPart(text=text)])
         self._send(ClientEventConversationItemCreate(item=item))
         self._emit(UserTextSent(item_id, text))
-        self._emit(LatencyMark("key_up", self._clock()))
-        self._request_response()
+        self.request_response()
         return item_id
 
     def add_history(self, turns: Sequence[tuple[str, str]]) -> None:
@@ -276,20 +311,60 @@ class VoiceLiveSession:
                 item = AssistantMessageItem(content=[OutputTextContentPart(text=text)])
             self._send(ClientEventConversationItemCreate(item=item))
 
-    def interrupt(self, heard_ms: int | None) -> None:
-        """Stop the assistant: cancel its response and cut its item where the user stopped hearing it."""
-        if self._active_response is not None:
+    def interrupt(self, heard_ms: int | None, *, cancel: bool = True) -> None:
+        """Stop the assistant: cancel its response and cut its item where the user stopped hearing it.
+
+        Args:
+            heard_ms: how much of the current answer the user heard; None when nothing was playing.
+            cancel: False when the service cancels by itself (hands-free barge-in with ``interrupt_response``).
+        """
+        if cancel and self._phase in (_Phase.REQUESTED, _Phase.ACTIVE):
             self._send(ClientEventResponseCancel())
-            self._active_response = None
+            self._phase = _Phase.CANCELLING
         item = self._assistant_item
-        if heard_ms is not None and item is not None and self._assistant_item_has_audio:
+        if heard_ms is not None and item is not None and self._assistant_item_audio:
+            received_ms = self._assistant_item_audio // OUTPUT_BYTES_PER_MS
+            heard_ms = max(0, min(heard_ms, received_ms))  # the service refuses a cut past the audio it sent
             self._send(ClientEventConversationItemTruncate(item_id=item, content_index=0, audio_end_ms=heard_ms))
             self._emit(AssistantInterrupted(item, heard_ms))
-            self._assistant_item_has_audio = False
+            self._assistant_item_audio = 0
 
-    def _request_response(self) -> None:
-        self._send(ClientEventResponseCreate())
-        self._emit(TurnChanged(TurnState.THINKING))
+    def request_response(self) -> None:
+        """Ask for an answer now, or as soon as the previous response has ended (the service allows one)."""
+        if self._phase is _Phase.NONE:
+            self._send(ClientEventResponseCreate())
+            self._phase = _Phase.REQUESTED
+            return
+        self._response_wanted = True
+        if self._stall_timer is None:
+            loop = asyncio.get_running_loop()
+            self._stall_timer = loop.call_later(RESPONSE_DONE_TIMEOUT_S, self._previous_response_stuck)
+
+    def _previous_response_stuck(self) -> None:
+        self._stall_timer = None
+        if not self._response_wanted or self._closing:
+            return
+        log.warning("no response.done within %.0f s; treating the connection as stuck", RESPONSE_DONE_TIMEOUT_S)
+        self._fail(
+            ErrorRaised(
+                ErrorCategory.CONNECTION_LOST,
+                f"The service did not finish the previous answer within {RESPONSE_DONE_TIMEOUT_S:.0f} s. "
+                "Reconnecting; your message is kept and will be sent again.",
+            )
+        )
+
+    def _cancel_stall_timer(self) -> None:
+        if self._stall_timer is not None:
+            self._stall_timer.cancel()
+            self._stall_timer = None
+
+    def _response_ended(self) -> None:
+        self._phase = _Phase.NONE
+        if self._response_wanted:
+            self._response_wanted = False
+            self._cancel_stall_timer()
+            self._send(ClientEventResponseCreate())
+            self._phase = _Phase.REQUESTED
 
     # ----------------------------------------------------------------- plumbing
     def _send(self, event: ClientEvent) -> None:
@@ -305,6 +380,19 @@ class VoiceLiveSession:
         self._state = state
         self._emit(ConnectionChanged(state, self.target.describe(), close_code))
 
+    def _fail(self, error: ErrorRaised, close_code: int | None = None) -> None:
+        """End the connection visibly: the reader stops, the sender drains, the owner sees FAILED."""
+        if self._state is not ConnState.CONNECTED or self._closing:
+            return
+        self._emit(error)
+        self._set_state(ConnState.FAILED, close_code)
+        self._closing = True
+        self._cancel_stall_timer()
+        self._outbox.put_nowait(_STOP)
+        reader = self._reader
+        if reader is not None and reader is not asyncio.current_task():
+            reader.cancel()
+
     async def _send_loop(self) -> None:
         conn = self._conn
         assert conn is not None
@@ -319,72 +407,105 @@ class VoiceLiveSession:
     async def _read_loop(self) -> None:
         conn = self._conn
         assert conn is not None
+        malformed = 0
         try:
             while True:
-                event = await conn.recv()
-                self._dispatch(event)
+                try:
+                    event = await conn.recv()
+                except (ConnectionClosed, asyncio.CancelledError):
+                    raise
+                except Exception as exc:
+                    malformed += 1
+                    log.warning("skipped a malformed frame from the service (%s)", type(exc).__name__)
+                    if malformed >= MAX_MALFORMED_IN_A_ROW:
+                        raise
+                    continue
+                malformed = 0
+                try:
+                    self._dispatch(event)
+                except _Malformed as exc:
+                    log.warning("skipped a malformed %s event (%s)", event.get("type"), exc)
         except ConnectionClosed as exc:
+            code = _true_close_code(conn, exc)
             if not self._closing:
-                code = _true_close_code(conn, exc)
                 log.info("connection closed by peer: code %s", code)
-                self._emit(errors.for_close(code, exc.reason if code == exc.code else ""))
-                self._set_state(ConnState.FAILED, code)
-        except VoiceLiveConnectionError as exc:
-            if not self._closing:
-                self._emit(ErrorRaised(ErrorCategory.SERVICE, errors.SECRETS.scrub(str(exc))))
-                self._set_state(ConnState.FAILED)
-        finally:
-            self._active_response = None
-            if not self._closing and self._sender is not None:
-                self._outbox.put_nowait(_STOP)
+            self._fail(errors.for_close(code, exc.reason if code == exc.code else ""), code)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.error("the connection's reader stopped: %s", type(exc).__name__)
+            self._fail(
+                ErrorRaised(
+                    ErrorCategory.CONNECTION_LOST,
+                    "The connection stopped working (the service sent data this app cannot read). Reconnecting.",
+                )
+            )
 
     def _dispatch(self, ev: ServerEvent) -> None:
         if isinstance(ev, ServerEventResponseAudioDelta):
-            if not self._audio_seen_in_response:
-                self._audio_seen_in_response = True
-                self._emit(LatencyMark("first_audio_received", self._clock()))
-                self._emit(TurnChanged(TurnState.SPEAKING))
-            self._assistant_item_has_audio = True
-            self._emit(AssistantAudio(ev.item_id, ev.delta))
+            item_id, pcm = _need(ev, "item_id", str), _need(ev, "delta", bytes)
+            if item_id != self._assistant_item:
+                self._assistant_item, self._assistant_item_audio = item_id, 0
+            self._assistant_item_audio += len(pcm)
+            self.assistant_spoke = True
+            self._emit(AssistantAudio(item_id, pcm))
         elif isinstance(ev, ServerEventResponseAudioTranscriptDelta | ServerEventResponseTextDelta):
-            self._emit(AssistantTranscriptDelta(ev.item_id, ev.delta))
+            self._emit(AssistantTranscriptDelta(_need(ev, "item_id", str), _need(ev, "delta", str)))
         elif isinstance(ev, ServerEventResponseAudioTranscriptDone):
-            self._emit(AssistantTranscriptFinal(ev.item_id, ev.transcript))
+            self._emit(AssistantTranscriptFinal(_need(ev, "item_id", str), _need(ev, "transcript", str)))
         elif isinstance(ev, ServerEventResponseTextDone):
-            self._emit(AssistantTranscriptFinal(ev.item_id, ev.text))
+            self._emit(AssistantTranscriptFinal(_need(ev, "item_id", str), _need(ev, "text", str)))
         elif isinstance(ev, ServerEventResponseCreated):
-            self._active_response = ev.response.id
-            self._audio_seen_in_response = False
-            self._emit(LatencyMark("response_created", self._clock()))
+            response_id = _need(ev.response, "id", str) if ev.response is not None else ""
+            if self._phase is not _Phase.CANCELLING:
+                self._phase = _Phase.ACTIVE
+            self._emit(ResponseStarted(response_id))
         elif isinstance(ev, ServerEventResponseOutputItemAdded):
             if ev.item is not None and ev.item.id:
-                self._assistant_item = ev.item.id
-                self._assistant_item_has_audio = False
+                self._assistant_item, self._assistant_item_audio = ev.item.id, 0
         elif isinstance(ev, ServerEventResponseDone):
-            status = str(getattr(ev.response.status, "value", ev.response.status) or "completed")
-            if self._active_response == ev.response.id:
-                self._active_response = None
-            usage = ev.response.usage
-            self._emit(ResponseFinished(ev.response.id or "", status, usage.output_tokens if usage else None))
-            if not self._audio_seen_in_response:
-                self._emit(TurnChanged(TurnState.IDLE))
+            self._emit(_finished(ev))
+            self._response_ended()
         elif isinstance(ev, ServerEventInputAudioBufferCommitted):
-            self._emit(UserTurnCommitted(ev.item_id))
+            self._emit(UserTurnCommitted(_need(ev, "item_id", str)))
         elif isinstance(ev, ServerEventConversationItemInputAudioTranscriptionDelta):
             if ev.delta:
-                self._emit(UserTranscriptDelta(ev.item_id, ev.delta))
+                self._emit(UserTranscriptDelta(_need(ev, "item_id", str), ev.delta))
         elif isinstance(ev, ServerEventConversationItemInputAudioTranscriptionCompleted):
-            self._emit(UserTranscriptFinal(ev.item_id, ev.transcript))
+            self._emit(UserTranscriptFinal(_need(ev, "item_id", str), ev.transcript or ""))
         elif isinstance(ev, ServerEventConversationItemInputAudioTranscriptionFailed):
-            self._emit(UserTranscriptFinal(ev.item_id, "", failed=True))
+            self._emit(UserTranscriptFinal(_need(ev, "item_id", str), "", failed=True))
         elif isinstance(ev, ServerEventInputAudioBufferSpeechStarted | ServerEventInputAudioBufferSpeechStopped):
             self._emit(SpeechDetected(isinstance(ev, ServerEventInputAudioBufferSpeechStarted)))
         elif isinstance(ev, ServerEventError):
-            self._emit(errors.for_service_error(ev.error.code, ev.error.message))
+            self._service_error(ev)
+        elif isinstance(ev, ServerEventWarning):
+            warning = ev.warning
+            code, message = (warning.code, warning.message) if warning is not None else (None, "")
+            log.warning("service warning %s: %s", code, errors.SECRETS.scrub(message or ""))
+            self._emit(errors.for_warning(code, message or ""))
         elif isinstance(ev, ServerEventSessionCreated):
-            log.debug("session created: %s", ev.session.id)
+            session = ev.session
+            self.session_id = (session.id if session is not None else None) or ""
+            expires = session.expires_at if session is not None else None
+            self.expires_at = expires.timestamp() if expires is not None else None
+            self._emit(SessionStarted(self.session_id, self.expires_at))
         else:
             log.debug("ignored server event %s", ev.type)
+
+    def _service_error(self, ev: ServerEventError) -> None:
+        error = ev.error
+        code = (error.code if error is not None else None) or ""
+        message = (error.message if error is not None else None) or "no details"
+        if code == "conversation_already_has_active_response":
+            # A response we did not know of (the service's own turn detection) is running: ask again after it.
+            log.info("a response was already active; asking again once it ends")
+            self._phase, self._response_wanted = _Phase.ACTIVE, True
+            return
+        if code in errors.HARMLESS_ERROR_CODES:
+            log.info("harmless service error %s: %s", code, errors.SECRETS.scrub(message))
+            return
+        self._emit(errors.for_service_error(code or None, message))
 
     def _classify_connect_error(self, exc: BaseException) -> ErrorRaised:
         using_entra = isinstance(self._credential, ExpiryTrackingCredential)
@@ -396,18 +517,53 @@ class VoiceLiveSession:
             )
         cause = exc.__cause__ if exc.__cause__ is not None else exc
         if isinstance(cause, aiohttp.WSServerHandshakeError):
-            code = cause.headers.get("x-ms-error-code") if cause.headers else None
+            headers: Any = cause.headers or {}
             return errors.for_http_status(
                 cause.status,
                 mode=self.target.mode,
                 using_entra=using_entra,
                 deployment=self.target.deployment,
-                error_code=code,
+                error_code=headers.get("x-ms-error-code"),
+                retry_after=headers.get("Retry-After"),
             )
         return ErrorRaised(
             ErrorCategory.UNREACHABLE,
             f"Cannot reach {self.target.endpoint}. Check the endpoint URL and your network connection.",
         )
+
+
+class _Malformed(ValueError):
+    """A known event type arrived without a field it must have."""
+
+
+def _need(obj: Any, name: str, kind: type[Any]) -> Any:
+    value = getattr(obj, name, None)
+    if not isinstance(value, kind):
+        raise _Malformed(f"{name} is {type(value).__name__}, not {kind.__name__}")
+    return value
+
+
+def _finished(ev: ServerEventResponseDone) -> ResponseFinished:
+    response = ev.response
+    if response is None:
+        raise _Malformed("no response")
+    status = str(getattr(response.status, "value", response.status) or "completed")
+    details = response.status_details
+    reason = detail = ""
+    if details is not None:
+        failure = getattr(details, "error", None)
+        if failure is not None:
+            reason = str(_field(failure, "code") or _field(failure, "type") or "")
+            detail = str(_field(failure, "message") or "")
+        else:
+            reason = str(getattr(details, "reason", "") or "")
+    usage = response.usage
+    items = tuple(str(item.id) for item in (response.output or []) if getattr(item, "id", None))
+    return ResponseFinished(response.id or "", status, reason, detail, usage.output_tokens if usage else None, items)
+
+
+def _field(obj: Any, name: str) -> Any:
+    return obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
 
 
 def _true_close_code(conn: VoiceLiveConnection, exc: ConnectionClosed) -> int:

@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
 RATE = 24000
 CONFIG = """\
@@ -175,7 +176,12 @@ class Recording:
             env=env,
         )
 
-    def stop(self) -> np.ndarray:
+    def samples(self) -> npt.NDArray[np.int16]:
+        """What has been recorded so far (the recording goes on)."""
+        data = Path(self._out.name).read_bytes()
+        return np.frombuffer(data[: len(data) // 2 * 2], dtype=np.int16)
+
+    def stop(self) -> npt.NDArray[np.int16]:
         """Stop and return int16 samples at 24 kHz."""
         self._proc.send_signal(signal.SIGINT)
         try:
@@ -186,9 +192,3 @@ class Recording:
         data = Path(self._out.name).read_bytes()
         os.unlink(self._out.name)
         return np.frombuffer(data[: len(data) // 2 * 2], dtype=np.int16)
-
-
-def tone(freq: float, seconds: float, amplitude: float = 0.4) -> bytes:
-    """A sine tone, PCM16 mono 24 kHz."""
-    t = np.arange(int(seconds * RATE)) / RATE
-    return (amplitude * 32767 * np.sin(2 * np.pi * freq * t)).astype(np.int16).tobytes()

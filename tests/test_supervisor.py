@@ -1,0 +1,167 @@
+"""Connection supervision without Qt: reconnects that heal, errors that stop, one session at a time, renewal."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from tests.helpers import Core, FakeEntra, build_core, key_credential, target, until
+from voicelive_desktop.assistant_events import TurnState
+from voicelive_desktop.conversation.transcript import Role
+from voicelive_desktop.emulator import Emulator, EmulatorOptions
+from voicelive_desktop.supervisor import RENEW_BEFORE_S, Backoff
+from voicelive_desktop.voicelive.credentials import ExpiryTrackingCredential
+from voicelive_desktop.voicelive.events import ConnectionChanged, ConnState, ErrorCategory, ErrorRaised
+from voicelive_desktop.voicelive.modes import Mode
+
+
+@pytest.fixture
+async def core() -> AsyncIterator[Core]:
+    core = build_core()
+    yield core
+    await core.close()
+
+
+def _states(core: Core) -> list[ConnectionChanged]:
+    return core.events.of(ConnectionChanged)
+
+
+async def _say(core: Core, text: str) -> None:
+    count = len(core.assistant.conversation.messages)
+    assert core.assistant.send_text(text)
+    await core.events.until(
+        lambda: core.assistant.turn is TurnState.IDLE and len(core.assistant.conversation.messages) >= count + 2
+    )
+
+
+def test_backoff_doubles_with_jitter_up_to_a_cap() -> None:
+    lows = Backoff(base=1.0, cap=30.0, rng=lambda: 0.0)
+    highs = Backoff(base=1.0, cap=30.0, rng=lambda: 1.0)
+    assert [lows.delay(k) for k in (1, 2, 3, 4)] == [0.5, 1.0, 2.0, 4.0]
+    assert [highs.delay(k) for k in (1, 2, 3, 10, 50)] == [1.0, 2.0, 4.0, 30.0, 30.0]
+    assert lows.delay(1, at_least=7.0) == 7.0, "a Retry-After from the service is honoured"
+
+
+async def test_a_dropped_connection_reconnects_and_carries_the_conversation(core: Core, emulator: Emulator) -> None:
+    assert await core.connect(target(emulator))
+    await _say(core, "remember the word pineapple")
+    emulator.options.drop_after_events = len(emulator.last().sent) + 1
+    core.assistant.send_text("trigger")
+    await core.events.until(lambda: any(s.state is ConnState.RECONNECTING for s in _states(core)))
+    emulator.options.drop_after_events = None
+    await core.events.until(lambda: len(emulator.connections) == 2 and core.supervisor.connected)
+    carried = [e for e in emulator.connections[1].received if e["type"] == "conversation.item.create"]
+    texts = [part["text"] for e in carried for part in e["item"]["content"]]
+    assert "remember the word pineapple" in texts
+    assert any("pineapple" in t for t in texts[1:]), "the assistant's answer should be carried too"
+    lost = next(s for s in _states(core) if s.state is ConnState.RECONNECTING and s.retry_in_s is not None)
+    assert lost.close_code == 1006 and lost.attempt == 1 and "lost" in lost.detail
+
+
+async def test_an_outage_is_waited_out_with_growing_delays_until_the_service_is_back(core: Core) -> None:
+    emulator = Emulator(EmulatorOptions(api_key="k3y-Z9xQ-very-secret-value-0042"))
+    await emulator.start()
+    port = emulator.port
+    try:
+        assert await core.connect(target(emulator))
+        await emulator.stop()  # the service goes away
+        await core.events.until(lambda: sum(1 for s in _states(core) if s.retry_in_s is not None) >= 4, timeout=20)
+        scheduled = [s for s in _states(core) if s.retry_in_s is not None]
+        assert [s.attempt for s in scheduled[:4]] == [1, 2, 3, 4]
+        assert all(s.state is ConnState.RECONNECTING for s in scheduled)
+        assert not any(s.state is ConnState.FAILED for s in _states(core)), "an outage must not make it give up"
+        emulator = Emulator(EmulatorOptions(api_key="k3y-Z9xQ-very-secret-value-0042"))
+        await emulator.start(port=port)  # back on the same port
+        core.supervisor.retry_now()
+        await core.events.until(lambda: core.supervisor.connected, timeout=10)
+    finally:
+        await emulator.stop()
+
+
+async def test_a_rejected_key_stops_retrying_and_says_so(core: Core, emulator: Emulator) -> None:
+    assert not await core.connect(target(emulator), key_credential("wrong-key-000000"))
+    await core.events.until(lambda: _states(core)[-1].state is ConnState.FAILED)
+    assert "rejected the credentials" in _states(core)[-1].detail
+    attempts = len(emulator.connections)
+    with pytest.raises(TimeoutError):
+        await until(lambda: any(s.retry_in_s is not None for s in _states(core)), 1.0)
+    assert len(emulator.connections) == attempts == 0
+    assert not core.assistant.accepting
+
+
+async def test_a_429_is_retried_no_sooner_than_the_service_asks(core: Core, emulator: Emulator) -> None:
+    emulator.options.refuse_with = (429, "TooManyRequests")
+    emulator.options.retry_after_s = 3
+    assert not await core.connect(target(emulator))
+    waiting = await core.events.wait_for(lambda e: isinstance(e, ConnectionChanged) and e.retry_in_s is not None)
+    assert waiting.retry_in_s >= 3 and "too many requests" in waiting.detail
+    error = core.events.of(ErrorRaised)[-1]
+    assert error.category is ErrorCategory.THROTTLED and "in 3 s" in error.message
+    emulator.options.refuse_with = None
+    core.supervisor.retry_now()
+    await core.events.until(lambda: core.supervisor.connected)
+
+
+async def test_twenty_quick_switches_leave_one_session_to_the_last_choice(core: Core, emulator: Emulator) -> None:
+    deployments = [f"deployment-{i}" for i in range(20)]
+    results = await asyncio.gather(
+        *(core.connect(target(emulator, Mode.BYOM_CHAT_COMPLETION, name)) for name in deployments)
+    )
+    assert all(results), "every switch ends connected (to the last choice)"
+    await until(lambda: emulator.open_sockets == 1)
+    assert emulator.peak_open == 1, "there was never more than one session open"
+    assert core.supervisor.session is not None
+    assert core.supervisor.session.target.deployment == "deployment-19"
+    assert emulator.last().query["model"] == "deployment-19"
+    assert len(emulator.connections) < 20, "overtaken switches are not made at all"
+
+
+async def test_disconnect_closes_and_stays_closed(core: Core, emulator: Emulator) -> None:
+    assert await core.connect(target(emulator))
+    await core.supervisor.disconnect()
+    assert _states(core)[-1].state is ConnState.DISCONNECTED
+    await until(lambda: emulator.open_sockets == 0)
+    assert not core.assistant.accepting and not core.assistant.send_text("into the void")
+    with pytest.raises(TimeoutError):
+        await until(lambda: len(emulator.connections) > 1, 1.0)
+
+
+async def test_a_message_typed_while_reconnecting_is_sent_once_connected(core: Core, emulator: Emulator) -> None:
+    assert await core.connect(target(emulator))
+    emulator.options.refuse_with = (503, "ServiceUnavailable")
+    emulator.options.drop_after_events = len(emulator.last().sent)  # the next event drops the link
+    core.assistant.send_text("first")
+    await core.events.until(lambda: _states(core)[-1].state is ConnState.RECONNECTING)
+    assert core.assistant.send_text("typed while the link was down")
+    message = core.assistant.conversation.messages[-1]
+    assert message.pending and message.text == "typed while the link was down"
+    emulator.options.refuse_with = None
+    emulator.options.drop_after_events = None
+    core.supervisor.retry_now()
+    await core.events.until(lambda: not message.pending and core.assistant.turn is TurnState.IDLE, timeout=15)
+    answers = [m.text for m in core.assistant.conversation.messages if m.role is Role.ASSISTANT]
+    assert any("typed while the link was down" in a for a in answers)
+
+
+async def test_an_expiring_entra_token_is_renewed_between_turns_without_a_visible_reconnect(core: Core) -> None:
+    emulator = Emulator(EmulatorOptions(api_key=None, bearer_tokens=frozenset({"short-lived-token"})))
+    await emulator.start()
+    try:
+        entra = FakeEntra("short-lived-token", lifetime_s=int(RENEW_BEFORE_S) + 1)
+        assert await core.connect(target(emulator), ExpiryTrackingCredential(entra))
+        await _say(core, "before the token runs out")
+        await core.events.until(lambda: len(emulator.connections) >= 2 and core.supervisor.connected, timeout=10)
+        carried = [
+            p["text"]
+            for e in emulator.connections[1].received
+            if e["type"] == "conversation.item.create"
+            for p in e["item"]["content"]
+        ]
+        assert "before the token runs out" in carried
+        assert emulator.connections[1].headers["Authorization"] == "Bearer short-lived-token"
+        shown = [s.state for s in _states(core)]
+        assert ConnState.RECONNECTING not in shown and shown.count(ConnState.CONNECTING) == 1, "renewal is unseen"
+    finally:
+        await emulator.stop()

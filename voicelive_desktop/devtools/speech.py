@@ -1,0 +1,91 @@
+"""Speech and signals to play into the virtual microphone, and measurements of what came out of the speaker."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import numpy as np
+import numpy.typing as npt
+
+from ..emulator.speech import espeak_wav_to_pcm
+
+RATE = 24000
+
+
+def espeak_pcm(text: str, rate: int = RATE) -> bytes:
+    """Speech for ``text`` from espeak-ng as PCM16 mono at ``rate``.
+
+    Raises:
+        FileNotFoundError: espeak-ng is not installed (scripts/setup.sh installs it).
+    """
+    exe = shutil.which("espeak-ng")
+    if exe is None:
+        raise FileNotFoundError("espeak-ng is not installed; run scripts/setup.sh (Debian package espeak-ng)")
+    wav = subprocess.run([exe, "--stdout", text], check=True, capture_output=True).stdout
+    return espeak_wav_to_pcm(wav, rate)
+
+
+def tone(freq: float, seconds: float, amplitude: float = 0.4, rate: int = RATE) -> bytes:
+    """A sine tone, PCM16 mono."""
+    t = np.arange(int(seconds * rate)) / rate
+    return (amplitude * 32767 * np.sin(2 * np.pi * freq * t)).astype(np.int16).tobytes()
+
+
+def best_alignment(source: npt.NDArray[np.int16], captured: npt.NDArray[np.int16]) -> tuple[int, float]:
+    """Offset of ``captured`` inside ``source`` (or vice versa, negative) and the normalized correlation there."""
+    a = source.astype(np.float64)
+    b = captured.astype(np.float64)
+    n = len(a) + len(b)
+    size = 1 << (n - 1).bit_length()
+    corr = np.fft.irfft(np.fft.rfft(a, size) * np.conj(np.fft.rfft(b, size)), size)
+    lag = int(np.argmax(corr))
+    if lag > size // 2:
+        lag -= size
+    x, y = (a[lag:], b) if lag >= 0 else (a, b[-lag:])
+    m = min(len(x), len(y))
+    x, y = x[:m], y[:m]
+    denom = np.sqrt(np.dot(x, x) * np.dot(y, y))
+    return lag, float(np.dot(x, y) / denom) if denom else 0.0
+
+
+def dominant_frequency(samples: npt.NDArray[np.int16], rate: int = RATE) -> float:
+    """The strongest frequency in ``samples``."""
+    spectrum = np.abs(np.fft.rfft(samples.astype(np.float64) * np.hanning(len(samples))))
+    return float(np.fft.rfftfreq(len(samples), 1 / rate)[int(np.argmax(spectrum))])
+
+
+def loud_ms(samples: npt.NDArray[np.int16], threshold: int = 2000, rate: int = RATE) -> float:
+    """How long (ms) the signal is above ``threshold``, counted in 5 ms windows."""
+    win = rate // 200
+    frames = samples[: len(samples) // win * win].reshape(-1, win)
+    return float(np.sum(np.abs(frames).max(axis=1) > threshold) * 5)
+
+
+def matching_share(
+    source: npt.NDArray[np.int16], captured: npt.NDArray[np.int16], window_ms: int = 100, rate: int = RATE
+) -> float:
+    """The share of ``source``'s loud windows found in ``captured`` (correlation 0.95 or more, once aligned).
+
+    A real audio path on a busy machine can drop a block; a global correlation then falls for one glitch. This
+    counts how much of what was said came through intact, which is what a listener would judge.
+    """
+    lag, _ = best_alignment(source, captured)
+    a, b = (source[lag:], captured) if lag >= 0 else (source, captured[-lag:])
+    win = rate * window_ms // 1000
+    total = matched = 0
+    for start in range(0, min(len(a), len(b)) - win + 1, win):
+        x = a[start : start + win].astype(np.float64)
+        if np.abs(x).max() < 1000:
+            continue  # silence matches anything
+        total += 1
+        best = 0.0
+        for shift in range(-win // 4, win // 4 + 1, max(1, win // 40)):  # a dropped block shifts what follows
+            lo = start + shift
+            if lo < 0 or lo + win > len(b):
+                continue
+            y = b[lo : lo + win].astype(np.float64)
+            denom = np.sqrt(np.dot(x, x) * np.dot(y, y))
+            best = max(best, float(np.dot(x, y) / denom) if denom else 0.0)
+        matched += best >= 0.95
+    return matched / total if total else 0.0

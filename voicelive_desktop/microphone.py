@@ -1,0 +1,136 @@
+"""When the microphone is open, Qt-free: the one place that decides it, and that knows when there is none.
+
+With a pre-roll the microphone stays open between turns (the start of the first word is already in the ring
+when the key goes down); without one it may close while idle and open for each turn. The device is opened in a
+worker thread, never on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+from .assistant_events import AudioStatus
+from .audio.backend import AudioProblem
+from .audio.capture import Capture
+from .audio.playback import Playback
+
+
+@dataclass(frozen=True)
+class AudioOptions:
+    """Device choice and capture behaviour, as the settings give them."""
+
+    input_device: str | None = None
+    output_device: str | None = None
+    keep_mic_open: bool = True
+
+
+class Microphone:
+    """The capture side of a turn, and the status line's view of both devices.
+
+    Args:
+        capture: the microphone, or None when there is no audio at all (typing still works).
+        playback: the speaker, reported alongside.
+        options: devices and whether the microphone stays open.
+        on_status: gets an :class:`AudioStatus` whenever a device opens, closes or changes.
+        on_problem: gets every :class:`AudioProblem` of either device.
+    """
+
+    def __init__(
+        self,
+        capture: Capture | None,
+        playback: Playback | None,
+        options: AudioOptions,
+        *,
+        on_status: Callable[[AudioStatus], None],
+        on_problem: Callable[[AudioProblem], None],
+    ) -> None:
+        self.capture = capture
+        self.playback = playback
+        self.options = options
+        self._on_status = on_status
+        self._on_problem = on_problem
+        self.missing = capture is None  # no usable microphone, as far as is known now
+        if capture is not None:
+            capture.set_problem_sink(lambda problem: self._problem(problem, microphone=True))
+        if playback is not None:
+            playback.set_problem_sink(lambda problem: self._problem(problem, microphone=False))
+
+    def _problem(self, problem: AudioProblem, *, microphone: bool) -> None:
+        if microphone and problem.kind in ("no-device", "open-failed"):
+            self.missing = True
+        self._on_problem(problem)
+        self.report()
+
+    def report(self) -> None:
+        """Tell the status line which devices are in use."""
+        cap, play = self.capture, self.playback
+        if cap is None:
+            mic = "No microphone"
+        else:
+            mic = cap.label if cap.is_open else ("No microphone" if self.missing else "Microphone closed")
+        speaker = play.label if play is not None and play.is_open else "No speaker"
+        self._on_status(AudioStatus(mic, speaker, bool(cap and cap.is_open)))
+
+    @property
+    def preroll_wanted(self) -> bool:
+        """Whether the microphone stays open between turns (the pre-roll needs it)."""
+        return self.options.keep_mic_open
+
+    async def start(self) -> None:
+        """Open the speaker, and the microphone when it stays open between turns."""
+        if self.playback is not None and not self.playback.is_open:
+            await self.playback.open_async(self.options.output_device)
+        if self.capture is not None and self.preroll_wanted and not self.capture.is_open:
+            self.missing = not await self.capture.open_async(self.options.input_device)
+        self.report()
+
+    async def apply(self, options: AudioOptions) -> None:
+        """Take new device choices: a changed device is reopened at once, the policy applies from now."""
+        old, self.options = self.options, options
+        if self.playback is not None and options.output_device != old.output_device:
+            await self.playback.configure(device=options.output_device)
+        if self.capture is not None:
+            if options.input_device != old.input_device:
+                self.missing = not await self.capture.configure(device=options.input_device)
+            if not options.keep_mic_open and self.capture.is_open:
+                self.capture.close()
+        await self.start()
+
+    async def open_for_turn(self) -> bool:
+        """Make sure the microphone is open for a turn that starts now. False: there is none (reported)."""
+        capture = self.capture
+        if capture is None:
+            return False
+        if not capture.is_open:
+            self.missing = not await capture.open_async(self.options.input_device)
+            self.report()
+        return capture.is_open
+
+    def after_turn(self) -> None:
+        """The turn's audio is all sent: close the microphone unless it stays open between turns."""
+        if self.capture is not None and not self.preroll_wanted and self.capture.is_open:
+            self.capture.close()
+            self.report()
+
+    async def stream(self, stop: asyncio.Event) -> AsyncIterator[bytes]:
+        """Hands-free: the microphone's audio, for as long as ``stop`` is not set, across device reopens."""
+        capture = self.capture
+        assert capture is not None
+        while not stop.is_set():
+            if not capture.is_open and not await self.open_for_turn():
+                await _wait_or(stop, 1.0)  # retried: a microphone may be plugged in
+                continue
+            capture.begin_turn()
+            async for chunk in capture.turn_audio():
+                if stop.is_set():
+                    return
+                yield chunk
+            await _wait_or(stop, 0.1)  # the stream ended (device lost, reopened): pick it up again
+
+
+async def _wait_or(event: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(event.wait(), seconds)
