@@ -216,3 +216,34 @@ async def test_entra_sign_in_that_cannot_get_a_token_says_how_to_sign_in(emulato
         assert error.category is ErrorCategory.BAD_CREDENTIALS and "az login" in error.message
     finally:
         await controller.close()
+
+
+async def test_a_switch_to_another_model_family_replaces_what_it_cannot_use_and_says_so(
+    app: tuple[Controller, EventLog, SettingsStore], emulator: Emulator
+) -> None:
+    controller, events, store = app
+    controller.settings.model.voice = "alloy"  # an OpenAI voice: fine with gpt-realtime
+    controller.settings.model.transcription_model = "whisper-1"
+    assert await controller.connect()
+    await until(lambda: bool(emulator.last().received))
+    first = emulator.last().received[0]["session"]
+    assert first["voice"] == {"name": "alloy", "type": "openai"}
+    assert first["input_audio_transcription"]["model"] == "whisper-1"
+    assert await controller.select(Mode.BYOM_CHAT_COMPLETION, "grok-3")
+    await until(lambda: bool(emulator.last().received))
+    body = emulator.last().received[0]["session"]
+    assert body["voice"]["type"] == "azure-standard"
+    assert body["input_audio_transcription"]["model"] == "azure-speech"
+    notice = events.of(Notice)[-1]
+    assert "alloy" in notice.message and "whisper-1" in notice.message and "grok-3" in notice.message
+    assert store.load().model.voice == "alloy", "the user's own choice stays for the models that can use it"
+
+
+async def test_forgetting_the_stored_key_removes_it_from_the_keyring(
+    app: tuple[Controller, EventLog, SettingsStore], emulator: Emulator
+) -> None:
+    controller, _events, _store = app
+    assert await controller.can_connect() and controller.key_stored
+    await controller.apply_settings(controller.settings.copy(), forget_key=True)
+    assert controller.secrets.get(emulator.endpoint) is None
+    assert not await controller.can_connect(), "without its key the app cannot sign in any more"

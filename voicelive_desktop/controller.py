@@ -22,8 +22,10 @@ from .microphone import AudioOptions, Microphone
 from .settings import InvalidSetting, Settings, SettingsStore, validate_deployment, validate_endpoint
 from .supervisor import Supervisor
 from .voicelive.auth import AuthMethod
+from .voicelive.config import SessionConfig
 from .voicelive.credentials import CredentialSpec, MissingCredentialError, build_credential
 from .voicelive.events import ErrorCategory, ErrorRaised
+from .voicelive.families import family_of, fit
 from .voicelive.modes import Mode, Target
 
 log = logging.getLogger(__name__)
@@ -192,7 +194,15 @@ class Controller:
             self.publish()
             return False
         self.publish()
-        return await self.supervisor.connect(target, credential, self.settings.session_config())
+        config = self._fitted(target)
+        return await self.supervisor.connect(target, credential, config)
+
+    def _fitted(self, target: Target) -> SessionConfig:
+        """The session configuration for ``target``'s model family; what had to change is told once."""
+        fitted = fit(self.settings.session_config(), family_of(target.mode, target.deployment))
+        if fitted.changes:
+            self._listener(Notice(f"For {target.deployment} the app uses: {'; '.join(fitted.changes)}.", key="fitted"))
+        return fitted.config
 
     async def disconnect(self) -> None:
         """Close the session (the conversation stays)."""
@@ -226,9 +236,15 @@ class Controller:
         self.demo = True
         return await self.connect()
 
-    async def apply_settings(self, new: Settings, api_key: str | None = None) -> bool:
-        """Take edited settings: live changes by session.update, connection changes by reconnecting."""
+    async def apply_settings(self, new: Settings, api_key: str | None = None, *, forget_key: bool = False) -> bool:
+        """Take edited settings: live changes by session.update, connection changes by reconnecting.
+
+        ``forget_key`` removes the endpoint's stored API key from the keyring (and this session).
+        """
         old = self.settings
+        if forget_key:
+            await asyncio.to_thread(self.secrets.delete, old.connection.endpoint)
+            self.key_stored = False
         if api_key:
             try:
                 await asyncio.to_thread(self.secrets.set, new.connection.endpoint, api_key)
@@ -249,7 +265,8 @@ class Controller:
             reconnect = True
         if reconnect or not self.supervisor.connected:
             return await self.connect()
-        self.supervisor.update_config(new.session_config())
+        target = self.supervisor.session.target if self.supervisor.session is not None else None
+        self.supervisor.update_config(self._fitted(target) if target is not None else new.session_config())
         self.assistant.sync_hands_free()
         self.publish()
         return True

@@ -73,7 +73,7 @@ class SecretStore:
         self._session_only[self._account(endpoint)] = key
 
     def delete(self, endpoint: str) -> None:
-        """Forget the key (keyring and session)."""
+        """Forget the key (keyring and session): Settings > Connection > Forget the stored key."""
         account = self._account(endpoint)
         self._session_only.pop(account, None)
         try:

@@ -22,7 +22,7 @@ import tomli_w
 
 from .voicelive.auth import AuthMethod
 from .voicelive.config import SessionConfig, TurnDetectionConfig, TurnMode
-from .voicelive.modes import Mode
+from .voicelive.modes import Mode, deployment_name
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ class ConnectionSettings:
 
     endpoint: str = ""
     auth: AuthMethod = AuthMethod.API_KEY
-    api_version: str = ""  # empty: the SDK's default
+    api_version: str = ""  # empty: DEFAULT_API_VERSION, the one the Bring-Your-Own-Model documentation names
     tenant_id: str = ""
 
 
@@ -49,7 +49,7 @@ class ModelSettings:
     voice: str = "en-US-Ava:DragonHDLatestNeural"
     instructions: str = "You are a helpful, concise voice assistant."
     temperature: float | None = None
-    transcription_model: str = "azure-speech"
+    transcription_model: str = ""  # empty: the model family's own (whisper-1 for realtime, azure-speech else)
     transcription_language: str = ""
 
     def deployment_for(self, mode: Mode) -> str:
@@ -171,10 +171,10 @@ def validate_endpoint(url: str) -> str:
 
 def validate_deployment(name: str) -> str:
     """Check a deployment name; returns it stripped."""
-    name = name.strip()
-    if not name:
-        raise InvalidSetting("The deployment name is empty. Type the name of a model deployment.")
-    return name
+    try:
+        return deployment_name(name)
+    except ValueError as exc:
+        raise InvalidSetting(str(exc)) from exc
 
 
 # --------------------------------------------------------------------------- storage adapter

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDialog
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QComboBox, QDialog, QDialogButtonBox
 from pytestqt.qtbot import QtBot
 
 from voicelive_desktop.settings import Settings
@@ -21,7 +22,9 @@ def _dialog(qtbot: QtBot, settings: Settings | None = None) -> SettingsDialog:
 
 
 def _ok(dialog: SettingsDialog) -> None:
-    dialog._accept()
+    buttons = dialog.findChild(QDialogButtonBox)
+    assert buttons is not None
+    QTest.mouseClick(buttons.button(QDialogButtonBox.StandardButton.Ok), Qt.MouseButton.LeftButton)
 
 
 def test_ok_returns_the_edited_copy_and_the_key(qtbot: QtBot) -> None:
@@ -91,12 +94,44 @@ def test_deployments_are_remembered_per_mode(qtbot: QtBot) -> None:
     }
 
 
-def test_voices_follow_the_mode(qtbot: QtBot) -> None:
-    dialog = _dialog(qtbot)
-    voices = lambda: [dialog.voice.itemText(i) for i in range(dialog.voice.count())]  # noqa: E731
-    assert "alloy" in voices() and "en-US-AvaNeural" in voices()
+def _items(box: QComboBox) -> list[str]:
+    return [box.itemText(i) for i in range(box.count())]
+
+
+def test_voices_and_transcription_follow_the_model_family(qtbot: QtBot) -> None:
+    dialog = _dialog(qtbot)  # managed gpt-realtime: a realtime model
+    assert "alloy" in _items(dialog.voice) and "en-US-AvaNeural" in _items(dialog.voice)
+    assert "whisper-1" in _items(dialog.transcription) and "azure-speech" not in _items(dialog.transcription)
     dialog.mode.setCurrentIndex(dialog.mode.findData(Mode.BYOM_CHAT_COMPLETION))
-    assert "alloy" not in voices() and "en-US-AvaNeural" in voices()
+    assert "alloy" not in _items(dialog.voice) and "en-US-AvaNeural" in _items(dialog.voice)
+    assert "azure-speech" in _items(dialog.transcription) and "whisper-1" not in _items(dialog.transcription)
+    dialog.mode.setCurrentIndex(dialog.mode.findData(Mode.MANAGED))
+    dialog.deployment.setCurrentText("gpt-4.1")  # a chat model in the managed mode too
+    assert "alloy" not in _items(dialog.voice) and "azure-speech" in _items(dialog.transcription)
+
+
+def test_an_impossible_combination_is_refused_with_the_reason(qtbot: QtBot) -> None:
+    settings = Settings()
+    settings.model.voice = "alloy"
+    dialog = _dialog(qtbot, settings)
+    dialog.mode.setCurrentIndex(dialog.mode.findData(Mode.BYOM_CHAT_COMPLETION))
+    dialog.voice.setCurrentText("alloy")  # typed by hand
+    _ok(dialog)
+    assert dialog.result_settings is None and dialog.isVisible()
+    assert "OpenAI voice" in dialog.error.text() and dialog.error.isVisible()
+
+
+def test_temperature_is_limited_to_the_service_range_or_the_model_default(qtbot: QtBot) -> None:
+    dialog = _dialog(qtbot)
+    assert dialog.temperature.text() == "model default"
+    dialog.temperature.setValue(0.1)  # below the range: the spin box stops at "model default"
+    assert dialog.temperature.text() == "model default"
+    dialog.temperature.stepUp()
+    assert dialog.temperature.value() == 0.6
+    dialog.temperature.setValue(1.5)
+    assert dialog.temperature.value() == 1.2
+    _ok(dialog)
+    assert dialog.result_settings is not None and dialog.result_settings.model.temperature == 1.2
 
 
 def test_the_api_key_field_is_masked_and_only_for_key_sign_in(qtbot: QtBot) -> None:

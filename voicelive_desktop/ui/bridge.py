@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 
@@ -57,51 +57,55 @@ class Bridge(QObject):
     def __init__(self) -> None:
         super().__init__()
         self.controller: Controller | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self._routes: list[tuple[type, Callable[[Any], None]]] = [
-            (MessageChanged, lambda e: self.message_changed.emit(e.message)),
-            (LevelChanged, lambda e: self.level_changed.emit(e.level)),
-            (TurnChanged, lambda e: self.turn_changed.emit(e.state)),
-            (ConnectionChanged, self.connection_changed.emit),
-            (ErrorRaised, self.error.emit),
-            (LatencyMeasured, lambda e: self.latency_measured.emit(e.ms)),
-            (AudioStatus, self.audio_status.emit),
-            (ConversationReplaced, lambda e: self.conversation_replaced.emit(e.messages)),
-            (AskAgainOffered, lambda e: self.ask_again_offered.emit(e.offered)),
-        ]
+        self._tasks: set[asyncio.Future[object]] = set()
+        self._names: dict[asyncio.Future[object], str] = {}
 
     # ----------------------------------------------------------------- events out
     def deliver(self, event: object) -> None:
         """The listener the controller and assistant report to: one signal per kind of event."""
         from ..controller import ControllerState, Notice
 
-        if isinstance(event, ControllerState):
+        if isinstance(event, MessageChanged):
+            self.message_changed.emit(event.message)
+        elif isinstance(event, LevelChanged):
+            self.level_changed.emit(event.level)
+        elif isinstance(event, TurnChanged):
+            self.turn_changed.emit(event.state)
+        elif isinstance(event, ConnectionChanged):
+            self.connection_changed.emit(event)
+        elif isinstance(event, ErrorRaised):
+            self.error.emit(event)
+        elif isinstance(event, LatencyMeasured):
+            self.latency_measured.emit(event.ms)
+        elif isinstance(event, AudioStatus):
+            self.audio_status.emit(event)
+        elif isinstance(event, ConversationReplaced):
+            self.conversation_replaced.emit(event.messages)
+        elif isinstance(event, AskAgainOffered):
+            self.ask_again_offered.emit(event.offered)
+        elif isinstance(event, ControllerState):
             self.state_changed.emit(event)
         elif isinstance(event, Notice):
             self.notice.emit(event)
-        else:
-            for kind, route in self._routes:
-                if isinstance(event, kind):
-                    route(event)
-                    return
 
     def attach(self, controller: Controller) -> None:
         """Hand over the controller once it is built."""
         self.controller = controller
 
     # ----------------------------------------------------------------- intents in
-    def _run(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
+    def _run(self, coro: Awaitable[object], name: str) -> None:
         task = asyncio.ensure_future(coro)
-        task.set_name(name)
+        self._names[task] = name
         self._tasks.add(task)
         task.add_done_callback(self._done)
 
-    def _done(self, task: asyncio.Task[Any]) -> None:
+    def _done(self, task: asyncio.Future[object]) -> None:
         self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            exc = task.exception()
-            log.error("%s failed: %s", task.get_name(), type(exc).__name__)
-            raise exc  # type: ignore[misc]  # reaches the loop's exception handler: tests fail on it
+        name = self._names.pop(task, "intent")
+        exc = None if task.cancelled() else task.exception()
+        if exc is not None:
+            log.error("%s failed: %s", name, type(exc).__name__)
+            raise exc  # reaches the loop's exception handler: tests fail on it
 
     def press(self) -> None:
         """Hold-to-talk went down."""
@@ -147,10 +151,10 @@ class Bridge(QObject):
         if self.controller is not None:
             self._run(self.controller.use_demo(), "use-demo")
 
-    def apply_settings(self, settings: Settings, api_key: str | None) -> None:
+    def apply_settings(self, settings: Settings, api_key: str | None, *, forget_key: bool = False) -> None:
         """The settings dialog was accepted."""
         if self.controller is not None:
-            self._run(self.controller.apply_settings(settings, api_key), "apply-settings")
+            self._run(self.controller.apply_settings(settings, api_key, forget_key=forget_key), "apply-settings")
 
     def list_devices(self, fill: Callable[[list[DeviceChoice], list[DeviceChoice]], None]) -> None:
         """Read the device lists (in a worker thread) and hand them to ``fill``."""

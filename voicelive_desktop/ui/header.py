@@ -92,6 +92,7 @@ class Header(QWidget):
         status.addWidget(self.retry_button)
         layout.addLayout(status)
         self._trying = False
+        self._last_pick: tuple[object, str] | None = None
         self._event = ConnectionChanged(ConnState.DISCONNECTED)
         self._retry_at: float | None = None
         self._countdown = QTimer(self)  # ticks only while a reconnect is scheduled
@@ -100,9 +101,7 @@ class Header(QWidget):
         self._updating = False
         self.mode.activated.connect(self._mode_picked)
         self.deployment.activated.connect(self._deployment_picked)
-        line = self.deployment.lineEdit()
-        assert line is not None  # the combo is editable
-        line.returnPressed.connect(self._deployment_picked)
+        # An editable combo box reports Enter in its field as "activated" too: one signal per choice.
         self.connect_button.clicked.connect(self._connect_toggled)
         self.azure_button.clicked.connect(self.azure_requested)
         self.retry_button.clicked.connect(self.retry_clicked)
@@ -111,6 +110,7 @@ class Header(QWidget):
     def set_choices(self, mode: Mode, deployment: str, deployments: tuple[str, ...]) -> None:
         """Show the current mode and deployment, with the deployment names remembered for that mode."""
         self._updating = True
+        self._last_pick = (mode, deployment)
         self.mode.setCurrentIndex(self.mode.findData(mode))
         self.deployment.clear()
         self.deployment.addItems(list(deployments))
@@ -150,9 +150,11 @@ class Header(QWidget):
         self.target_chosen.emit(mode, None)
 
     def _deployment_picked(self, *_args: object) -> None:
-        if self._updating:
+        choice = (self.mode.currentData(), self.deployment.currentText())
+        if self._updating or choice == self._last_pick:  # Enter in an editable combo box is reported twice
             return
-        self.target_chosen.emit(self.mode.currentData(), self.deployment.currentText())
+        self._last_pick = choice
+        self.target_chosen.emit(*choice)
 
     def _connect_toggled(self) -> None:
         (self.disconnect_clicked if self._trying else self.connect_clicked).emit()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeyEvent, QKeySequence
@@ -26,8 +26,17 @@ from shiboken6 import isValid
 
 from ..settings import InvalidSetting, Settings, validate_deployment, validate_endpoint
 from ..voicelive.auth import AuthMethod
-from ..voicelive.config import AZURE_VOICES, OPENAI_VOICES, TRANSCRIPTION_MODELS, TurnMode
-from ..voicelive.modes import Mode
+from ..voicelive.config import AZURE_VOICES, OPENAI_VOICES, TurnMode
+from ..voicelive.errors import FOUNDRY_USER_ROLE, FOUNDRY_USER_ROLE_ID
+from ..voicelive.families import (
+    TEMPERATURE_RANGE,
+    Family,
+    allows_openai_voices,
+    family_of,
+    problems,
+    transcription_models,
+)
+from ..voicelive.modes import DEFAULT_API_VERSION, Mode
 
 if TYPE_CHECKING:
     from ..controller import Controller, DeviceChoice
@@ -68,7 +77,7 @@ class KeyCaptureButton(QPushButton):
             self.changed.emit(name)
 
 
-def _combo(items: list[tuple[str, Any]], current: Any) -> QComboBox:
+def _combo(items: list[tuple[str, object]], current: object) -> QComboBox:
     box = QComboBox()
     for label, data in items:
         box.addItem(label, data)
@@ -86,6 +95,7 @@ class SettingsDialog(QDialog):
         self.setObjectName("settingsDialog")
         self.result_settings: Settings | None = None
         self.api_key: str | None = None
+        self.forget_stored_key = False
         self._s = settings.copy()
         self._deployments = dict(self._s.model.deployments)
         tabs = QTabWidget()
@@ -119,17 +129,23 @@ class SettingsDialog(QDialog):
         self.api_key_edit.setPlaceholderText(
             "stored in the system keyring (type to replace)" if key_stored else "paste Key 1 from the Azure portal"
         )
+        self.forget_key = QPushButton("Forget the stored key")
+        self.forget_key.setCheckable(True)
+        self.forget_key.setEnabled(key_stored)
+        self.forget_key.setToolTip("Remove this endpoint's API key from the system keyring when you press OK")
+        self.forget_key.toggled.connect(self.api_key_edit.setDisabled)
         self.api_version = QLineEdit(c.api_version)
-        self.api_version.setPlaceholderText("SDK default")
+        self.api_version.setPlaceholderText(f"{DEFAULT_API_VERSION} (the version the BYOM documentation names)")
         form = QFormLayout()
         form.addRow("&Endpoint", self.endpoint)
         form.addRow("&Sign in with", self.auth)
         form.addRow("API &key", self.api_key_edit)
+        form.addRow("", self.forget_key)
         form.addRow("api-&version", self.api_version)
         note = QLabel(
             "Find the endpoint and keys on your Foundry resource's <i>Keys and Endpoint</i> page. The key is "
             "kept in your system keyring, never in the settings file. Microsoft Entra ID sign-in needs the "
-            "<i>Azure AI User</i> role on the resource."
+            f"<i>{FOUNDRY_USER_ROLE}</i> role on the resource (role id {FOUNDRY_USER_ROLE_ID})."
         )
         note.setWordWrap(True)
         note.setObjectName("hint")
@@ -150,15 +166,17 @@ class SettingsDialog(QDialog):
         self.voice.setEditable(True)
         self.instructions = QPlainTextEdit(m.instructions)
         self.instructions.setTabChangesFocus(True)
+        low, high = TEMPERATURE_RANGE
         self.temperature = QDoubleSpinBox()
-        self.temperature.setRange(0.0, 1.2)
+        self.temperature.setDecimals(2)
+        self.temperature.setRange(low - 0.1, high)  # the step below the range reads "model default"
         self.temperature.setSingleStep(0.1)
         self.temperature.setSpecialValueText("model default")
-        self.temperature.setValue(m.temperature if m.temperature is not None else 0.0)
+        self.temperature.setValue(m.temperature if m.temperature is not None else low - 0.1)
+        self.temperature.setToolTip(f"The service accepts {low} to {high}; the models default to 0.8")
         self.transcription = QComboBox()
-        self.transcription.setEditable(True)
-        self.transcription.addItems(list(TRANSCRIPTION_MODELS))
-        self.transcription.setCurrentText(m.transcription_model)
+        self.transcription.setAccessibleName("Input transcription")
+        self._transcription_wanted = m.transcription_model
         self.language = QLineEdit(m.transcription_language)
         self.language.setPlaceholderText("automatic (e.g. en-US)")
         form = QFormLayout()
@@ -173,17 +191,34 @@ class SettingsDialog(QDialog):
         self._fill_mode(m.mode)
         self.voice.setCurrentText(m.voice)
         self.mode.currentIndexChanged.connect(self._mode_changed)
+        self.deployment.currentTextChanged.connect(self._fill_family)
         return _page(form)
+
+    def family(self) -> Family:
+        """The family of the mode and deployment chosen in the dialog."""
+        return family_of(self.mode.currentData(), self.deployment.currentText())
+
+    def _fill_family(self) -> None:
+        """Offer the voices and transcription models the chosen model accepts."""
+        family = self.family()
+        voice = self.voice.currentText()
+        self.voice.clear()
+        self.voice.addItems(list(AZURE_VOICES) + (list(OPENAI_VOICES) if allows_openai_voices(family) else []))
+        self.voice.setCurrentText(voice)
+        wanted = self.transcription.currentData() if self.transcription.count() else self._transcription_wanted
+        self.transcription.clear()
+        self.transcription.addItem(f"Automatic ({transcription_models(family)[0]} for this model)", "")
+        for name in transcription_models(family):
+            self.transcription.addItem(name, name)
+        if wanted and self.transcription.findData(wanted) < 0:
+            self.transcription.addItem(f"{wanted} (not available with this model)", wanted)
+        self.transcription.setCurrentIndex(max(0, self.transcription.findData(wanted)))
 
     def _fill_mode(self, mode: Mode) -> None:
         self.deployment.clear()
         self.deployment.addItems(self._s.model.choices_for(mode))
         self.deployment.setCurrentText(self._deployments.get(mode.key) or mode.default_deployments[0])
-        voice = self.voice.currentText()
-        self.voice.clear()
-        voices = list(AZURE_VOICES) + ([] if mode is Mode.BYOM_CHAT_COMPLETION else list(OPENAI_VOICES))
-        self.voice.addItems(voices)
-        self.voice.setCurrentText(voice)
+        self._fill_family()
 
     def _mode_changed(self) -> None:
         self._deployments[self._current_mode.key] = self.deployment.currentText().strip()
@@ -271,8 +306,9 @@ class SettingsDialog(QDialog):
             raise InvalidSetting("The voice is empty. Pick one from the list or type a voice name.")
         s.model.voice = voice
         s.model.instructions = self.instructions.toPlainText().strip()
-        s.model.temperature = self.temperature.value() or None
-        s.model.transcription_model = self.transcription.currentText().strip() or "azure-speech"
+        temperature = round(self.temperature.value(), 2)
+        s.model.temperature = None if temperature < TEMPERATURE_RANGE[0] else temperature
+        s.model.transcription_model = self.transcription.currentData() or ""
         s.model.transcription_language = self.language.text().strip()
         s.conversation.turn_mode = self.turn_mode.currentData()
         s.conversation.vad_threshold = round(self.vad_threshold.value(), 2)
@@ -286,6 +322,9 @@ class SettingsDialog(QDialog):
         s.audio.block_ms, s.audio.keep_mic_open = self.block.value(), self.keep_open.isChecked()
         s.audio.input_rate = self.input_rate.currentData()
         s.keys.hold_key = self.hold_key.key_name
+        refused = problems(s.session_config(), family_of(mode, s.deployment))
+        if refused:
+            raise InvalidSetting(" ".join(refused))
         return s
 
     def _accept(self) -> None:
@@ -296,7 +335,8 @@ class SettingsDialog(QDialog):
             self.error.show()
             return
         key = self.api_key_edit.text().strip()
-        self.api_key = key or None
+        self.api_key = None if self.forget_key.isChecked() else key or None
+        self.forget_stored_key = self.forget_key.isChecked()
         self.accept()
 
 
@@ -322,7 +362,7 @@ def open_settings(window: MainWindow, controller: Controller, bridge: Bridge) ->
     def accepted() -> None:
         if dialog.result_settings is not None:
             window.set_hold_key(dialog.result_settings.keys.hold_key)
-            bridge.apply_settings(dialog.result_settings, dialog.api_key)
+            bridge.apply_settings(dialog.result_settings, dialog.api_key, forget_key=dialog.forget_stored_key)
 
     def fill(inputs: list[DeviceChoice], outputs: list[DeviceChoice]) -> None:
         if isValid(dialog) and dialog.isVisible():

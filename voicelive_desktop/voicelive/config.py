@@ -17,7 +17,6 @@ AZURE_VOICES = (
     "en-US-AndrewNeural",
     "en-GB-SoniaNeural",
 )
-TRANSCRIPTION_MODELS = ("azure-speech", "whisper-1", "gpt-4o-transcribe", "gpt-4o-mini-transcribe")
 
 
 class TurnMode(enum.Enum):
@@ -76,7 +75,7 @@ class SessionConfig:
     instructions: str = "You are a helpful, concise voice assistant."
     voice: str = "en-US-Ava:DragonHDLatestNeural"
     temperature: float | None = None
-    transcription_model: str = "azure-speech"
+    transcription_model: str = ""  # empty: the family's default (see families.fit, which the session applies)
     transcription_language: str = ""
     turn_detection: TurnDetectionConfig = field(default_factory=TurnDetectionConfig)
     noise_suppression: bool = True

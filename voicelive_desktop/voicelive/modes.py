@@ -78,6 +78,19 @@ _DEFAULT_DEPLOYMENTS: dict[Mode, tuple[str, ...]] = {
 }
 
 
+def deployment_name(name: str) -> str:
+    """``name`` stripped; a ValueError that says what to do when it is empty."""
+    name = name.strip()
+    if not name:
+        raise ValueError("The deployment name is empty. Type the name of a model deployment.")
+    return name
+
+
+#: The api-version the Bring-Your-Own-Model how-to names; the emulator and the service both accept it.
+DEFAULT_API_VERSION = "2025-10-01"
+VOICE_LIVE_PATH = "/voice-live/realtime"
+
+
 @dataclass(frozen=True)
 class Target:
     """Everything that decides which websocket URL a session opens.
@@ -91,8 +104,21 @@ class Target:
     api_version: str | None = None
 
     def __post_init__(self) -> None:
-        if not self.deployment.strip():
-            raise ValueError("The deployment name is empty; type the name of a model deployment.")
+        deployment_name(self.deployment)
+
+    @property
+    def version(self) -> str:
+        """The api-version this target connects with."""
+        return self.api_version or DEFAULT_API_VERSION
+
+    def url(self) -> str:
+        """The websocket URL, as the SDK builds it (less its client-name parameter): for connection details."""
+        from urllib.parse import urlencode
+
+        parsed = urlparse(self.endpoint.rstrip("/"))
+        scheme = {"https": "wss", "http": "ws"}.get(parsed.scheme, parsed.scheme)
+        query = urlencode({"api-version": self.version, "model": self.deployment, **self.query})
+        return f"{scheme}://{parsed.netloc}{parsed.path}{VOICE_LIVE_PATH}?{query}"
 
     @property
     def query(self) -> dict[str, str]:

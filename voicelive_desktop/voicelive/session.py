@@ -86,6 +86,7 @@ from .events import (
     UserTranscriptFinal,
     UserTurnCommitted,
 )
+from .families import family_of, fit
 from .modes import Target
 
 log = logging.getLogger(__name__)
@@ -134,7 +135,8 @@ class VoiceLiveSession:
         connector: Connector = sdk_connect,  # type: ignore[assignment]  # overloaded, same call shape
     ) -> None:
         self.target = target
-        self.config = config
+        self.family = family_of(target.mode, target.deployment)
+        self.config = fit(config, self.family).config  # never send what the model's family refuses
         self._credential = credential
         self._connector = connector
         self._events: asyncio.Queue[AppEvent | None] = asyncio.Queue()
@@ -187,7 +189,7 @@ class VoiceLiveSession:
                 endpoint=self.target.endpoint,
                 model=self.target.deployment,
                 query=self.target.query,
-                **({"api_version": self.target.api_version} if self.target.api_version else {}),
+                api_version=self.target.version,
             )
             self._conn = await stack.enter_async_context(manager)
         except (VoiceLiveConnectionError, ClientAuthenticationError, aiohttp.ClientError, OSError) as exc:
@@ -247,6 +249,7 @@ class VoiceLiveSession:
             False, sending nothing, when the change cannot be made live: the service fixes the voice once the
             assistant has spoken. The caller then reconnects, carrying the conversation.
         """
+        config = fit(config, self.family).config
         changed = config.changed(self.config)
         if "voice" in changed and self.assistant_spoke:
             return False

@@ -1,0 +1,51 @@
+"""The header: what the connection line says in each state, and the choices a user makes there."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from pytestqt.qtbot import QtBot
+
+from voicelive_desktop.ui.header import Header, describe
+from voicelive_desktop.voicelive.events import ConnectionChanged, ConnState
+from voicelive_desktop.voicelive.modes import Mode
+
+
+def test_each_state_reads_as_what_is_happening() -> None:
+    where = "contoso \u00b7 BYOM chat completion \u00b7 grok-3"
+    assert describe(ConnectionChanged(ConnState.CONNECTED, where)) == f"Connected to {where}"
+    assert describe(ConnectionChanged(ConnState.CONNECTING, where)).startswith("Connecting")
+    waiting = ConnectionChanged(ConnState.RECONNECTING, where, 1006, retry_in_s=8, attempt=3, detail="lost")
+    assert describe(waiting, 7.6) == "Reconnecting in 8 s (attempt 3): lost (close code 1006)"
+    assert describe(ConnectionChanged(ConnState.RECONNECTING, where, attempt=2)).startswith(
+        "Reconnecting\u2026 (attempt 2)"
+    )
+    failed = ConnectionChanged(ConnState.FAILED, where, detail="the service rejected the credentials")
+    assert "rejected the credentials" in describe(failed) and "Settings" in describe(failed)
+
+
+def test_showing_choices_emits_nothing_but_picking_does(qtbot: QtBot) -> None:
+    header = Header()
+    qtbot.addWidget(header)
+    picked: list[tuple[object, object]] = []
+    header.target_chosen.connect(lambda mode, name: picked.append((mode, name)))
+    header.set_choices(Mode.BYOM_REALTIME, "my-ptu", ("my-ptu", "gpt-realtime"))
+    assert picked == [] and header.deployment.currentText() == "my-ptu"
+    line = header.deployment.lineEdit()
+    assert line is not None
+    line.selectAll()
+    qtbot.keyClicks(line, "gpt-realtime-mini")
+    qtbot.keyClick(line, Qt.Key.Key_Return)
+    assert picked == [(Mode.BYOM_REALTIME, "gpt-realtime-mini")]
+
+
+def test_the_connect_button_stops_a_reconnect_in_progress(qtbot: QtBot) -> None:
+    header = Header()
+    qtbot.addWidget(header)
+    pressed: list[str] = []
+    header.connect_clicked.connect(lambda: pressed.append("connect"))
+    header.disconnect_clicked.connect(lambda: pressed.append("disconnect"))
+    header.set_connection(ConnectionChanged(ConnState.RECONNECTING, "x", retry_in_s=30, attempt=5))
+    qtbot.mouseClick(header.connect_button, Qt.MouseButton.LeftButton)
+    header.set_connection(ConnectionChanged(ConnState.DISCONNECTED))
+    qtbot.mouseClick(header.connect_button, Qt.MouseButton.LeftButton)
+    assert pressed == ["disconnect", "connect"]
