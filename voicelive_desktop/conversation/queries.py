@@ -1,14 +1,16 @@
 """The SQL of the history store: the writes (each one step of a queued change) and the reads.
 
-Kept apart from ``store.py`` so that the store reads as policy (when to write, what to do when the file
-fails) and this file as the data it moves. Every write takes the connection first and its data as keywords,
-so a queued write is a plain ``functools.partial`` that can be applied again after a failed attempt.
+Kept apart from ``store.py`` so that the store reads as what the history offers and this file as the data it
+moves. Every write takes the connection first and its data (plain JSON values) as keywords, so a queued write
+is a plain ``functools.partial`` that can be retried, or kept in a side file (``journal.py``); each is
+idempotent, so applying one twice does no harm.
 """
 
 from __future__ import annotations
 
 import re
 import sqlite3
+from datetime import UTC, datetime
 from typing import Any
 
 from .schema import MESSAGE_COLUMNS
@@ -57,6 +59,22 @@ SEARCH = f"""
 """
 
 
+def stamp(at: datetime) -> str:
+    """A time as stored: fixed-width UTC text, so that stamps sort as strings (naive times are local time)."""
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_time(value: Any) -> datetime | None:
+    """A stored time back as an aware datetime; None for anything that is not one."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
 def fts_query(text: str) -> str | None:
     """An FTS5 query matching every word of ``text``, the last as a prefix; None when there is no word.
 
@@ -85,7 +103,8 @@ def auto_title(text: str) -> str:
 def insert_conversation(con: sqlite3.Connection, *, cid: str, title: str, now: str) -> None:
     """A new conversation; a given title counts as chosen by the user."""
     con.execute(
-        "INSERT INTO conversations (id, title, title_is_custom, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+        "INSERT OR IGNORE INTO conversations (id, title, title_is_custom, created_at, updated_at) "
+        "VALUES (?, ?, ?, ?, ?)",
         (cid, title, bool(title), now, now),
     )
 

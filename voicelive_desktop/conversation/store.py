@@ -1,9 +1,9 @@
 """The durable conversation history: a SQLite file in the user's data folder, one connection, one thread.
 
-Users must never lose a conversation, so the store is built to keep going when the file is not: a damaged file
-is moved aside and what can be read is copied into a fresh one, and while the file is locked or unwritable the
-writes wait in memory, in order, and land on the next write or :meth:`HistoryStore.retry`. Nothing here raises
-on opening; :attr:`HistoryStore.problem` says in plain words what went wrong.
+Users must never lose a conversation, so the store keeps going when the file does not (``connection.py``): a
+damaged file is moved aside and what can be read is copied into a fresh one, and while the file is locked or
+unwritable the writes wait in memory, in order, and land on the next write or :meth:`HistoryStore.retry`.
+Nothing here raises on opening; :attr:`HistoryStore.problem` says in plain words what went wrong.
 
 All methods are synchronous and must be called from the thread that created the store (``history.py`` gives
 the app an asyncio facade that owns that thread). Times are stored as UTC and returned as aware datetimes.
@@ -11,10 +11,7 @@ the app an asyncio facade that owns that thread). Times are stored as UTC and re
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import logging
-import sqlite3
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,10 +22,20 @@ from typing import Any, Literal, get_args
 import platformdirs
 
 from . import queries, schema
-from .salvage import replace_damaged
-from .schema import Damaged, failure_kind
+from .connection import HistoryFile, HistoryUnavailable
+from .queries import parse_time, stamp
 
-log = logging.getLogger(__name__)
+__all__ = [
+    "ROLES",
+    "UNTITLED",
+    "ConversationSummary",
+    "HistoryStore",
+    "HistoryUnavailable",
+    "Role",
+    "SearchHit",
+    "StoredMessage",
+    "default_path",
+]
 
 APP_NAME = "voicelive-desktop"
 FILE_NAME = "history.sqlite3"
@@ -36,8 +43,6 @@ UNTITLED = "New conversation"
 
 Role = Literal["user", "assistant", "divider"]
 ROLES: frozenset[str] = frozenset(get_args(Role))
-
-_Write = Callable[[sqlite3.Connection], None]
 
 
 def default_path() -> Path:
@@ -95,25 +100,6 @@ class SearchHit:
     snippet: str
 
 
-class HistoryUnavailable(RuntimeError):
-    """The history cannot be read right now (locked by another program, unreadable disk); the message says why."""
-
-
-def _stamp(at: datetime) -> str:
-    """Fixed-width UTC text, so that stamps sort as strings (naive times are taken as local time)."""
-    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _time(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
 class HistoryStore:
     """Conversations and their messages in one SQLite file; see the module docstring for the failure rules."""
 
@@ -133,24 +119,18 @@ class HistoryStore:
             clock: the current time, for tests.
         """
         self.path = path if path is not None else default_path()
-        self._busy_timeout = busy_timeout
         self._clock = clock or (lambda: datetime.now(UTC))
-        self._con: sqlite3.Connection | None = None
-        self._pending: list[_Write] = []
-        self._problem: str | None = None
-        self._transient = False
-        self._closed = False
-        self._ensure_open()
+        self._file = HistoryFile(self.path, busy_timeout, self._clock)
 
     @property
     def problem(self) -> str | None:
         """What went wrong with the history, in words for the user; None when all is well."""
-        return self._problem
+        return self._file.problem
 
     @property
     def pending_writes(self) -> int:
         """Changes waiting in memory for the file to become writable."""
-        return len(self._pending)
+        return self._file.pending_writes
 
     # ---- writes: queued in order, applied at once when the file is writable ----
 
@@ -158,7 +138,7 @@ class HistoryStore:
         """Start a conversation; its id is made here, so it is usable even while the file is locked."""
         cid = uuid.uuid4().hex
         name = (title or "").strip()
-        self._write(functools.partial(queries.insert_conversation, cid=cid, title=name, now=self._now()))
+        self._file.write(functools.partial(queries.insert_conversation, cid=cid, title=name, now=self._now()))
         return cid
 
     def save_message(self, conversation_id: str, message: StoredMessage) -> None:
@@ -174,32 +154,31 @@ class HistoryStore:
             raise ValueError(f"unknown role {message.role!r}")
         row = {
             **{name: getattr(message, name) for name in schema.MESSAGE_COLUMNS if hasattr(message, name)},
-            "started_at": message.started_at and _stamp(message.started_at),
-            "finished_at": message.finished_at and _stamp(message.finished_at),
+            "started_at": message.started_at and stamp(message.started_at),
+            "finished_at": message.finished_at and stamp(message.finished_at),
         }
-        self._write(functools.partial(queries.upsert_message, cid=conversation_id, row=row, now=self._now()))
+        self._file.write(functools.partial(queries.upsert_message, cid=conversation_id, row=row, now=self._now()))
 
     def rename(self, conversation_id: str, title: str) -> None:
         """Give a conversation its own title; an empty title goes back to the automatic one."""
-        self._write(functools.partial(queries.rename, cid=conversation_id, title=title.strip()))
+        self._file.write(functools.partial(queries.rename, cid=conversation_id, title=title.strip()))
 
     def delete(self, conversation_id: str) -> None:
         """Hide a conversation (it is kept, so :meth:`restore` can undo, until :meth:`purge_deleted`)."""
-        self._write(functools.partial(queries.set_deleted, cid=conversation_id, at=self._now()))
+        self._file.write(functools.partial(queries.set_deleted, cid=conversation_id, at=self._now()))
 
     def restore(self, conversation_id: str) -> None:
         """Undo :meth:`delete`."""
-        self._write(functools.partial(queries.set_deleted, cid=conversation_id, at=None))
+        self._file.write(functools.partial(queries.set_deleted, cid=conversation_id, at=None))
 
     def purge_deleted(self, older_than: timedelta = timedelta(0)) -> None:
         """Erase for good the conversations deleted more than ``older_than`` ago."""
-        cutoff = _stamp(self._clock() - older_than)
-        self._write(functools.partial(queries.purge, cutoff=cutoff))
+        cutoff = stamp(self._clock() - older_than)
+        self._file.write(functools.partial(queries.purge, cutoff=cutoff))
 
     def retry(self) -> bool:
         """Try again to save what is waiting in memory; True when nothing is left waiting."""
-        self._check_open()
-        return self._flush()
+        return self._file.retry()
 
     # ---- reads ----
 
@@ -209,7 +188,7 @@ class HistoryStore:
         Raises:
             HistoryUnavailable: when the file cannot be read now (see :attr:`problem`).
         """
-        rows = self._query(queries.LIST, (limit,))
+        rows = self._file.query(queries.LIST, (limit,))
         return [self._summary(row) for row in rows]
 
     def conversation(self, conversation_id: str) -> ConversationSummary | None:
@@ -218,7 +197,7 @@ class HistoryStore:
         Raises:
             HistoryUnavailable: when the file cannot be read now (see :attr:`problem`).
         """
-        rows = self._query(queries.ONE, (conversation_id,))
+        rows = self._file.query(queries.ONE, (conversation_id,))
         return self._summary(rows[0]) if rows else None
 
     def load(self, conversation_id: str) -> list[StoredMessage]:
@@ -227,7 +206,7 @@ class HistoryStore:
         Raises:
             HistoryUnavailable: when the file cannot be read now (see :attr:`problem`).
         """
-        rows = self._query(queries.LOAD, (conversation_id,))
+        rows = self._file.query(queries.LOAD, (conversation_id,))
         return [
             StoredMessage(
                 message_id=str(r[0]),
@@ -243,8 +222,8 @@ class HistoryStore:
                 mode=r[10],
                 deployment=r[11],
                 voice=r[12],
-                started_at=_time(r[13]),
-                finished_at=_time(r[14]),
+                started_at=parse_time(r[13]),
+                finished_at=parse_time(r[14]),
                 latency_ms=r[15],
             )
             for r in rows
@@ -262,7 +241,7 @@ class HistoryStore:
         query = queries.fts_query(text)
         if query is None:
             return []
-        rows = self._query(queries.SEARCH, (marks[0], marks[1], query, limit))
+        rows = self._file.query(queries.SEARCH, (marks[0], marks[1], query, limit))
         return [SearchHit(self._summary(row), message_id=str(row[-1]), snippet=str(row[-2] or "")) for row in rows]
 
     def last_conversation_id(self) -> str | None:
@@ -271,32 +250,18 @@ class HistoryStore:
         Raises:
             HistoryUnavailable: when the file cannot be read now (see :attr:`problem`).
         """
-        rows = self._query(queries.LAST, ())
+        rows = self._file.query(queries.LAST, ())
         return str(rows[0][0]) if rows else None
 
     def close(self, wait: float = 2.0) -> None:
-        """Save what is waiting (waiting up to ``wait`` s for another program's lock) and close the file."""
-        if self._closed:
-            return
-        if self._pending:
-            self._busy_timeout = max(self._busy_timeout, wait)
-            if self._con is not None:
-                self._con.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
-            self._flush()
-        if self._pending:
-            log.error("closing the history with %d unsaved changes: %s", len(self._pending), self._problem)
-            self._set_problem(f"{len(self._pending)} change(s) to the history could not be saved: {self._problem}")
-        if self._con is not None:
-            with contextlib.suppress(sqlite3.Error):
-                self._con.execute("PRAGMA optimize")
-            self._con.close()
-            self._con = None
-        self._closed = True
+        """Save what is waiting (waiting up to ``wait`` s for another program's lock) and close the file.
 
-    # ---- the machinery ----
+        What still cannot be saved is kept in a side file and saved at the next start.
+        """
+        self._file.close(wait)
 
     def _now(self) -> str:
-        return _stamp(self._clock())
+        return stamp(self._clock())
 
     def _summary(self, row: tuple[Any, ...]) -> ConversationSummary:
         epoch = datetime.fromtimestamp(0, UTC)
@@ -304,137 +269,9 @@ class HistoryStore:
             id=str(row[0]),
             title=str(row[1] or "") or UNTITLED,
             title_is_custom=bool(row[2]),
-            created_at=_time(row[3]) or epoch,
-            updated_at=_time(row[4]) or epoch,
+            created_at=parse_time(row[3]) or epoch,
+            updated_at=parse_time(row[4]) or epoch,
             message_count=int(row[5] or 0),
             mode=row[6],
             deployment=row[7],
         )
-
-    def _set_problem(self, text: str, transient: bool = False) -> None:
-        if text != self._problem:
-            log.warning("history: %s", text)
-        self._problem, self._transient = text, transient
-
-    def _check_open(self) -> None:
-        if self._closed:
-            raise HistoryUnavailable("The history is closed.")
-
-    def _write(self, write: _Write) -> None:
-        self._check_open()
-        self._pending.append(write)
-        self._flush()
-
-    def _ensure_open(self) -> sqlite3.Connection | None:
-        if self._con is None:
-            try:
-                self._con = self._open_file()
-            except (sqlite3.Error, OSError, Damaged) as exc:
-                self._failed(exc)
-            except Exception as exc:  # a bug in a migration must not stop the app from starting
-                log.exception("opening the history failed")
-                self._failed(exc, recover=False)
-        return self._con
-
-    def _open_file(self) -> sqlite3.Connection:
-        con, version = schema.open_database(self.path, self._busy_timeout)
-        if version > len(schema.MIGRATIONS):
-            self._set_problem(
-                "The history was written by a newer version of voicelive-desktop; this version may not show "
-                "everything in it."
-            )
-        return con
-
-    def _failed(self, exc: BaseException, recover: bool = True) -> None:
-        """React to a failure to open, read or write: recover a damaged file, else report and keep waiting."""
-        kind = failure_kind(exc)
-        if kind == "damaged" and recover:
-            self._recover(exc)
-        elif kind == "busy":
-            self._set_problem(
-                f"The history ({self.path}) is in use by another program. New messages are kept in memory and "
-                "saved as soon as it is free.",
-                transient=True,
-            )
-        else:
-            self._set_problem(
-                f"The history ({self.path}) cannot be saved right now ({exc}). New messages are kept in memory and "
-                "saved when it works again.",
-                transient=True,
-            )
-
-    def _recover(self, exc: BaseException) -> None:
-        """Move the damaged file aside, start a fresh one and copy into it whatever can still be read."""
-        if self._con is not None:
-            with contextlib.suppress(sqlite3.Error):
-                self._con.close()
-            self._con = None
-        con, what = replace_damaged(self.path, exc, self._open_file, self._clock().astimezone(), self._now())
-        self._con = con
-        self._set_problem(what, transient=con is None)
-
-    def _resolved(self) -> None:
-        if self._transient:
-            log.info("history: the earlier problem is resolved")
-            self._problem, self._transient = None, False
-
-    def _flush(self) -> bool:
-        """Apply every waiting write in one transaction; True when none is left waiting."""
-        for attempt in (1, 2):
-            if not self._pending:
-                return True
-            con = self._ensure_open()
-            if con is None:
-                return False
-            try:
-                self._apply_pending(con)
-            except (sqlite3.Error, Damaged) as exc:
-                if attempt == 2 or failure_kind(exc) != "damaged":
-                    self._failed(exc, recover=False)
-                    return False
-                self._recover(exc)
-                continue
-            self._resolved()
-        return not self._pending
-
-    def _apply_pending(self, con: sqlite3.Connection) -> None:
-        con.execute("BEGIN IMMEDIATE")
-        try:
-            for write in self._pending:
-                con.execute("SAVEPOINT write")
-                try:
-                    write(con)
-                except Exception as exc:
-                    con.execute("ROLLBACK TO write")
-                    if failure_kind(exc) != "rejected":
-                        raise
-                    log.error("the history refused a change: %s", exc)
-                    self._set_problem(f"A change to the history was refused and not saved ({exc}).")
-                con.execute("RELEASE write")
-            con.execute("COMMIT")
-        except BaseException:
-            with contextlib.suppress(sqlite3.Error):
-                con.execute("ROLLBACK")
-            raise
-        self._pending.clear()
-
-    def _query(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-        """Run a read after saving what is waiting; recover once from damage found on the way."""
-        self._check_open()
-        self._flush()
-        for attempt in (1, 2):
-            con = self._ensure_open()
-            if con is None:
-                break
-            try:
-                rows = con.execute(sql, params).fetchall()
-            except sqlite3.Error as exc:
-                if attempt == 2 or failure_kind(exc) != "damaged":
-                    self._failed(exc, recover=False)
-                    break
-                self._recover(exc)
-                continue
-            if not self._pending:
-                self._resolved()
-            return [tuple(row) for row in rows]
-        raise HistoryUnavailable(self._problem or "The history cannot be read right now.")
