@@ -202,3 +202,35 @@ async def test_writes_wait_for_a_lock_and_land_by_themselves_when_it_goes(db_pat
     await until(lambda: bool(resolved))
     assert history.problem is None and len(problems) == 1
     await history.close()
+
+
+def test_changes_still_locked_out_at_closing_are_saved_at_the_next_start(db_path: Path, locker: list[Locker]) -> None:
+    made = HistoryStore(db_path)
+    cid = made.new_conversation()
+    made.close()
+    locker.append(Locker(db_path))
+    store = HistoryStore(db_path)
+    store.save_message(cid, StoredMessage("u1", "user", "said just before quitting", final=True))
+    store.rename(cid, "Quitting time")
+
+    store.close(wait=0.1)
+
+    [kept] = db_path.parent.glob("history.sqlite3.unsaved-*.json")
+    assert store.problem is not None and str(kept) in store.problem and "next time the app starts" in store.problem
+    locker[0].release()
+    again = HistoryStore(db_path)
+    assert [m.text for m in again.load(cid)] == ["said just before quitting"]
+    assert [c.title for c in again.list_conversations()] == ["Quitting time"]
+    assert again.problem is None and not kept.exists()
+    again.close()
+
+
+def test_a_history_that_cannot_be_created_does_not_stop_the_app(tmp_path: Path) -> None:
+    (tmp_path / "data").write_text("a file where the folder should be")
+    store = HistoryStore(tmp_path / "data" / "history.sqlite3")
+    assert store.problem is not None and "cannot be saved right now" in store.problem
+    store.save_message(store.new_conversation(), StoredMessage("u1", "user", "hello", final=True))
+    assert store.pending_writes == 2
+    with pytest.raises(HistoryUnavailable):
+        store.list_conversations()
+    store.close(wait=0)
