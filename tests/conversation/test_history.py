@@ -55,6 +55,32 @@ async def test_a_failed_write_is_reported_once_and_the_others_still_land(db_path
     await history.close()
 
 
+class FakeStore:
+    """Just enough of a store to drive problem reporting."""
+
+    problem: str | None = None
+    pending_writes = 0
+
+    def close(self, wait: float = 2.0) -> None:
+        pass
+
+
+async def test_a_problem_that_goes_away_and_comes_back_is_reported_again() -> None:
+    problems: list[str] = []
+    resolved: list[bool] = []
+    history = AsyncHistory(
+        asyncio.get_running_loop(),
+        FakeStore,  # type: ignore[arg-type]
+        on_problem=problems.append,
+        on_resolved=lambda: resolved.append(True),
+    )
+    for problem in ("in use by another program", None, "in use by another program"):
+        await history.call(setattr, "problem", problem)
+    await history.close()  # the worker looks at the store's problem after each call
+    await until(lambda: len(problems) == 2)
+    assert problems == ["in use by another program"] * 2 and resolved == [True]
+
+
 async def test_errors_of_awaited_calls_reach_the_caller(db_path: Path) -> None:
     history = await AsyncHistory.open(db_path)
     with pytest.raises(ValueError, match="robot"):

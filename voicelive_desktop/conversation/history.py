@@ -168,7 +168,7 @@ class AsyncHistory:
         if self._closing:
             return
         future: concurrent.futures.Future[None] = concurrent.futures.Future()
-        self._jobs.put((HistoryStore.close, future))
+        self._jobs.put((lambda store: store.close(), future))
         self._jobs.put(None)
         self._closing = True
         await asyncio.wrap_future(future, loop=self.loop)
@@ -220,7 +220,9 @@ class AsyncHistory:
         self._store_problem = problem
         if problem is not None:
             self._report(problem)
-        elif self._on_resolved is not None:
+            return
+        self._last_report = None  # the same trouble coming back later is news again
+        if self._on_resolved is not None:
             self._deliver(self._on_resolved)
 
     def _report(self, text: str) -> None:
