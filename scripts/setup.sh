@@ -12,6 +12,7 @@ APT_PACKAGES=(
   xvfb xauth libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1
   libxcb-render-util0 libxcb-shape0 libxcb-xkb1   # a real X window on a machine without a display
   imagemagick xdotool                             # screenshots, and driving the real window in a script
+  x11-xserver-utils                               # xset: key auto-repeat on for the global hold-key tests
 )
 
 missing=()
