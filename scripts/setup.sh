@@ -13,6 +13,7 @@ APT_PACKAGES=(
   libxcb-render-util0 libxcb-shape0 libxcb-xkb1   # a real X window on a machine without a display
   imagemagick xdotool                             # screenshots, and driving the real window in a script
   x11-xserver-utils                               # xset: key auto-repeat on for the global hold-key tests
+  appstream desktop-file-utils                    # validate the AppStream metainfo and the .desktop entry
 )
 
 missing=()
