@@ -14,6 +14,7 @@ APT_PACKAGES=(
   imagemagick xdotool                             # screenshots, and driving the real window in a script
   x11-xserver-utils                               # xset: key auto-repeat on for the global hold-key tests
   appstream desktop-file-utils                    # validate the AppStream metainfo and the .desktop entry
+  trayer                                          # a light XEmbed system tray: the tray icon test under Xvfb
 )
 
 missing=()
