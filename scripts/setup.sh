@@ -15,6 +15,7 @@ APT_PACKAGES=(
   x11-xserver-utils                               # xset: key auto-repeat on for the global hold-key tests
   appstream desktop-file-utils                    # validate the AppStream metainfo and the .desktop entry
   trayer                                          # a light XEmbed system tray: the tray icon test under Xvfb
+  dbus-daemon                                     # a private session bus: the GlobalShortcuts portal test
 )
 
 missing=()

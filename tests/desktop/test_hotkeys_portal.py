@@ -1,8 +1,9 @@
 """The GlobalShortcuts portal conversation against a fake bus.
 
 No xdg-desktop-portal runs on the test machines (it needs a Wayland compositor and a desktop's backend), so the
-real D-Bus transport (``JeepneyBus``) and the desktop's dialog are not exercised here: these tests check the
-protocol the backend speaks, as the portal documentation describes it.
+desktop's dialog and a real portal's quirks are not exercised here. These tests check the protocol the backend
+speaks, as the portal documentation describes it: against a fake bus, and once through the real jeepney
+transport on a private dbus-daemon with a stand-in portal (tests/desktop/fake_portal.py).
 """
 
 from __future__ import annotations
@@ -192,3 +193,42 @@ def test_portal_probe() -> None:
 )
 def test_trigger_spelling(name: str, expected: str) -> None:
     assert trigger(parse_key_name(name)) == expected
+
+
+@pytest.fixture
+def private_bus(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    from tests.desktop.fake_portal import PrivateBus
+
+    bus = PrivateBus()
+    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", bus.address)
+    yield bus.address
+    bus.stop()
+
+
+def test_the_jeepney_transport_against_a_stand_in_portal_on_a_private_bus(private_bus: str, recorder: Recorder) -> None:
+    """The real D-Bus path (JeepneyBus, match rules, request paths, signals) with a portal stand-in."""
+    from tests.desktop.fake_portal import FakePortalService
+
+    env = {"DBUS_SESSION_BUS_ADDRESS": private_bus}
+    assert "no GlobalShortcuts portal" in portal_problem(env)  # nobody owns the portal's name yet
+    service = FakePortalService(private_bus)
+    try:
+        assert portal_problem(env) == ""
+        backend = PortalHoldKey()
+        backend.start(
+            "Ctrl+Alt+Space",
+            lambda: recorder.events.append("press"),
+            lambda: recorder.events.append("release"),
+            on_unavailable=recorder.lost.append,
+        )
+        wait_for(lambda: backend.trigger_description == "Press F9", what="the binding over D-Bus")
+        bind = next(body for member, body in service.calls if member == "BindShortcuts")
+        assert bind[1][0][1]["preferred_trigger"] == ("s", "CTRL+ALT+space")
+        service.key("Activated")
+        service.key("Deactivated")
+        wait_for(lambda: recorder.events == ["press", "release"], what="press and release over D-Bus")
+        backend.stop()
+        wait_for(lambda: service.calls[-1][0] == "Close", what="the session's Close")
+        assert recorder.lost == [] and backend.available
+    finally:
+        service.stop()

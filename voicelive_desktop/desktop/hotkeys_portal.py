@@ -82,9 +82,8 @@ class JeepneyBus:
     """``PortalBus`` over the session bus with jeepney's blocking connection (used from one thread only)."""
 
     def __init__(self, timeout: float = 5.0) -> None:
+        from jeepney import MatchRule, MessageType
         from jeepney.io.blocking import open_dbus_connection
-        from jeepney.low_level import MessageType
-        from jeepney.wrappers import MatchRule
 
         self._timeout = timeout
         self._conn = open_dbus_connection("SESSION")
@@ -95,8 +94,7 @@ class JeepneyBus:
 
     def call(self, path: str, interface: str, method: str, signature: str, body: tuple[Any, ...]) -> tuple[Any, ...]:
         """Call ``method`` on the portal object at ``path``."""
-        from jeepney.low_level import MessageType
-        from jeepney.wrappers import DBusAddress, new_method_call
+        from jeepney import DBusAddress, MessageType, new_method_call
 
         message = new_method_call(DBusAddress(path, PORTAL, interface), method, signature or None, body)
         reply = self._conn.send_and_get_reply(message, timeout=self._timeout)
@@ -106,15 +104,14 @@ class JeepneyBus:
 
     def watch(self, path: str, interface: str, member: str) -> None:
         """Ask the bus daemon to route this signal to us."""
-        from jeepney.bus_messages import message_bus
-        from jeepney.wrappers import MatchRule
+        from jeepney import MatchRule, message_bus
 
         rule = MatchRule(type="signal", interface=interface, member=member, path=path)
         self._conn.send_and_get_reply(message_bus.AddMatch(rule), timeout=self._timeout)
 
     def next_signal(self, timeout: float) -> BusSignal | None:
         """Pop a queued signal, or read from the socket for up to ``timeout`` seconds."""
-        from jeepney.low_level import HeaderFields
+        from jeepney import HeaderFields
 
         if not self._signals:
             try:
@@ -144,7 +141,7 @@ def portal_problem(env: Mapping[str, str] = os.environ, bus_factory: Callable[[]
         return "there is no D-Bus session bus"
     try:
         bus = (bus_factory or (lambda: JeepneyBus(timeout=1.0)))()
-    except (OSError, TimeoutError, KeyError) as exc:
+    except (OSError, TimeoutError, KeyError, ImportError) as exc:
         return f"cannot reach the D-Bus session bus ({exc})"
     try:
         bus.call(PORTAL_PATH, "org.freedesktop.DBus.Properties", "Get", "ss", (SHORTCUTS, "version"))
@@ -203,7 +200,7 @@ class PortalHoldKey:
     def _run(self, combo: KeyCombo, held: HeldState, stopping: threading.Event, on_unavailable: Lost | None) -> None:
         try:
             bus = self._bus_factory()
-        except (OSError, TimeoutError, KeyError) as exc:
+        except (OSError, TimeoutError, KeyError, ImportError) as exc:
             self._lost(f"Cannot reach the D-Bus session bus ({exc}).", held, on_unavailable)
             return
         session = ""
