@@ -260,18 +260,25 @@ class X11HoldKey:
         if event.type == X.KeyPress:
             held.press()
         elif event.type == X.KeyRelease:
-            if not self._xkb and self._is_repeat(event):
-                return
+            following = None if self._xkb else self._next_event_now()
+            if _is_repeat_pair(event, following):
+                return  # without XKB a repeat is a release and a press with the same timestamp: drop the pair
             held.release()
+            if following is not None:
+                self._handle(following, held)
 
-    def _is_repeat(self, release: Any) -> bool:
-        """Without XKB a repeat is a release and a press with the same timestamp: swallow the pair."""
+    def _next_event_now(self) -> Any:
+        """The next event if the server has sent it by now, else None (a repeat's press is sent at once)."""
         display = self._display
         if not display.pending_events():
-            display.sync()  # the paired press is sent at once; a round trip makes sure it has arrived
-        if display.pending_events():
-            following = display.next_event()
-            if following.type == X.KeyPress and following.detail == release.detail and following.time == release.time:
-                return True
-            self._handle(following, self._held)  # type: ignore[arg-type]
-        return False
+            display.sync()  # one round trip: whatever the server queued before it has arrived afterwards
+        return display.next_event() if display.pending_events() else None
+
+
+def _is_repeat_pair(release: Any, following: Any) -> bool:
+    return bool(
+        following is not None
+        and following.type == X.KeyPress
+        and following.detail == release.detail
+        and following.time == release.time
+    )
