@@ -1,0 +1,169 @@
+"""A private PulseAudio with a virtual microphone and speaker, and recorders that timestamp what they hear.
+
+The server part is a copy of the essentials of tests/pulse.py (benchmarks import nothing from tests/):
+
+- ``micfeed``: a null sink; what is played into it comes out of its monitor, the default source, i.e. what
+  every client's microphone hears.
+- ``speaker``: the default sink; its monitor is what the clients played.
+
+Only what this module started is stopped, by the ids it recorded. Idle null sinks render in 2 s blocks, so
+each monitor is kept clocked by a background ``pacat`` recording to nowhere.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+RATE = 24000
+CONFIG = """\
+load-module module-native-protocol-unix auth-anonymous=1
+load-module module-null-sink sink_name=speaker rate=24000 channels=1 sink_properties=device.description=Virtual-Speaker
+load-module module-null-sink sink_name=micfeed rate=24000 channels=1 sink_properties=device.description=Virtual-Mic
+set-default-sink speaker
+set-default-source micfeed.monitor
+"""
+_PACAT_FORMAT = ["--raw", "--rate=24000", "--channels=1", "--format=s16le"]
+
+
+class PrivatePulse:
+    """Start with :meth:`start`, stop with :meth:`stop`; ``env`` is what a client process needs."""
+
+    def __init__(self) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="vl-bench-pulse-"))
+        self.runtime = self.root / "run"
+        self.env = {"XDG_RUNTIME_DIR": str(self.runtime), "PULSE_SERVER": f"unix:{self.runtime}/pulse/native"}
+        self._clocks: list[subprocess.Popen[bytes]] = []
+        self._pid: int | None = None
+
+    def run_env(self) -> dict[str, str]:
+        """The environment for a process that talks to this server."""
+        return {**os.environ, **self.env, "HOME": str(self.root)}
+
+    def start(self) -> None:
+        """Start the daemon and wait until its sinks are clocked."""
+        exe = shutil.which("pulseaudio")
+        if exe is None:
+            raise RuntimeError("pulseaudio is not installed; run scripts/setup.sh")
+        self.runtime.mkdir(mode=0o700, parents=True)
+        config = self.root / "default.pa"
+        config.write_text(CONFIG)
+        subprocess.run(
+            [
+                exe,
+                "--daemonize=yes",
+                "-n",
+                "-F",
+                str(config),
+                "--exit-idle-time=-1",
+                "--disallow-exit=yes",
+                "--use-pid-file=yes",
+                f"--log-target=file:{self.root}/pulse.log",
+            ],
+            env=self.run_env(),
+            check=True,
+            timeout=20,
+        )
+        pid_file = self.runtime / "pulse" / "pid"
+        deadline = time.monotonic() + 10
+        while not pid_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self._pid = int(pid_file.read_text().split()[0])
+        for sink in ("speaker", "micfeed"):
+            self._clocks.append(
+                subprocess.Popen(
+                    ["pacat", "--record", "--raw", "--latency-msec=10", "-d", f"{sink}.monitor"],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    env=self.run_env(),
+                )
+            )
+        time.sleep(2.2)
+
+    def stop(self) -> None:
+        """Stop the clock keepers and the daemon this object started."""
+        for proc in self._clocks:
+            proc.terminate()
+        for proc in self._clocks:
+            try:
+                proc.wait(timeout=3)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        if self._pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self._pid, signal.SIGTERM)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def play(self, pcm16: bytes, device: str = "micfeed") -> subprocess.Popen[bytes]:
+        """Start playing mono 24 kHz PCM16 into ``device`` (the virtual microphone by default)."""
+        proc = subprocess.Popen(
+            ["pacat", "--playback", *_PACAT_FORMAT, "--latency-msec=20", "-d", device],
+            stdin=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=self.run_env(),
+        )
+        assert proc.stdin is not None
+        proc.stdin.write(pcm16)
+        proc.stdin.close()
+        return proc
+
+    def record(self, device: str) -> StampedRecording:
+        """Start recording ``device`` (e.g. ``speaker.monitor``), noting when each piece arrived."""
+        return StampedRecording(self.run_env(), device)
+
+
+class StampedRecording:
+    """A running recording whose every chunk carries the ``time.monotonic()`` of its arrival.
+
+    A reader thread reads ``pacat``'s output as it comes (``pacat`` asks for 10 ms fragments), so a sample's
+    arrival time is known to about 10 ms: the moment the sound server made it available to a client.
+    """
+
+    def __init__(self, env: dict[str, str], device: str) -> None:
+        self._proc = subprocess.Popen(
+            ["pacat", "--record", *_PACAT_FORMAT, "--latency-msec=10", "-d", device],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=env,
+            bufsize=0,
+        )
+        self.chunks: list[tuple[float, bytes]] = []
+        self._thread = threading.Thread(target=self._read, name=f"record-{device}", daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        assert self._proc.stdout is not None
+        fd = self._proc.stdout.fileno()
+        while data := os.read(fd, 65536):
+            self.chunks.append((time.monotonic(), data))
+
+    def stop(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Stop; returns (samples int16, arrival time of each chunk, index of each chunk's first sample)."""
+        self._proc.send_signal(signal.SIGINT)
+        try:
+            self._proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+        self._thread.join(timeout=5)
+        return stamped_stream(self.chunks)
+
+
+def stamped_stream(chunks: list[tuple[float, bytes]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Join (arrival time, PCM16 bytes) chunks: (samples, arrival times, index of each chunk's first sample).
+
+    Chunks may split a sample between them; samples are counted over the joined bytes.
+    """
+    data = b"".join(c for _, c in chunks)
+    samples = np.frombuffer(data[: len(data) // 2 * 2], dtype=np.int16)
+    starts = np.cumsum([0] + [len(c) for _, c in chunks[:-1]]) // 2 if chunks else np.zeros(0, dtype=np.int64)
+    times = np.array([t for t, _ in chunks], dtype=np.float64)
+    return samples, times, np.asarray(starts, dtype=np.int64)
