@@ -321,6 +321,32 @@ HOW = {
 }
 
 
+NOT_MEASURED = {
+    "app_audio_callbacks_in_the_running_app": "PortAudio calls the app's callbacks inside the app's process; "
+    "timing them needs a hook (see suggested_app_hooks). audio_callbacks.app_reference has the app's callback "
+    "classes timed alone by benchmarks/audio_callbacks.py instead.",
+    "where_the_apps_key_up_to_commit_goes": "debounce, release tail and the sender's 20 ms polling cannot be told "
+    "apart from outside; only their sum is on the wire.",
+    "rendering_share_of_the_apps_streaming_cpu": "/proc gives one figure per process; splitting the level "
+    "meter's painting from the audio path needs a hook or a variant run.",
+    "baseline_gui_figures": "the baseline has no window: no first paint and no GUI-thread lag.",
+}
+HOOKS = [
+    "VOICELIVE_TRACE=<file>: append one JSON line per mark, stamped with time.monotonic() (the clock the harness "
+    "and proxy use): key press and release seen in MainWindow.eventFilter, talk_released emitted after the "
+    "debounce (MainWindow._key_released), Assistant.press/Assistant.release entered, Capture.release() (tail "
+    "starts), the tail's last chunk read in Capture.turn_audio, VoiceLiveSession.end_turn queuing the commit, "
+    "Playback.flush() called, and the first Playback callback that applied the flush (stored into a preallocated "
+    "slot by the callback, written from the loop), first answer audio received.",
+    "VOICELIVE_AUDIO_TIMINGS=<file>: where audio/stream.py builds the PortAudio stream, wrap the callback in the "
+    "preallocated start/end recorder benchmarks/audio_callbacks.py already uses, and write p50/p99 duration and "
+    "period at close, so the figures come from the running app, GUI and connection included.",
+    "No hook needed for GUI-thread lag: the X11 _NET_WM_PING probe (benchmarks/x11_ping.py) measures it from "
+    "outside. Under Wayland or offscreen it cannot; there, VOICELIVE_LOOP_LAG=1 in app.py could run one asyncio "
+    "task that sleeps 20 ms and records the oversleep in a preallocated array, logged at shutdown.",
+]
+
+
 def _git(*args: str) -> str:
     return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False).stdout.strip()
 
@@ -367,8 +393,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3, help="sessions per client (default 3)")
     parser.add_argument("--window", type=float, default=10.0, help="CPU measuring window, s (default 10)")
-    parser.add_argument("--settle", type=float, default=2.0, help="wait after connecting, s")
-    parser.add_argument("--ping-while-held", type=float, default=3.0, help="key held after the CPU window, s")
+    parser.add_argument("--settle", type=float, default=1.5, help="wait after connecting, s")
+    parser.add_argument("--ping-while-held", type=float, default=2.0, help="key held after the CPU window, s")
     parser.add_argument("--barge-ins", type=int, default=2, help="interruptions per session")
     parser.add_argument("--barge-after", type=float, default=1.0, help="interrupt this long after answer audio")
     parser.add_argument("--barge-hold", type=float, default=1.0, help="hold the key this long when interrupting")
@@ -460,6 +486,8 @@ def main() -> None:
         "app_reference": _callbacks_reference(),
         "baseline_in_sessions": baseline_callbacks,
     }
+    report["not_measured"] = NOT_MEASURED
+    report["suggested_app_hooks"] = HOOKS
     report["errors"] = errors
     report["seconds_taken"] = round(time.monotonic() - started, 1)
     args.out.parent.mkdir(parents=True, exist_ok=True)
