@@ -104,16 +104,22 @@ class PrivatePulse:
         shutil.rmtree(self.root, ignore_errors=True)
 
     def play(self, pcm16: bytes, device: str = "micfeed") -> subprocess.Popen[bytes]:
-        """Start playing mono 24 kHz PCM16 into ``device`` (the virtual microphone by default)."""
+        """Start playing mono 24 kHz PCM16 into ``device`` (the virtual microphone by default); returns at once."""
         proc = subprocess.Popen(
             ["pacat", "--playback", *_PACAT_FORMAT, "--latency-msec=20", "-d", device],
             stdin=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             env=self.run_env(),
         )
-        assert proc.stdin is not None
-        proc.stdin.write(pcm16)
-        proc.stdin.close()
+        stdin = proc.stdin
+        assert stdin is not None
+
+        def feed() -> None:  # pacat reads in real time: writing from here would block for the whole sound
+            with contextlib.suppress(BrokenPipeError):
+                stdin.write(pcm16)
+            stdin.close()
+
+        threading.Thread(target=feed, name=f"play-{device}", daemon=True).start()
         return proc
 
     def record(self, device: str) -> StampedRecording:
