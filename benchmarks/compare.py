@@ -117,15 +117,34 @@ def _marker_intervals(seconds: float) -> list[float]:
     return out
 
 
+def _loud(chunk: bytes, threshold: int = 64) -> bool:
+    return bool(np.abs(np.frombuffer(chunk[: len(chunk) // 2 * 2], dtype=np.int16)).max(initial=0) > threshold)
+
+
 def _wait_quiet(rec: StampedRecording, since: float, quiet_s: float = 0.8, timeout: float = 15.0) -> bool:
     """Wait until something was heard after ``since`` and then ``quiet_s`` of silence; False on timeout."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         time.sleep(0.1)
-        chunks = [(t, c) for t, c in list(rec.chunks) if t >= since]
-        loud = [t for t, c in chunks if np.abs(np.frombuffer(c[: len(c) // 2 * 2], dtype=np.int16)).max(initial=0) > 64]
+        loud = [t for t, c in list(rec.chunks) if t >= since and _loud(c)]
         if loud and time.monotonic() - loud[-1] >= quiet_s:
             return True
+    return False
+
+
+def _wait_sounding(rec: StampedRecording, not_before: float, span_s: float = 0.3, timeout: float = 10.0) -> bool:
+    """Wait, from ``not_before`` on, for speech at the speaker: the last ``span_s`` of chunks (nearly) all loud.
+
+    The answer has pauses between phrases (about 0.35 s); pressing in one would time nothing.
+    """
+    deadline = time.monotonic() + timeout
+    time.sleep(max(0.0, not_before - time.monotonic()))
+    while time.monotonic() < deadline:
+        now = time.monotonic()
+        recent = [_loud(c) for t, c in list(rec.chunks) if t >= now - span_s]
+        if len(recent) >= 10 and sum(recent) >= 0.9 * len(recent) and all(recent[-3:]):
+            return True
+        time.sleep(0.005)
     return False
 
 
@@ -245,7 +264,9 @@ class Session:
             if delta is None:
                 self.errors.append(f"{client.name}: no answer audio to interrupt")
                 break
-            time.sleep(max(0.0, delta.at + args.barge_after - time.monotonic()))
+            if not _wait_sounding(speaker, delta.at + args.barge_after):
+                self.errors.append(f"{client.name}: the answer was not heard at the speaker")
+                break
             down = client.key_down()
             time.sleep(args.barge_hold)
             up = client.key_up()
@@ -297,8 +318,9 @@ HOW = {
     "waits out its 40 ms release debounce (X auto-repeat) and then captures its 200 ms release tail (default "
     "setting, so the last syllable is not clipped) before committing, on purpose: ~240 ms of the figure is "
     "by design. The baseline commits at once and sends no tail.",
-    "barge_in_to_silence_ms": "while the answer plays (key down 1 s after the first answer audio reached the "
-    "proxy), key down and hold for --barge-hold s; speaker.monitor recorded with pacat (10 ms fragments, each "
+    "barge_in_to_silence_ms": "while the answer plays (at least 1 s after its first audio reached the proxy, "
+    "and once the speaker has carried speech for the last 0.3 s, so the key never lands in a pause between "
+    "phrases), key down and hold for --barge-hold s; speaker.monitor recorded with pacat (10 ms fragments, each "
     "stamped on arrival); time from the key down to the arrival of the last audible sample (|x| > 64) before "
     "the key came up. Counted only when audio was arriving in the 150 ms before the key; a barge-in whose "
     "answer still sounded at key up is listed under errors, not counted.",
@@ -396,7 +418,9 @@ def main() -> None:
     parser.add_argument("--settle", type=float, default=1.5, help="wait after connecting, s")
     parser.add_argument("--ping-while-held", type=float, default=2.0, help="key held after the CPU window, s")
     parser.add_argument("--barge-ins", type=int, default=2, help="interruptions per session")
-    parser.add_argument("--barge-after", type=float, default=1.0, help="interrupt this long after answer audio")
+    parser.add_argument(
+        "--barge-after", type=float, default=1.0, help="interrupt no sooner than this after answer audio"
+    )
     parser.add_argument("--barge-hold", type=float, default=1.0, help="hold the key this long when interrupting")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "compare.json")
     args = parser.parse_args()
