@@ -139,7 +139,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "audio_callbacks.json")
     args = parser.parse_args()
 
-    from tests.pulse import PrivatePulse
+    from benchmarks.sound import PrivatePulse
 
     pulse = PrivatePulse()
     pulse.start()
