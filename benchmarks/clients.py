@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -157,10 +158,11 @@ class AppClient(Client):
         return time.monotonic()
 
     def stop(self) -> None:
-        """SIGTERM closes the window, which shuts the app down cleanly."""
+        """SIGTERM closes the window, which shuts the app down cleanly; then its temporary folder goes."""
         if self.proc.poll() is None:
             self.proc.terminate()
         self._wait_exit()
+        shutil.rmtree(self._dir, ignore_errors=True)
 
 
 class BaselineClient(Client):

@@ -29,6 +29,7 @@ import datetime
 import importlib.metadata
 import json
 import platform
+import shutil
 import signal
 import socket
 import subprocess
@@ -391,8 +392,11 @@ def _startup(runs: int) -> list[float]:
     from .startup import one_run
 
     settings = Path(tempfile.mkdtemp(prefix="vl-bench-startup-")) / "settings.toml"
-    one_run(settings)  # warm the file cache, as startup.py does
-    return [one_run(settings) for _ in range(runs)]
+    try:
+        one_run(settings)  # warm the file cache, as startup.py does
+        return [one_run(settings) for _ in range(runs)]
+    finally:
+        shutil.rmtree(settings.parent, ignore_errors=True)
 
 
 def _callbacks_reference() -> dict[str, Any] | None:
@@ -487,6 +491,7 @@ def main() -> None:
         if xvfb is not None:
             xvfb.stop()
         pulse.stop()
+        shutil.rmtree(timings_dir, ignore_errors=True)
 
     figures: dict[str, Any] = {}
     for key, how in HOW.items():
