@@ -5,7 +5,8 @@
 - ``speaker``: the default sink; its monitor records what the app played.
 
 Only what this object started is stopped. Idle null sinks render in 2 s blocks, so each monitor is kept
-clocked by a background ``pacat`` recording to nowhere.
+clocked by a background ``pacat`` recording to nowhere. Recordings can stamp each piece with the moment it
+arrived, so a benchmark can tell when a sound was heard.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -23,6 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 RATE = 24000
+_PACAT_FORMAT = ["--raw", f"--rate={RATE}", "--channels=1", "--format=s16le"]
 CONFIG = """\
 load-module module-native-protocol-unix auth-anonymous=1
 load-module module-null-sink sink_name=speaker rate=24000 channels=1 sink_properties=device.description=Virtual-Speaker
@@ -35,14 +38,15 @@ set-default-source micfeed.monitor
 class PrivatePulse:
     """Start with :meth:`start`, stop with :meth:`stop`; ``env`` is what a client process needs."""
 
-    def __init__(self) -> None:
-        self.root = Path(tempfile.mkdtemp(prefix="vl-pulse-"))
+    def __init__(self, prefix: str = "vl-pulse-") -> None:
+        self.root = Path(tempfile.mkdtemp(prefix=prefix))
         self.runtime = self.root / "run"
         self.env = {"XDG_RUNTIME_DIR": str(self.runtime), "PULSE_SERVER": f"unix:{self.runtime}/pulse/native"}
         self._clocks: list[subprocess.Popen[bytes]] = []
         self._pid: int | None = None
 
-    def _run_env(self) -> dict[str, str]:
+    def run_env(self) -> dict[str, str]:
+        """The environment for a process that talks to this server."""
         return {**os.environ, **self.env, "HOME": str(self.root)}
 
     def start(self) -> None:
@@ -65,7 +69,7 @@ class PrivatePulse:
                 "--use-pid-file=yes",
                 f"--log-target=file:{self.root}/pulse.log",
             ],
-            env=self._run_env(),
+            env=self.run_env(),
             check=True,
             timeout=20,
         )
@@ -85,7 +89,7 @@ class PrivatePulse:
                 ["pacat", "--record", "--raw", "--latency-msec=10", "-d", f"{sink}.monitor"],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
-                env=self._run_env(),
+                env=self.run_env(),
             )
         )
 
@@ -106,7 +110,7 @@ class PrivatePulse:
     def pactl(self, *args: str) -> str:
         """Run pactl against this server."""
         return subprocess.run(
-            ["pactl", *args], env=self._run_env(), check=True, capture_output=True, text=True, timeout=10
+            ["pactl", *args], env=self.run_env(), check=True, capture_output=True, text=True, timeout=10
         ).stdout
 
     def add_sink(self, name: str, description: str, rate: int = 48000) -> str:
@@ -127,31 +131,34 @@ class PrivatePulse:
         self.pactl("unload-module", module)
 
     def play(self, pcm16: bytes, device: str = "micfeed") -> subprocess.Popen[bytes]:
-        """Start playing mono 24 kHz PCM16 into ``device`` (the virtual microphone by default)."""
+        """Start playing mono 24 kHz PCM16 into ``device`` (the virtual microphone by default); returns at once.
+
+        ``wait()`` on the returned process waits until the sound has been handed to the server.
+        """
         proc = subprocess.Popen(
-            [
-                "pacat",
-                "--playback",
-                "--raw",
-                "--rate=24000",
-                "--channels=1",
-                "--format=s16le",
-                "--latency-msec=20",
-                "-d",
-                device,
-            ],
+            ["pacat", "--playback", *_PACAT_FORMAT, "--latency-msec=20", "-d", device],
             stdin=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
-            env=self._run_env(),
+            env=self.run_env(),
         )
-        assert proc.stdin is not None
-        proc.stdin.write(pcm16)
-        proc.stdin.close()
+        stdin = proc.stdin
+        assert stdin is not None
+
+        def feed() -> None:  # pacat reads in real time: writing here would block for the whole sound
+            with contextlib.suppress(BrokenPipeError):
+                stdin.write(pcm16)
+            stdin.close()
+
+        threading.Thread(target=feed, name=f"play-{device}", daemon=True).start()
         return proc
+
+    def record_stamped(self, device: str) -> StampedRecording:
+        """Start recording ``device``, noting when each piece arrived (for latency figures)."""
+        return StampedRecording(self.run_env(), device)
 
     def record(self, device: str = "speaker.monitor") -> Recording:
         """Start recording ``device`` (what the app plays, by default)."""
-        return Recording(self._run_env(), device)
+        return Recording(self.run_env(), device)
 
 
 class Recording:
@@ -192,3 +199,53 @@ class Recording:
         data = Path(self._out.name).read_bytes()
         os.unlink(self._out.name)
         return np.frombuffer(data[: len(data) // 2 * 2], dtype=np.int16)
+
+
+class StampedRecording:
+    """A running recording whose every chunk carries the ``time.monotonic()`` of its arrival.
+
+    A reader thread reads ``pacat``'s output as it comes (``pacat`` asks for 10 ms fragments), so a sample's
+    arrival time is known to about 10 ms: the moment the sound server made it available to a client.
+    """
+
+    def __init__(self, env: dict[str, str], device: str) -> None:
+        self._proc = subprocess.Popen(
+            ["pacat", "--record", *_PACAT_FORMAT, "--latency-msec=10", "-d", device],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=env,
+            bufsize=0,
+        )
+        self.chunks: list[tuple[float, bytes]] = []
+        self._thread = threading.Thread(target=self._read, name=f"record-{device}", daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        assert self._proc.stdout is not None
+        fd = self._proc.stdout.fileno()
+        while data := os.read(fd, 65536):
+            self.chunks.append((time.monotonic(), data))
+
+    def stop(self) -> tuple[npt.NDArray[np.int16], npt.NDArray[np.float64], npt.NDArray[np.int64]]:
+        """Stop; returns (samples int16, arrival time of each chunk, index of each chunk's first sample)."""
+        self._proc.send_signal(signal.SIGINT)
+        try:
+            self._proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+        self._thread.join(timeout=5)
+        return stamped_stream(self.chunks)
+
+
+def stamped_stream(
+    chunks: list[tuple[float, bytes]],
+) -> tuple[npt.NDArray[np.int16], npt.NDArray[np.float64], npt.NDArray[np.int64]]:
+    """Join (arrival time, PCM16 bytes) chunks: (samples, arrival times, index of each chunk's first sample).
+
+    Chunks may split a sample between them; samples are counted over the joined bytes.
+    """
+    data = b"".join(c for _, c in chunks)
+    samples = np.frombuffer(data[: len(data) // 2 * 2], dtype=np.int16)
+    starts = np.cumsum([0] + [len(c) for _, c in chunks[:-1]]) // 2 if chunks else np.zeros(0, dtype=np.int64)
+    times = np.array([t for t, _ in chunks], dtype=np.float64)
+    return samples, times, np.asarray(starts, dtype=np.int64)

@@ -1,0 +1,224 @@
+"""The two clients under comparison, driven the same way: start, wait until configured, key down, key up, stop.
+
+- :class:`AppClient`: the real app (``python -m voicelive_desktop``) in a real X window on the benchmark's
+  Xvfb; the hold key is pressed with ``xdotool keydown/keyup space`` after focusing the window.
+- :class:`BaselineClient`: ``benchmarks/baseline_client.py``; its "key" is a line on its stdin.
+
+Each key method returns the ``time.monotonic()`` instant the key reached the client's input. For the app that
+is when ``xdotool`` has returned: the X server has the key by then (it sends it just before exiting), and the
+15 ms or so that spawning ``xdotool`` takes are not the app's. For the baseline it is just before the line is
+written to its stdin (a write of a few bytes; the client may read it before the write call returns).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+WINDOW_TITLE = "^Voice Live$"
+
+
+class Xvfb:
+    """A private X server on a display number it picks itself (``-displayfd``)."""
+
+    def __init__(self, size: str = "1100x760x24") -> None:
+        read, write = os.pipe()
+        self.proc = subprocess.Popen(
+            ["Xvfb", "-displayfd", str(write), "-screen", "0", size, "-nolisten", "tcp"],
+            pass_fds=(write,),
+            stderr=subprocess.DEVNULL,
+        )
+        os.close(write)
+        with os.fdopen(read) as pipe:
+            self.display = ":" + pipe.readline().strip()
+
+    def stop(self) -> None:
+        """Stop this X server."""
+        self.proc.terminate()
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+class Client:
+    """What the harness needs from a client process."""
+
+    name = ""
+    proc: subprocess.Popen[str]
+    launched_at = 0.0
+
+    @property
+    def pid(self) -> int:
+        """The client's own process (the CPU and memory figures are about it alone)."""
+        return self.proc.pid
+
+    def start(self) -> None:
+        """Launch, and return once the client can be driven."""
+        raise NotImplementedError
+
+    def key_down(self) -> float:
+        """Press the talk key."""
+        raise NotImplementedError
+
+    def key_up(self) -> float:
+        """Release the talk key."""
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        """Ask the client to quit, and make sure it did."""
+        raise NotImplementedError
+
+    def _wait_exit(self) -> None:
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+
+
+class AppClient(Client):
+    """The app in a real X window, talking to ``endpoint`` with the API key ``demo`` from the environment."""
+
+    name = "app"
+
+    def __init__(self, endpoint: str, display: str, sound_env: dict[str, str]) -> None:
+        self._dir = Path(tempfile.mkdtemp(prefix="vl-bench-app-"))
+        self.env = {
+            **sound_env,
+            "DISPLAY": display,
+            "AZURE_VOICELIVE_API_KEY": "demo",
+            "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring",
+            "HOME": str(self._dir),
+            "XDG_CONFIG_HOME": str(self._dir / "config"),
+        }
+        self.env.pop("QT_QPA_PLATFORM", None)  # a real X window, not offscreen
+        self.endpoint = endpoint
+        self.window = ""
+
+    def start(self) -> None:
+        """Launch; returns once the window is shown, placed and focused (not yet connected)."""
+        self.launched_at = time.monotonic()
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "voicelive_desktop",
+                "--endpoint",
+                self.endpoint,
+                "--model",
+                "gpt-realtime",
+                "--settings",
+                str(self._dir / "settings.toml"),
+            ],
+            env=self.env,
+            cwd=ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=open(self._dir / "app.log", "w"),  # noqa: SIM115 - the child owns it
+            text=True,
+        )
+        deadline = time.monotonic() + 30
+        while not self.window:
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                raise RuntimeError(f"the app's window did not appear; log: {self.log_tail()}")
+            time.sleep(0.1)
+            with contextlib.suppress(subprocess.CalledProcessError, IndexError):
+                self.window = self._xdotool("search", "--name", WINDOW_TITLE).split()[0]
+        self._xdotool("windowmove", self.window, "0", "0")
+        self._xdotool("windowsize", self.window, "1100", "760")
+        self._xdotool("windowfocus", "--sync", self.window)  # no window manager: focus it ourselves
+        # Click into the chat, away from the text field, where Space would type instead of talk.
+        self._xdotool("mousemove", "--window", self.window, "550", "300", "click", "1")
+
+    def log_tail(self) -> str:
+        """The end of the app's log (for error messages)."""
+        return (self._dir / "app.log").read_text()[-2000:]
+
+    def _xdotool(self, *args: str) -> str:
+        return subprocess.run(
+            ["xdotool", *args], env=self.env, check=True, capture_output=True, text=True, timeout=10
+        ).stdout
+
+    def key_down(self) -> float:
+        """``xdotool keydown space``."""
+        self._xdotool("keydown", "space")
+        return time.monotonic()
+
+    def key_up(self) -> float:
+        """``xdotool keyup space``."""
+        self._xdotool("keyup", "space")
+        return time.monotonic()
+
+    def stop(self) -> None:
+        """SIGTERM closes the window, which shuts the app down cleanly; then its temporary folder goes."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+        self._wait_exit()
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+
+class BaselineClient(Client):
+    """``python -m benchmarks.baseline_client``, commanded through its stdin."""
+
+    name = "baseline"
+
+    def __init__(self, endpoint: str, sound_env: dict[str, str], timings: Path) -> None:
+        self.env = {**sound_env, "AZURE_VOICELIVE_API_KEY": "demo"}
+        self.endpoint = endpoint
+        self.timings = timings
+
+    def start(self) -> None:
+        """Launch; returns once it says its session is configured."""
+        self.launched_at = time.monotonic()
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "benchmarks.baseline_client",
+                "--endpoint",
+                self.endpoint,
+                "--model",
+                "gpt-realtime",
+                "--timings",
+                str(self.timings),
+            ],
+            env=self.env,
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline().strip()
+        if line != "ready":
+            raise RuntimeError(f"the baseline client did not start: {line!r}")
+
+    def _say(self, command: str) -> float:
+        assert self.proc.stdin is not None
+        at = time.monotonic()
+        self.proc.stdin.write(command + "\n")
+        self.proc.stdin.flush()
+        return at
+
+    def key_down(self) -> float:
+        """``down`` on stdin."""
+        return self._say("down")
+
+    def key_up(self) -> float:
+        """``up`` on stdin."""
+        return self._say("up")
+
+    def stop(self) -> None:
+        """``quit`` on stdin (it then writes its callback timings)."""
+        if self.proc.poll() is None:
+            with contextlib.suppress(BrokenPipeError):
+                self._say("quit")
+        self._wait_exit()

@@ -1,0 +1,530 @@
+"""The app against a baseline client in the official quickstart's pattern: same machine, same run, same audio.
+
+    .venv/bin/python -m benchmarks.compare [--runs 3] [--window 10]
+
+Each client talks to its own emulator process (``python -m voicelive_desktop.emulator``) through its own
+timestamping websocket proxy (benchmarks/wire_proxy.py), with the private PulseAudio's virtual microphone and
+speaker (benchmarks/sound.py); the app runs in a real X window on a private Xvfb and is driven with xdotool,
+the baseline (benchmarks/baseline_client.py) through its stdin. Runs alternate which client goes first.
+
+One session per client per run:
+1. launch; wait until its ``session.update`` is on the wire; settle.
+2. idle CPU: mic open, connected, nothing happening, over ``--window`` seconds (from /proc/<pid>/stat).
+3. key down; a train of chirps plays into the microphone; streaming CPU over ``--window`` seconds; then, still
+   holding, the GUI ping probe starts (app only); key up. Each chirp is found in the audio appended on the
+   wire and in a reference recording of the microphone: the difference is "microphone to wire".
+4. key up to ``input_audio_buffer.commit`` at the proxy.
+5. while the answer plays, key down again (barge-in), hold, let go, ``--barge-ins`` times: key down to the
+   last audible sample recorded from the speaker.
+6. once the last answer has finished playing, VmRSS.
+The app's launch to first paint comes from benchmarks/startup.py. Everything goes to
+benchmarks/results/compare.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import importlib.metadata
+import json
+import platform
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from voicelive_desktop.devtools.pulse import PrivatePulse, StampedRecording, stamped_stream
+
+from . import procfs
+from .clients import AppClient, BaselineClient, Client, Xvfb
+from .markers import chirp, find_markers, marker_train, match_markers, sample_times, silence_after
+from .wire_proxy import WireProxy
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = (
+    "voicelive-desktop",
+    "azure-ai-voicelive",
+    "aiohttp",
+    "PySide6-Essentials",
+    "qasync",
+    "sounddevice",
+    "numpy",
+    "soxr",
+    "pocketsphinx",
+)
+NOTE = (
+    "Measured on a machine with 2 shared, noisy cores (other work may run at the same time): absolute values "
+    "move from run to run, the app/baseline ratios much less. Both clients ran in the same run, alternating, "
+    "each against its own emulator process. Every figure is measured from outside the client process "
+    "(/proc, the wire proxy, recordings of the sound server, X11 pings), except the baseline's audio "
+    "callback timings, which it records itself. p99 over a handful of samples is close to the maximum."
+)
+
+
+def log(message: str) -> None:
+    """Progress on stderr."""
+    print(f"[compare {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Service:
+    """One emulator process and the proxy in front of it."""
+
+    def __init__(self, sound_env: dict[str, str]) -> None:
+        port = _free_port()
+        self.emulator = subprocess.Popen(
+            [sys.executable, "-m", "voicelive_desktop.emulator", "--port", str(port), "--api-key", "demo"],
+            cwd=ROOT,
+            env=sound_env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        assert self.emulator.stdout is not None
+        line = self.emulator.stdout.readline()
+        if "listening" not in line:
+            raise RuntimeError(f"the emulator did not start: {line!r}")
+        self.proxy = WireProxy(f"http://127.0.0.1:{port}").start()
+
+    def stop(self) -> None:
+        """Stop the proxy and the emulator process."""
+        self.proxy.stop()
+        self.emulator.terminate()
+        try:
+            self.emulator.wait(10)
+        except subprocess.TimeoutExpired:
+            self.emulator.kill()
+
+
+def _marker_intervals(seconds: float) -> list[float]:
+    """Uneven gaps (200-348 ms) so the pattern cannot be matched one marker off."""
+    out: list[float] = []
+    k = 0
+    while sum(out) < seconds * 1000:
+        out.append(200.0 + 37.0 * (k % 5))
+        k += 1
+    return out
+
+
+def _loud(chunk: bytes, threshold: int = 64) -> bool:
+    return bool(np.abs(np.frombuffer(chunk[: len(chunk) // 2 * 2], dtype=np.int16)).max(initial=0) > threshold)
+
+
+def _wait_quiet(rec: StampedRecording, since: float, quiet_s: float = 0.8, timeout: float = 15.0) -> bool:
+    """Wait until something was heard after ``since`` and then ``quiet_s`` of silence; False on timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        time.sleep(0.1)
+        loud = [t for t, c in list(rec.chunks) if t >= since and _loud(c)]
+        if loud and time.monotonic() - loud[-1] >= quiet_s:
+            return True
+    return False
+
+
+def _wait_sounding(rec: StampedRecording, not_before: float, span_s: float = 0.3, timeout: float = 10.0) -> bool:
+    """Wait, from ``not_before`` on, for speech at the speaker: the last ``span_s`` of chunks (nearly) all loud.
+
+    The answer has pauses between phrases (about 0.35 s); pressing in one would time nothing.
+    """
+    deadline = time.monotonic() + timeout
+    time.sleep(max(0.0, not_before - time.monotonic()))
+    while time.monotonic() < deadline:
+        now = time.monotonic()
+        recent = [_loud(c) for t, c in list(rec.chunks) if t >= now - span_s]
+        if len(recent) >= 10 and sum(recent) >= 0.9 * len(recent) and all(recent[-3:]):
+            return True
+        time.sleep(0.005)
+    return False
+
+
+class Session:
+    """One client's session in one run; fills ``figures`` (lists of samples per figure)."""
+
+    def __init__(self, client: Client, service: Service, pulse: PrivatePulse, args: argparse.Namespace) -> None:
+        self.client = client
+        self.proxy = service.proxy
+        self.pulse = pulse
+        self.args = args
+        self.figures: dict[str, Any] = {}
+        self.errors: list[str] = []
+        self._pinger: subprocess.Popen[str] | None = None
+        self._last_up = 0.0
+
+    def _sample(self, figure: str, value: float | None) -> None:
+        if value is None:
+            self.errors.append(f"{self.client.name}: no value for {figure}")
+            return
+        self.figures.setdefault(figure, []).append(value)
+
+    def run(self) -> None:
+        """Launch, measure, stop (the client is stopped whatever happens)."""
+        client, proxy, args = self.client, self.proxy, self.args
+        client.start()
+        try:
+            update = proxy.wait_for("session.update", client.launched_at, 30, "up")
+            if update is None or proxy.wait_for("session.updated", update.at, 10, "down") is None:
+                raise RuntimeError(f"{client.name} did not configure its session")
+            self._sample("launch_to_session_update_ms", (update.at - client.launched_at) * 1000)
+            time.sleep(args.settle)
+            self._sample("cpu_idle_percent", self._cpu(args.window))
+            self._streaming_turn()
+            self._barge_ins()
+            self._sample("rss_after_turns_mib", procfs.rss_kib(client.pid) / 1024)
+            self._sample(
+                "peak_rss_mib", procfs.parse_status_kib(Path(f"/proc/{client.pid}/status").read_text(), "VmHWM") / 1024
+            )
+        finally:
+            self._stop_pinger()
+            client.stop()
+
+    def _cpu(self, seconds: float) -> float:
+        window = procfs.CpuWindow(self.client.pid).start()
+        time.sleep(seconds)
+        return window.stop()
+
+    # ----------------------------------------------------------------- GUI ping probe (app only)
+    def _start_pinger(self) -> None:
+        if isinstance(self.client, AppClient):
+            self._pinger = subprocess.Popen(
+                [sys.executable, "-m", "benchmarks.x11_ping", "--window", self.client.window, "--interval", "0.05"],
+                cwd=ROOT,
+                env=self.client.env,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+
+    def _stop_pinger(self) -> None:
+        pinger, self._pinger = self._pinger, None
+        if pinger is None:
+            return
+        pinger.send_signal(signal.SIGINT)
+        out, _ = pinger.communicate(timeout=10)
+        rtts = json.loads(out)["rtt_ms"] if out else []
+        self.figures.setdefault("gui_ping_ms", []).extend(r for r in rtts if r is not None)
+        self.figures.setdefault("gui_ping_lost", []).append(sum(r is None for r in rtts))
+
+    # ----------------------------------------------------------------- the streamed turn
+    def _streaming_turn(self) -> None:
+        client, proxy, args = self.client, self.proxy, self.args
+        hold_s = args.window + args.ping_while_held
+        feed, _ = marker_train(_marker_intervals(hold_s - 0.6), lead_ms=50, tail_ms=50)
+        reference = self.pulse.record_stamped("micfeed.monitor")
+        time.sleep(0.3)
+        down = client.key_down()
+        time.sleep(0.2)
+        player = self.pulse.play(feed.tobytes())
+        self._sample("cpu_streaming_percent", self._cpu(args.window))
+        self._start_pinger()  # after the CPU window: the probe costs the app a little CPU
+        player.wait(hold_s + 10)
+        time.sleep(0.3)
+        up = client.key_up()
+        commit = proxy.wait_for("input_audio_buffer.commit", up, 10, "up")
+        self._sample("key_up_to_commit_ms", None if commit is None else (commit.at - up) * 1000)
+        self._last_up = up
+        ref_samples, ref_times, ref_starts = reference.stop()
+        if commit is None:
+            return
+        appends = [e for e in proxy.since(down, "up", "input_audio_buffer.append") if e.at <= commit.at]
+        wire_samples, wire_times, wire_starts = stamped_stream([(e.at, e.audio) for e in appends])
+        template = chirp()
+        ref_found = find_markers(ref_samples, template)
+        wire_found = find_markers(wire_samples, template)
+        pairs = match_markers(ref_found, wire_found)
+        ref_t = sample_times([ref_found[i] for i, _ in pairs], ref_times, ref_starts)
+        wire_t = sample_times([wire_found[j] for _, j in pairs], wire_times, wire_starts)
+        self.figures.setdefault("mic_to_wire_ms", []).extend(((wire_t - ref_t) * 1000).round(2).tolist())
+        self.figures.setdefault("markers", []).append(
+            {
+                "played": len(_marker_intervals(hold_s - 0.6)),
+                "in_reference": len(ref_found),
+                "on_wire": len(wire_found),
+                "matched": len(pairs),
+            }
+        )
+
+    # ----------------------------------------------------------------- barge-ins
+    def _barge_ins(self) -> None:
+        client, proxy, args = self.client, self.proxy, self.args
+        speaker = self.pulse.record_stamped("speaker.monitor")
+        keys: list[tuple[float, float]] = []
+        after = self._last_up
+        for _ in range(args.barge_ins):
+            delta = proxy.wait_for("response.audio.delta", after, 15, "down")
+            if delta is None:
+                self.errors.append(f"{client.name}: no answer audio to interrupt")
+                break
+            if not _wait_sounding(speaker, delta.at + args.barge_after):
+                self.errors.append(f"{client.name}: the answer was not heard at the speaker")
+                break
+            down = client.key_down()
+            time.sleep(args.barge_hold)
+            up = client.key_up()
+            keys.append((down, up))
+            commit = proxy.wait_for("input_audio_buffer.commit", up, 10, "up")
+            self._sample("key_up_to_commit_ms", None if commit is None else (commit.at - up) * 1000)
+            after = up
+        done = proxy.wait_for("response.done", after, 15, "down")
+        if done is None or not _wait_quiet(speaker, after):
+            self.errors.append(f"{client.name}: the last answer did not finish playing")
+        self._stop_pinger()
+        samples, times, starts = speaker.stop()
+        for down, up in keys:
+            gone = silence_after(samples, times, starts, key_at=down, until=up)
+            if gone is not None and gone > up - down - 0.05:
+                self.errors.append(f"{client.name}: the answer still sounded when the barge-in key came up")
+                continue
+            self._sample("barge_in_to_silence_ms", None if gone is None else gone * 1000)
+
+
+# --------------------------------------------------------------------- statistics and the report
+def _stats(values: list[float]) -> dict[str, Any] | None:
+    if not values:
+        return None
+    arr = np.asarray(values, dtype=np.float64)
+    return {
+        "median": round(float(np.median(arr)), 3),
+        "p99": round(float(np.percentile(arr, 99)), 3),
+        "min": round(float(arr.min()), 3),
+        "max": round(float(arr.max()), 3),
+        "n": len(values),
+    }
+
+
+def _ratio(app: dict[str, Any] | None, baseline: dict[str, Any] | None, key: str) -> float | None:
+    if not app or not baseline or not baseline.get(key):
+        return None
+    return round(float(app[key]) / float(baseline[key]), 3)
+
+
+HOW = {
+    "cpu_streaming_percent": "key held, chirps playing into the mic; (utime+stime) from /proc/<pid>/stat over the "
+    "window / wall time; % of one core; client process only (the emulator and proxy are other processes). "
+    "The app renders its level meter meanwhile; the baseline renders nothing.",
+    "cpu_idle_percent": "connected, mic open, nothing happening; same reading over the window.",
+    "key_up_to_commit_ms": "key up (app: `xdotool keyup space` has returned, so the X server has the key; the "
+    "~15 ms xdotool takes to start are left out; baseline: just before `up` is written to its stdin) to the "
+    "proxy reading `input_audio_buffer.commit`. One from the streamed turn and one per barge-in turn. The app "
+    "waits out its 40 ms release debounce (X auto-repeat) and then captures its 200 ms release tail (default "
+    "setting, so the last syllable is not clipped) before committing, on purpose: ~240 ms of the figure is "
+    "by design. The baseline commits at once and sends no tail.",
+    "barge_in_to_silence_ms": "while the answer plays (at least 1 s after its first audio reached the proxy, "
+    "and once the speaker has carried speech for the last 0.3 s, so the key never lands in a pause between "
+    "phrases), key down and hold for --barge-hold s; speaker.monitor recorded with pacat (10 ms fragments, each "
+    "stamped on arrival); time from the key down to the arrival of the last audible sample (|x| > 64) before "
+    "the key came up. Counted only when audio was arriving in the 150 ms before the key; a barge-in whose "
+    "answer still sounded at key up is listed under errors, not counted.",
+    "mic_to_wire_ms": "chirps (10 ms, 1.5-7 kHz) at uneven 200-348 ms gaps played into the virtual mic while the "
+    "key is held; each is found by normalized cross-correlation both in a reference recording of the mic "
+    "(pacat, 10 ms fragments) and in the base64-decoded PCM16 appended on the wire; its time in each stream is "
+    "the arrival of the chunk holding its first sample (proxy read time for the wire); figure = wire - "
+    "reference, pooled over all markers and runs.",
+    "rss_after_turns_mib": "VmRSS from /proc/<pid>/status after the streamed turn, the barge-in turns and the "
+    "last answer have finished playing.",
+    "peak_rss_mib": "VmHWM at the same moment.",
+    "launch_to_session_update_ms": "process launch to the proxy reading the client's `session.update` (the app "
+    "under Xvfb with a real window; the baseline headless).",
+    "gui_ping_ms": "app only: X11 _NET_WM_PING round trips every 50 ms, answered by Qt on its GUI thread (where "
+    "the qasync asyncio loop also runs), from the end of the streaming CPU window (key still held, chirps "
+    "playing, level meter moving) through the answers, barge-ins and the last answer; includes the X round trip "
+    "(about 0.1 ms on an idle Qt window).",
+    "launch_to_first_paint_ms": "app only: benchmarks/startup.py's measurement (offscreen, --demo), one "
+    "fresh process per run.",
+}
+
+
+NOT_MEASURED = {
+    "app_audio_callbacks_in_the_running_app": "PortAudio calls the app's callbacks inside the app's process; "
+    "timing them needs a hook (see suggested_app_hooks). audio_callbacks.app_reference has the app's callback "
+    "classes timed alone by benchmarks/audio_callbacks.py instead.",
+    "where_the_apps_key_up_to_commit_goes": "debounce, release tail and the sender's 20 ms polling cannot be told "
+    "apart from outside; only their sum is on the wire.",
+    "rendering_share_of_the_apps_streaming_cpu": "/proc gives one figure per process; splitting the level "
+    "meter's painting from the audio path needs a hook or a variant run.",
+    "baseline_gui_figures": "the baseline has no window: no first paint and no GUI-thread lag.",
+}
+HOOKS = [
+    "VOICELIVE_TRACE=<file>: append one JSON line per mark, stamped with time.monotonic() (the clock the harness "
+    "and proxy use): key press and release seen in MainWindow.eventFilter, talk_released emitted after the "
+    "debounce (MainWindow._key_released), Assistant.press/Assistant.release entered, Capture.release() (tail "
+    "starts), the tail's last chunk read in Capture.turn_audio, VoiceLiveSession.end_turn queuing the commit, "
+    "Playback.flush() called, and the first Playback callback that applied the flush (stored into a preallocated "
+    "slot by the callback, written from the loop), first answer audio received.",
+    "VOICELIVE_AUDIO_TIMINGS=<file>: where audio/stream.py builds the PortAudio stream, wrap the callback in the "
+    "preallocated start/end recorder benchmarks/audio_callbacks.py already uses, and write p50/p99 duration and "
+    "period at close, so the figures come from the running app, GUI and connection included.",
+    "No hook needed for GUI-thread lag: the X11 _NET_WM_PING probe (benchmarks/x11_ping.py) measures it from "
+    "outside. Under Wayland or offscreen it cannot; there, VOICELIVE_LOOP_LAG=1 in app.py could run one asyncio "
+    "task that sleeps 20 ms and records the oversleep in a preallocated array, logged at shutdown.",
+]
+
+
+def _git(*args: str) -> str:
+    return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False).stdout.strip()
+
+
+def _versions() -> dict[str, str | None]:
+    out: dict[str, str | None] = {}
+    for name in PACKAGES:
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            out[name] = None
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        out["pulseaudio"] = subprocess.run(
+            ["pulseaudio", "--version"], check=False, capture_output=True, text=True
+        ).stdout.split()[-1]
+    return out
+
+
+def _startup(runs: int) -> list[float]:
+    from .startup import one_run
+
+    settings = Path(tempfile.mkdtemp(prefix="vl-bench-startup-")) / "settings.toml"
+    try:
+        one_run(settings)  # warm the file cache, as startup.py does
+        return [one_run(settings) for _ in range(runs)]
+    finally:
+        shutil.rmtree(settings.parent, ignore_errors=True)
+
+
+def _callbacks_reference() -> dict[str, Any] | None:
+    path = ROOT / "benchmarks" / "results" / "audio_callbacks.json"
+    if not path.exists():
+        return None
+    data = json.loads(path.read_text())
+    return {
+        "source": "benchmarks/results/audio_callbacks.json (python -m benchmarks.audio_callbacks), last committed "
+        + (_git("log", "-1", "--format=%h %cs", "--", str(path)) or "?"),
+        "setting": f"{data.get('seconds')} s, {data.get('cores_busy')} cores kept busy, app Capture/Playback "
+        "classes alone (no GUI, no connection), 20 ms blocks",
+        "capture": data.get("capture"),
+        "playback": data.get("playback"),
+    }
+
+
+def main() -> None:
+    """Run both clients, write benchmarks/results/compare.json."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=3, help="sessions per client (default 3)")
+    parser.add_argument("--window", type=float, default=10.0, help="CPU measuring window, s (default 10)")
+    parser.add_argument("--settle", type=float, default=1.5, help="wait after connecting, s")
+    parser.add_argument("--ping-while-held", type=float, default=2.0, help="key held after the CPU window, s")
+    parser.add_argument("--barge-ins", type=int, default=2, help="interruptions per session")
+    parser.add_argument(
+        "--barge-after", type=float, default=1.0, help="interrupt no sooner than this after answer audio"
+    )
+    parser.add_argument("--barge-hold", type=float, default=1.0, help="hold the key this long when interrupting")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "compare.json")
+    args = parser.parse_args()
+
+    started = time.monotonic()
+    report: dict[str, Any] = {
+        "benchmark": "compare",
+        "note": NOTE,
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "git_commit": _git("rev-parse", "HEAD"),
+        "git_dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
+        "machine": procfs.machine(),
+        "python": platform.python_version(),
+        "packages": _versions(),
+        "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        "clients": {
+            "app": "python -m voicelive_desktop --endpoint <proxy> --model gpt-realtime, API key from the "
+            "environment, fresh settings file (defaults: 20 ms blocks, mic kept open, 300 ms pre-roll, 200 ms "
+            "release tail), real X window on Xvfb, Space held with xdotool",
+            "baseline": "python -m benchmarks.baseline_client: the Voice Live quickstart's audio pattern (50 ms "
+            "blocks, one run_coroutine_threadsafe(append) per block from the audio thread, queue-fed playback "
+            "callback, no rendering) on sounddevice (PyAudio has no Linux wheel), push-to-talk over stdin",
+        },
+    }
+    log("launch to first paint (benchmarks.startup) ...")
+    paints = _startup(args.runs)
+
+    pulse = PrivatePulse(prefix="vl-bench-pulse-")
+    xvfb: Xvfb | None = None
+    services: dict[str, Service] = {}
+    samples: dict[str, dict[str, list[Any]]] = {"app": {}, "baseline": {}}
+    errors: list[str] = []
+    timings_dir = Path(tempfile.mkdtemp(prefix="vl-bench-timings-"))
+    baseline_callbacks: list[dict[str, Any]] = []
+    try:
+        pulse.start()
+        xvfb = Xvfb()
+        services = {name: Service(pulse.run_env()) for name in ("app", "baseline")}
+        for run in range(args.runs):
+            order = ("app", "baseline") if run % 2 == 0 else ("baseline", "app")
+            for name in order:
+                log(f"run {run + 1}/{args.runs}: {name}")
+                endpoint = services[name].proxy.endpoint
+                client: Client
+                timings = timings_dir / f"baseline-{run}.json"
+                if name == "app":
+                    client = AppClient(endpoint, xvfb.display, pulse.env)
+                else:
+                    client = BaselineClient(endpoint, pulse.env, timings)
+                session = Session(client, services[name], pulse, args)
+                try:
+                    session.run()
+                except Exception as exc:  # one broken session must not lose the others' figures
+                    errors.append(f"{name} run {run + 1}: {type(exc).__name__}: {exc}")
+                    log(errors[-1])
+                errors.extend(session.errors)
+                for key, values in session.figures.items():
+                    samples[name].setdefault(key, []).extend(values)
+                if name == "baseline" and timings.exists():
+                    baseline_callbacks.append(json.loads(timings.read_text()))
+    finally:
+        for service in services.values():
+            service.stop()
+        if xvfb is not None:
+            xvfb.stop()
+        pulse.stop()
+        shutil.rmtree(timings_dir, ignore_errors=True)
+
+    figures: dict[str, Any] = {}
+    for key, how in HOW.items():
+        if key == "launch_to_first_paint_ms":
+            app_stats, base_stats = _stats(paints), None
+        else:
+            app_stats, base_stats = _stats(samples["app"].get(key, [])), _stats(samples["baseline"].get(key, []))
+        entry: dict[str, Any] = {"app": app_stats, "baseline": base_stats}
+        if base_stats is not None:
+            entry["ratio_median"] = _ratio(app_stats, base_stats, "median")
+            entry["ratio_p99"] = _ratio(app_stats, base_stats, "p99")
+        entry["how"] = how
+        figures[key] = entry
+    figures["gui_ping_ms"]["pings_lost"] = sum(samples["app"].get("gui_ping_lost", []))
+    figures["mic_to_wire_ms"]["markers"] = {name: samples[name].get("markers", []) for name in samples}
+    report["figures"] = figures
+    report["audio_callbacks"] = {
+        "note": "not comparable one to one, so no ratio: the app's callbacks cannot be timed inside the running "
+        "app without a hook (see suggested_app_hooks); the baseline times its own callbacks during the real "
+        "sessions above (50 ms blocks, no load added).",
+        "app_reference": _callbacks_reference(),
+        "baseline_in_sessions": baseline_callbacks,
+    }
+    report["not_measured"] = NOT_MEASURED
+    report["suggested_app_hooks"] = HOOKS
+    report["errors"] = errors
+    report["seconds_taken"] = round(time.monotonic() - started, 1)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps(report["figures"], indent=2))
+    log(f"wrote {args.out} in {report['seconds_taken']} s")
+
+
+if __name__ == "__main__":
+    main()
