@@ -13,7 +13,6 @@ written to its stdin (a write of a few bytes; the client may read it before the 
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
 import subprocess
 import sys
@@ -21,31 +20,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from voicelive_desktop.devtools.xserver import Xvfb
+
 ROOT = Path(__file__).resolve().parent.parent
 WINDOW_TITLE = "^Voice Live$"
-
-
-class Xvfb:
-    """A private X server on a display number it picks itself (``-displayfd``)."""
-
-    def __init__(self, size: str = "1100x760x24") -> None:
-        read, write = os.pipe()
-        self.proc = subprocess.Popen(
-            ["Xvfb", "-displayfd", str(write), "-screen", "0", size, "-nolisten", "tcp"],
-            pass_fds=(write,),
-            stderr=subprocess.DEVNULL,
-        )
-        os.close(write)
-        with os.fdopen(read) as pipe:
-            self.display = ":" + pipe.readline().strip()
-
-    def stop(self) -> None:
-        """Stop this X server."""
-        self.proc.terminate()
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+__all__ = ["AppClient", "BaselineClient", "Client", "Xvfb"]
 
 
 class Client:

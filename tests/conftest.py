@@ -78,6 +78,13 @@ def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> d
 
 
 @pytest.fixture(autouse=True)
+def _private_user_folders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Settings and history go to this test's own folders, never the user's (nor another test's)."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
+
+
+@pytest.fixture(autouse=True)
 def _fail_on_unhandled_task_errors() -> Iterator[None]:
     """An exception nobody awaited is a bug: fail the test that caused it."""
     _loop_errors.clear()

@@ -165,3 +165,40 @@ async def test_an_expiring_entra_token_is_renewed_between_turns_without_a_visibl
         assert ConnState.RECONNECTING not in shown and shown.count(ConnState.CONNECTING) == 1, "renewal is unseen"
     finally:
         await emulator.stop()
+
+
+def test_a_sleep_is_told_from_the_two_clocks() -> None:
+    from voicelive_desktop.wakeup import SleepDetector
+
+    woke: list[bool] = []
+    clocks = {"mono": 100.0, "boot": 500.0}
+    detector = SleepDetector(
+        lambda: woke.append(True), monotonic=lambda: clocks["mono"], boottime=lambda: clocks["boot"]
+    )
+    last = detector.check((clocks["mono"], clocks["boot"]))
+    clocks["mono"] += 5.0
+    clocks["boot"] += 5.2  # awake: both clocks ran alike
+    last = detector.check(last)
+    assert woke == []
+    clocks["mono"] += 5.0
+    clocks["boot"] += 3605.0  # an hour asleep: the monotonic clock stood still
+    detector.check(last)
+    assert woke == [True]
+
+
+async def test_waking_up_retries_at_once_instead_of_waiting_out_the_backoff() -> None:
+    emulator = Emulator(EmulatorOptions(api_key="k3y-Z9xQ-very-secret-value-0042"))
+    await emulator.start()
+    port = emulator.port
+    core = build_core(backoff=Backoff(base=60.0, cap=60.0))  # a long wait, as after many failures
+    try:
+        assert await core.connect(target(emulator))
+        await emulator.stop()
+        await core.events.until(lambda: any(s.retry_in_s is not None for s in _states(core)))
+        emulator = Emulator(EmulatorOptions(api_key="k3y-Z9xQ-very-secret-value-0042"))
+        await emulator.start(port=port)
+        core.supervisor.wake(slept=True)
+        await core.events.until(lambda: core.supervisor.connected, timeout=5)
+    finally:
+        await core.close()
+        await emulator.stop()

@@ -46,6 +46,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--api-version", help="Voice Live api-version (default: the SDK's)")
     parser.add_argument("--demo", action="store_true", help="talk to the built-in offline emulator")
     parser.add_argument("--settings", help="settings file to use instead of the platform default")
+    parser.add_argument("--history", help="conversation history file to use instead of the platform default")
+    parser.add_argument(
+        "--export-history",
+        choices=("md", "json"),
+        help="print every saved conversation as Markdown or JSON to standard output, and exit",
+    )
     parser.add_argument("--verbose", action="store_true", help="debug logging (secrets are always scrubbed)")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--quit-after", type=float, help=argparse.SUPPRESS)  # benchmarks and screenshots
@@ -110,6 +116,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
     args = parse_args(argv)
     _setup_logging(args.verbose)
+    if args.export_history:
+        return export_history(args)
 
     from PySide6.QtWidgets import QApplication
 
@@ -138,6 +146,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     with loop:
         code: int = loop.run_until_complete(run(launch))
         return code
+
+
+def export_history(args: argparse.Namespace) -> int:
+    """``--export-history``: every conversation to standard output, no window (for scripts and backups)."""
+    from .conversation.export import export_json, export_markdown
+    from .conversation.store import HistoryStore
+
+    store = HistoryStore(Path(args.history) if args.history else None)
+    try:
+        if store.problem:
+            print(f"voicelive-desktop: {store.problem}", file=sys.stderr)
+        text = (export_json if args.export_history == "json" else export_markdown)(store)
+    finally:
+        store.close()
+    sys.stdout.write(text)
+    return 0
 
 
 def _quit_on_ctrl_c(window: MainWindow) -> None:
@@ -170,7 +194,17 @@ def _wire(window: MainWindow, bridge: Bridge) -> None:
     bridge.connection_changed.connect(window.show_connection)
     bridge.turn_changed.connect(window.show_turn)
     bridge.message_changed.connect(window.show_message)
-    bridge.conversation_replaced.connect(window.chat.replace_all)
+    bridge.conversation_replaced.connect(window.show_conversation)
+    bridge.conversation_deleted.connect(window.show_deleted)
+    bridge.conversations_changed.connect(window.refresh_conversations)
+    window.conversations_wanted.connect(lambda query: bridge.list_conversations(query, window.conversations.show_rows))
+    window.menus.new_conversation.triggered.connect(bridge.new_conversation)
+    window.conversations.new_requested.connect(bridge.new_conversation)
+    window.conversations.open_requested.connect(bridge.open_conversation)
+    window.conversations.rename_requested.connect(bridge.rename_conversation)
+    window.conversations.delete_requested.connect(bridge.delete_conversation)
+    window.undo_delete_requested.connect(bridge.undo_delete)
+    window.export_requested.connect(bridge.export)
     bridge.level_changed.connect(window.talk.set_level)
     bridge.latency_measured.connect(window.show_latency)
     bridge.audio_status.connect(window.show_audio)
@@ -188,15 +222,37 @@ async def start(launch: Launch) -> Controller:
 
     await asyncio.sleep(0)  # let the window paint before the heavy imports below
     window, bridge = launch.window, launch.bridge
-    controller = build_services(bridge.deliver, launch.store, launch.saved, launch.settings, demo=launch.args.demo)
+    history_path = Path(launch.args.history) if launch.args.history else None
+    controller = build_services(
+        bridge.deliver, launch.store, launch.saved, launch.settings, demo=launch.args.demo, history_path=history_path
+    )
     launch.controller = controller
     bridge.attach(controller)
     window.settings_requested.connect(lambda: open_settings(window, controller, bridge))
     window.copy_action.triggered.connect(
         lambda: QApplication.clipboard().setText(controller.assistant.conversation.export_markdown())
     )
+    _watch_network(bridge)
     await controller.start(launch.problem)
     return controller
+
+
+def _watch_network(bridge: Bridge) -> None:
+    """Reconnect at once when the desktop says the network is back (where Qt has a backend for it)."""
+    from PySide6.QtNetwork import QNetworkInformation
+
+    if not QNetworkInformation.loadBackendByFeatures(QNetworkInformation.Feature.Reachability):
+        log.debug("no network information backend on this desktop: reconnects follow the backoff and wake-ups")
+        return
+    info = QNetworkInformation.instance()
+    if info is None:
+        return
+
+    def changed(reachability: QNetworkInformation.Reachability) -> None:
+        if reachability is QNetworkInformation.Reachability.Online:
+            bridge.network_back()
+
+    info.reachabilityChanged.connect(changed)
 
 
 async def run(launch: Launch) -> int:
@@ -235,17 +291,21 @@ def build_services(
     demo: bool,
     secrets: SecretStore | None = None,
     with_audio: bool = True,
+    history_path: Path | None = None,
+    keep_history: bool = True,
 ) -> Controller:
     """Build the services (slow imports happen here, after the first paint); everything reports to ``listener``.
 
     ``secrets`` defaults to the OS keyring; ``with_audio`` False builds a text-only app (as when PortAudio is
-    missing).
+    missing); the history lives at ``history_path`` (the platform data folder by default), or nowhere when
+    ``keep_history`` is False.
     """
     from .assistant import Assistant
     from .audio.backend import AudioUnavailable, load_sounddevice
     from .audio.capture import Capture
     from .audio.playback import Playback
     from .controller import Controller, audio_options
+    from .conversation.history import AsyncHistory
     from .keystore import SecretStore
     from .microphone import Microphone
     from .settings import ENV_API_KEY
@@ -280,6 +340,11 @@ def build_services(
         microphone=microphone,
         listener=listener,
         demo_service=_demo_service,
+        open_history=(
+            (lambda problem, resolved: AsyncHistory.open(history_path, on_problem=problem, on_resolved=resolved))
+            if keep_history
+            else None
+        ),
         sounddevice=sd,
         api_key_from_env=os.environ.get(ENV_API_KEY) or None,
         demo=demo,

@@ -58,6 +58,9 @@ from .voicelive.session import MIN_COMMIT_MS, VoiceLiveSession
 
 log = logging.getLogger(__name__)
 
+#: A turn whose loudest moment stays below this (dBFS peak) heard nothing: below any speech, above digital
+#: silence and the noise floor of a microphone at rest. It is not sent, so a tap of the key costs no answer.
+SILENCE_PEAK_DB = -50.0
 REPLAY_CHUNK_BYTES = 24000  # half a second at 24 kHz: replayed audio goes in pieces the service accepts
 _ACCEPTING = (ConnState.CONNECTING, ConnState.CONNECTED, ConnState.RECONNECTING)
 NO_MICROPHONE = "No microphone: connect one, or pick one in Settings > Audio. You can type a message meanwhile."
@@ -78,6 +81,7 @@ class _Utterance(_UserTurn):
 
     sent_to: VoiceLiveSession | None = None
     sent_bytes: int = 0
+    loudest_db: float = -96.0  # the loudest block heard: a tap with nothing said is not sent
     started: bool = False  # the microphone is open and the turn began
     released: bool = False
     task: asyncio.Task[None] | None = None
@@ -99,7 +103,7 @@ class Assistant:
         microphone: Microphone | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._listener = listener
+        self._listeners = [listener]
         self.mic = microphone
         self.playback = microphone.playback if microphone is not None else None
         if microphone is not None and microphone.capture is not None:
@@ -120,17 +124,23 @@ class Assistant:
         self._answer_visible = False  # words or audio of the current answer have arrived
         self._ask_again = False
         self._last_target: Target | None = None
+        self._continued = False  # an earlier conversation was brought back: the next session says so
         self._key_up_at: float | None = None
         self._hands_free: asyncio.Task[None] | None = None
         self._hands_free_stop = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
 
     # ----------------------------------------------------------------- helpers
+    def add_listener(self, listener: Callable[[UiEvent], None]) -> None:
+        """Another party that gets every event (the history recorder, beside the window)."""
+        self._listeners.append(listener)
+
     def _emit(self, event: UiEvent) -> None:
-        try:
-            self._listener(event)
-        except Exception:  # a broken view must not break the conversation
-            log.exception("UI listener failed on %s", type(event).__name__)
+        for listener in self._listeners:
+            try:
+                listener(event)
+            except Exception:  # a broken view must not break the conversation
+                log.exception("listener failed on %s", type(event).__name__)
 
     def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
         task = asyncio.create_task(coro, name=name)
@@ -159,6 +169,8 @@ class Assistant:
         self._set_turn(TurnState.THINKING if due else TurnState.IDLE)
 
     def _level(self, level: Level) -> None:
+        if self._utterance is not None:
+            self._utterance.loudest_db = max(self._utterance.loudest_db, level.peak_db)
         self._emit(LevelChanged(level))
 
     def _drained(self) -> None:
@@ -208,17 +220,17 @@ class Assistant:
         self.session = session
         carried = self.conversation.history()
         switched = self._last_target is not None and session.target != self._last_target
+        continued, self._continued = self._continued, False
         self._last_target = session.target
-        if switched and carried.of_total:
+        if (switched or continued) and carried.of_total:
             amount = (
                 f"{carried.of_total} earlier messages carried"
                 if carried.all
                 else f"the last {len(carried.turns)} of {carried.of_total} messages carried"
             )
-            divider = self.conversation.add_divider(
-                f"Now talking to {session.target.deployment} ({session.target.mode.label}) \u00b7 {amount}"
-            )
-            self._show(divider)
+            verb = "Now talking to" if switched else "Continued with"
+            where = f"{session.target.deployment} ({session.target.mode.label})"
+            self._show(self.conversation.add_divider(f"{verb} {where} \u00b7 {amount}"))
         untranscribed = [m.id for m in self.conversation.messages if m.id in self._unheard_audio and not m.final]
         session.add_history(carried.turns)
         for message_id in untranscribed:  # their words never arrived: the service hears them again instead
@@ -373,7 +385,8 @@ class Assistant:
         if self.mic is not None:
             self.mic.after_turn()
         rate = self.session.config.input_sample_rate if self.session is not None else 24000
-        if len(utterance.audio) * 1000 // (2 * rate) < MIN_COMMIT_MS:
+        silent = utterance.loudest_db < SILENCE_PEAK_DB
+        if silent or len(utterance.audio) * 1000 // (2 * rate) < MIN_COMMIT_MS:
             if self.session is not None:
                 self.session.commit_turn(0)  # clears the buffer; nothing to answer
             self._emit(
@@ -544,9 +557,10 @@ class Assistant:
         self._unheard_audio.clear()
         self._commits.clear()
         self._last_target = None
+        self._continued = bool(conversation.messages)
         self._offer_ask_again(False)
         views = tuple(MessageView.of(m, i) for i, m in enumerate(conversation.messages))
-        self._emit(ConversationReplaced(views))
+        self._emit(ConversationReplaced(conversation.id, views))
 
     async def close(self) -> None:
         """Stop every task started here (sessions and devices belong to their owners)."""

@@ -45,6 +45,13 @@ class MessageView:
     pending: bool
     at: datetime
     index: int = -1  # position in the conversation (-1: at the end)
+    heard_ms: int | None = None
+    audio_ms: int = 0
+    finished_at: datetime | None = None
+    mode: str = ""
+    deployment: str = ""
+    voice: str = ""
+    latency_ms: int | None = None
 
     @property
     def interrupted(self) -> bool:
@@ -54,7 +61,26 @@ class MessageView:
     @classmethod
     def of(cls, m: Message, index: int = -1) -> MessageView:
         """Snapshot ``m`` (standing at ``index`` in its conversation)."""
-        return cls(m.id, m.role, m.text, m.heard_text(), m.final, m.spoken, m.failed, m.cut, m.pending, m.at, index)
+        return cls(
+            m.id,
+            m.role,
+            m.text,
+            m.heard_text(),
+            m.final,
+            m.spoken,
+            m.failed,
+            m.cut,
+            m.pending,
+            m.at,
+            index,
+            m.heard_ms,
+            m.audio_ms,
+            m.finished_at,
+            m.mode,
+            m.deployment,
+            m.voice,
+            m.latency_ms,
+        )
 
 
 @dataclass(frozen=True)
@@ -68,6 +94,7 @@ class MessageChanged:
 class ConversationReplaced:
     """The whole conversation on screen changed (a new one, or an earlier one continued)."""
 
+    conversation_id: str
     messages: tuple[MessageView, ...]
 
 

@@ -10,15 +10,21 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from types import ModuleType
 from typing import Protocol
 
 from .assistant import Assistant
 from .assistant_events import UiEvent
+from .conversation.export import export_json, export_markdown
+from .conversation.history import AsyncHistory
+from .conversation.store import ConversationSummary, SearchHit
+from .conversation.transcript import Conversation
 from .keystore import NoKeyring, SecretStore
 from .microphone import AudioOptions, Microphone
+from .recorder import HistoryRecorder, restored_conversation
 from .settings import InvalidSetting, Settings, SettingsStore, validate_deployment, validate_endpoint
 from .supervisor import Supervisor
 from .voicelive.auth import AuthMethod
@@ -27,6 +33,7 @@ from .voicelive.credentials import CredentialSpec, MissingCredentialError, build
 from .voicelive.events import ErrorCategory, ErrorRaised
 from .voicelive.families import family_of, fit
 from .voicelive.modes import Mode, Target
+from .wakeup import SleepDetector
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +64,8 @@ class ControllerState:
 class Notice:
     """Something to tell the user that is not an error; ``key`` replaces an earlier notice with the same key.
 
-    ``action`` names a one-click remedy the window offers beside it ("demo": use the offline demo).
+    ``action`` names a one-click remedy the window offers beside it ("demo": use the offline demo). An empty
+    ``message`` says that what the notice ``key`` reported is resolved.
     """
 
     message: str
@@ -74,6 +82,8 @@ class DeviceChoice:
 
 
 Listener = Callable[[UiEvent | ControllerState | Notice], None]
+#: Opens the durable history; its arguments report a problem with the file, and its end.
+HistoryOpener = Callable[[Callable[[str], None], Callable[[], None]], Awaitable[AsyncHistory]]
 
 
 class Controller:
@@ -90,6 +100,7 @@ class Controller:
         microphone: Microphone | None,
         listener: Listener,
         demo_service: Callable[[], DemoService],
+        open_history: HistoryOpener | None = None,
         sounddevice: ModuleType | None = None,
         api_key_from_env: str | None = None,
         demo: bool = False,
@@ -105,6 +116,8 @@ class Controller:
         self.microphone = microphone
         self._listener = listener
         self._demo_factory = demo_service
+        self._open_history = open_history
+        self.recorder: HistoryRecorder | None = None
         self._demo: DemoService | None = None
         self._demo_endpoint = ""
         self._sd = sounddevice
@@ -112,6 +125,7 @@ class Controller:
         self.demo = demo or not settings.connection.endpoint
         self.key_stored = False  # last known: is an API key stored for the endpoint (for the settings panel)
         self._save_lock = asyncio.Lock()
+        self._sleep = SleepDetector(lambda: supervisor.wake(slept=True))
 
     # ----------------------------------------------------------------- state
     def publish(self) -> None:
@@ -212,6 +226,10 @@ class Controller:
         """Reconnect now instead of waiting out the backoff."""
         self.supervisor.retry_now()
 
+    def network_back(self) -> None:
+        """The network came back (the desktop says so): reconnect now if waiting to."""
+        self.supervisor.wake(slept=False)
+
     async def select(self, mode: Mode, deployment: str | None) -> bool:
         """The user picked a mode or deployment in the header: remember it, reconnect, keep the conversation.
 
@@ -302,6 +320,8 @@ class Controller:
         """Open the devices and connect (to the emulator in demo mode), after telling what went wrong at launch."""
         if launch_problem:
             self._listener(Notice(launch_problem, key="settings-file"))
+        await self._start_history()
+        self._sleep.start()
         if self.microphone is not None:
             await self.microphone.start()
         if self.demo or await self.can_connect():
@@ -312,10 +332,101 @@ class Controller:
                 Notice("Not connected yet: open Settings (Ctrl+,) to set your endpoint and sign-in.", key="connection")
             )
 
+    # ----------------------------------------------------------------- history
+    async def _start_history(self) -> None:
+        """Open the history (off the GUI thread) and bring back the last conversation unless told not to."""
+        if self._open_history is None:
+            return
+
+        def problem(text: str) -> None:
+            self._listener(Notice(text, key="history"))
+
+        def resolved() -> None:
+            self._listener(Notice("", key="history"))
+
+        history = await self._open_history(problem, resolved)
+        self.recorder = HistoryRecorder(history, self.assistant.conversation.id)
+        self.assistant.add_listener(self.recorder)
+        if self.settings.history.resume_last:
+            last = await history.last_conversation_id()
+            if last is not None:
+                await self.open_conversation(last)
+
+    @property
+    def history(self) -> AsyncHistory | None:
+        """The durable history, once open."""
+        return self.recorder.history if self.recorder is not None else None
+
+    async def new_conversation(self) -> None:
+        """Start a new conversation: the screen clears, the session starts over with no context."""
+        self.assistant.replace_conversation(Conversation())
+        self.supervisor.renew()
+
+    async def open_conversation(self, conversation_id: str) -> bool:
+        """Continue an earlier conversation: it comes back on screen and is carried into the session."""
+        history = self.history
+        if history is None:
+            return False
+        stored = await history.load(conversation_id)
+        if not stored:
+            return False
+        conversation = restored_conversation(conversation_id, stored)
+        self.assistant.replace_conversation(conversation)
+        if self.recorder is not None:
+            self.recorder.save_restored(conversation)
+        self.supervisor.renew()
+        return True
+
+    async def list_conversations(self, query: str = "") -> list[ConversationSummary] | list[SearchHit]:
+        """Every conversation, newest first; or, with ``query``, those whose messages match it."""
+        history = self.history
+        if history is None:
+            return []
+        return await (history.search(query) if query.strip() else history.list_conversations())
+
+    async def rename_conversation(self, conversation_id: str, title: str) -> None:
+        """Give a conversation its own title (empty: back to its first words)."""
+        if self.history is not None:
+            await self.history.rename(conversation_id, title)
+
+    async def delete_conversation(self, conversation_id: str, *, undo: bool = False) -> None:
+        """Delete a conversation (kept until the app closes, so that it can be undone); ``undo`` restores it."""
+        history = self.history
+        if history is None:
+            return
+        await (history.restore(conversation_id) if undo else history.delete(conversation_id))
+        if not undo and conversation_id == self.assistant.conversation.id:
+            await self.new_conversation()
+
+    async def export(self, fmt: str, conversation_ids: list[str] | None = None) -> str:
+        """One conversation, several, or all of them (None) as Markdown ("md") or JSON ("json")."""
+        history = self.history
+        if history is None:
+            return ""
+        if self.recorder is not None:
+            self.recorder.flush()
+        return await history.call(export_json if fmt == "json" else export_markdown, conversation_ids)
+
+    async def export_to(self, path: Path, fmt: str, *, current_only: bool) -> bool:
+        """Write an export to ``path`` (in a worker thread); the user is told where it went, or why not."""
+        text = await self.export(fmt, [self.assistant.conversation.id] if current_only else None)
+        try:
+            await asyncio.to_thread(path.write_text, text, encoding="utf-8")
+        except OSError as exc:
+            self._error(ErrorCategory.CONFIG, f"The export could not be written to {path}: {exc.strerror or exc}")
+            return False
+        what = "This conversation was" if current_only else "All conversations were"
+        self._listener(Notice(f"{what} exported to {path}.", key="export"))
+        return True
+
     async def close(self) -> None:
-        """Shut down: session, audio, emulator; then save."""
+        """Shut down: session, audio, emulator, history; then save."""
+        await self._sleep.stop()
         await self.supervisor.close()
         await self.assistant.close()
+        if self.recorder is not None:
+            await self.recorder.history.purge_deleted()  # deletions could be undone until now
+            await self.recorder.close()
         if self.microphone is not None:
             for end in (self.microphone.capture, self.microphone.playback):
                 if end is not None:

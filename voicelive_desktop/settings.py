@@ -101,6 +101,13 @@ class KeySettings:
 
 
 @dataclass
+class HistorySettings:
+    """What happens to conversations between runs."""
+
+    resume_last: bool = True  # the last conversation comes back at launch (False: start fresh)
+
+
+@dataclass
 class WindowSettings:
     """Window geometry, as Qt's saveGeometry() in hex."""
 
@@ -116,6 +123,7 @@ class Settings:
     conversation: ConversationSettings = field(default_factory=ConversationSettings)
     audio: AudioSettings = field(default_factory=AudioSettings)
     keys: KeySettings = field(default_factory=KeySettings)
+    history: HistorySettings = field(default_factory=HistorySettings)
     window: WindowSettings = field(default_factory=WindowSettings)
 
     @property

@@ -13,11 +13,10 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import until
 from tests.conversation.conftest import python
-from voicelive_desktop.conversation.history import AsyncHistory, Checkpointer, stored_message
+from tests.helpers import until
+from voicelive_desktop.conversation.history import AsyncHistory, Checkpointer
 from voicelive_desktop.conversation.store import HistoryStore, HistoryUnavailable, StoredMessage
-from voicelive_desktop.conversation.transcript import Message, Role
 
 
 async def test_the_store_runs_on_its_own_thread(db_path: Path) -> None:
@@ -149,17 +148,6 @@ async def test_the_last_words_before_a_pause_are_written_by_the_timer() -> None:
     checkpointer.update("c", StoredMessage("a", "assistant", "Let me think about it"))
     checkpointer.flush()
     assert recorder.saved[-1].text == "Let me think about it"
-
-
-def test_a_transcript_message_becomes_a_stored_one() -> None:
-    message = Message("a1", Role.ASSISTANT, "It will rain all week in Seattle", final=True, audio_ms=4000)
-    message.heard_ms = 1500
-    stored = stored_message(message, mode="managed", deployment="gpt-4o", voice="alloy")
-    assert (stored.role, stored.cut_reason, stored.heard_text) == ("assistant", "interrupted", "It will rain")
-    assert (stored.mode, stored.deployment, stored.voice) == ("managed", "gpt-4o", "alloy")
-    assert stored.started_at == message.at
-    user = stored_message(Message("u1", Role.USER, "hi", final=True, spoken=True), cut_reason=None)
-    assert (user.role, user.spoken, user.cut_reason, user.heard_text) == ("user", True, None, None)
 
 
 STREAM_THEN_DIE = """

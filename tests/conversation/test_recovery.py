@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import until
 from tests.conversation.conftest import Clock, python
+from tests.helpers import until
 from voicelive_desktop.conversation.history import AsyncHistory
 from voicelive_desktop.conversation.store import HistoryStore, HistoryUnavailable, StoredMessage
 

@@ -1,4 +1,4 @@
-"""A private Xvfb, and a separate X client window that holds the keyboard focus, for the desktop tests.
+"""A separate X client window that holds the keyboard focus on a private Xvfb, for the desktop tests.
 
 Each test module gets its own X server on a display number the server picks itself (``-displayfd``), so two
 runs never collide and nothing outside the test is touched; only the processes started here are stopped.
@@ -6,8 +6,6 @@ runs never collide and nothing outside the test is touched; only the processes s
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import sys
 import threading
@@ -16,6 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
+from voicelive_desktop.devtools.xserver import Xvfb as _Xvfb
 
 WINDOW_SCRIPT = Path(__file__).with_name("focus_window.py")
 
@@ -29,46 +29,14 @@ def wait_for(condition: Callable[[], bool], timeout: float = 10.0, what: str = "
         time.sleep(0.02)
 
 
-class Xvfb:
-    """An Xvfb on a free display, with key auto-repeat on."""
+class Xvfb(_Xvfb):
+    """The devtools Xvfb, failing the test (not raising) when it cannot start."""
 
     def __init__(self) -> None:
-        for tool in ("Xvfb", "xdotool", "xset"):
-            if shutil.which(tool) is None:
-                pytest.fail(f"{tool} is missing: run scripts/setup.sh (it installs xvfb, xdotool, x11-xserver-utils)")
-        read_fd, write_fd = os.pipe()
-        self.process = subprocess.Popen(
-            ["Xvfb", "-displayfd", str(write_fd), "-nolisten", "tcp", "-screen", "0", "800x600x24"],
-            pass_fds=(write_fd,),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        os.close(write_fd)
-        with os.fdopen(read_fd) as pipe:
-            number = pipe.readline().strip()
-        if not number:
-            self.process.kill()
-            self.process.wait()
-            pytest.fail("Xvfb did not start")
-        self.display = f":{number}"
-        self.env = {**os.environ, "DISPLAY": self.display}
-        self.env.pop("WAYLAND_DISPLAY", None)
-        # A held key repeats (as on a real desktop), quickly, so a one-second hold brings many repeats.
-        self.run("xset", "r", "on")
-        self.run("xset", "r", "rate", "200", "40")
-
-    def run(self, *argv: str) -> str:
-        """Run an X client (xdotool, xset...) against this server; returns its output."""
-        return subprocess.run(argv, env=self.env, check=True, capture_output=True, text=True, timeout=30).stdout
-
-    def stop(self) -> None:
-        """Stop this server only."""
-        self.process.terminate()
         try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+            super().__init__("800x600x24")
+        except RuntimeError as exc:
+            pytest.fail(str(exc))
 
 
 class FocusWindow:

@@ -16,20 +16,16 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from .store import ConversationSummary, HistoryStore, HistoryUnavailable, SearchHit, StoredMessage
-from .store import Role as StoredRole
-from .transcript import Message, Role
 
 log = logging.getLogger(__name__)
 
 P = ParamSpec("P")
 T = TypeVar("T")
-
-_ROLES: dict[Role, StoredRole] = {Role.USER: "user", Role.ASSISTANT: "assistant", Role.DIVIDER: "divider"}
 
 _Job = tuple[Callable[[HistoryStore], Any], "concurrent.futures.Future[Any] | None"]
 
@@ -308,39 +304,3 @@ class Checkpointer:
         else:
             self._written_at[key] = self._clock()
             self._written[key] = message
-
-
-def stored_message(
-    message: Message,
-    *,
-    mode: str | None = None,
-    deployment: str | None = None,
-    voice: str | None = None,
-    cut_reason: str | None = None,
-    finished_at: datetime | None = None,
-    latency_ms: int | None = None,
-) -> StoredMessage:
-    """The transcript's ``message`` as a row to save, with the model that was answering.
-
-    An interrupted answer is saved whole, with what the user heard beside it and 'interrupted' as its cut
-    reason unless a more precise one is given.
-    """
-    interrupted = message.interrupted
-    return StoredMessage(
-        message_id=message.id,
-        role=_ROLES[message.role],
-        text=message.text,
-        final=message.final,
-        spoken=message.spoken,
-        failed=message.failed,
-        cut_reason=cut_reason or ("interrupted" if interrupted else None),
-        heard_ms=message.heard_ms,
-        audio_ms=message.audio_ms,
-        heard_text=message.heard_text() if interrupted else None,
-        mode=mode,
-        deployment=deployment,
-        voice=voice,
-        started_at=message.at,
-        finished_at=finished_at,
-        latency_ms=latency_ms,
-    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -102,7 +103,8 @@ class Carried:
 class Conversation:
     """Messages in order; :meth:`apply` folds an app event in and returns the message it changed."""
 
-    def __init__(self, messages: Iterable[Message] = ()) -> None:
+    def __init__(self, messages: Iterable[Message] = (), *, conversation_id: str | None = None) -> None:
+        self.id = conversation_id or uuid.uuid4().hex  # the history's name for it
         self.messages: list[Message] = []
         self._by_id: dict[str, Message] = {}
         self._dividers = 0

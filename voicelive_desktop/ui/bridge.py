@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
@@ -23,6 +24,7 @@ from ..voicelive.modes import Mode
 
 if TYPE_CHECKING:
     from ..controller import Controller, DeviceChoice
+    from ..conversation.store import ConversationSummary, SearchHit
     from ..settings import Settings
 
 log = logging.getLogger(__name__)
@@ -37,8 +39,12 @@ class Bridge(QObject):
     """TurnState: idle, listening, thinking or speaking."""
     message_changed = Signal(object)
     """MessageView: a chat message appeared or changed."""
-    conversation_replaced = Signal(object)
-    """tuple[MessageView, ...]: the whole conversation on screen changed."""
+    conversation_replaced = Signal(str, object)
+    """(conversation id, tuple[MessageView, ...]): the whole conversation on screen changed."""
+    conversation_deleted = Signal(str, str)
+    """(id, title) of a conversation just deleted (it can be brought back until the app closes)."""
+    conversations_changed = Signal()
+    """The saved conversations changed (renamed, restored, exported to...): lists should be read again."""
     level_changed = Signal(object)
     """Level: the microphone's loudness while listening."""
     latency_measured = Signal(int)
@@ -80,7 +86,7 @@ class Bridge(QObject):
         elif isinstance(event, AudioStatus):
             self.audio_status.emit(event)
         elif isinstance(event, ConversationReplaced):
-            self.conversation_replaced.emit(event.messages)
+            self.conversation_replaced.emit(event.conversation_id, event.messages)
         elif isinstance(event, AskAgainOffered):
             self.ask_again_offered.emit(event.offered)
         elif isinstance(event, ControllerState):
@@ -146,6 +152,11 @@ class Bridge(QObject):
         if self.controller is not None:
             self.controller.retry_now()
 
+    def network_back(self) -> None:
+        """The desktop reports the network reachable again."""
+        if self.controller is not None:
+            self.controller.network_back()
+
     def use_demo(self) -> None:
         """The user took the offer of the offline demo."""
         if self.controller is not None:
@@ -155,6 +166,64 @@ class Bridge(QObject):
         """The settings dialog was accepted."""
         if self.controller is not None:
             self._run(self.controller.apply_settings(settings, api_key, forget_key=forget_key), "apply-settings")
+
+    def new_conversation(self) -> None:
+        """Start a new conversation."""
+        if self.controller is not None:
+            self._run(self.controller.new_conversation(), "new-conversation")
+
+    def open_conversation(self, conversation_id: str) -> None:
+        """Continue an earlier conversation."""
+        if self.controller is not None:
+            self._run(self.controller.open_conversation(conversation_id), "open-conversation")
+
+    def rename_conversation(self, conversation_id: str, title: str) -> None:
+        """Give a conversation a title of the user's own."""
+        controller = self.controller
+        if controller is not None:
+
+            async def rename() -> None:
+                await controller.rename_conversation(conversation_id, title)
+                self.conversations_changed.emit()
+
+            self._run(rename(), "rename-conversation")
+
+    def delete_conversation(self, conversation_id: str, title: str) -> None:
+        """Delete a conversation (undoable until the app closes)."""
+        controller = self.controller
+        if controller is not None:
+
+            async def delete() -> None:
+                await controller.delete_conversation(conversation_id)
+                self.conversation_deleted.emit(conversation_id, title)
+
+            self._run(delete(), "delete-conversation")
+
+    def undo_delete(self, conversation_id: str) -> None:
+        """Bring back a conversation just deleted."""
+        controller = self.controller
+        if controller is not None:
+
+            async def undo() -> None:
+                await controller.delete_conversation(conversation_id, undo=True)
+                self.conversations_changed.emit()
+
+            self._run(undo(), "undo-delete")
+
+    def list_conversations(self, query: str, fill: Callable[[Sequence[ConversationSummary | SearchHit]], None]) -> None:
+        """Read the saved conversations (or those matching ``query``) off the GUI thread, then ``fill``."""
+        controller = self.controller
+        if controller is not None:
+
+            async def lookup() -> None:
+                fill(await controller.list_conversations(query))
+
+            self._run(lookup(), "list-conversations")
+
+    def export(self, scope: str, fmt: str, path: str) -> None:
+        """Write this conversation ("current") or all of them ("all") to ``path`` as "md" or "json"."""
+        if self.controller is not None:
+            self._run(self.controller.export_to(Path(path), fmt, current_only=scope == "current"), "export")
 
     def list_devices(self, fill: Callable[[list[DeviceChoice], list[DeviceChoice]], None]) -> None:
         """Read the device lists (in a worker thread) and hand them to ``fill``."""

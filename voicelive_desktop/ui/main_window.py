@@ -6,16 +6,18 @@ import logging
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeyEvent, QKeySequence, QPaintEvent
+from PySide6.QtGui import QCloseEvent, QKeyEvent, QKeySequence, QPaintEvent, QShortcut
 from PySide6.QtWidgets import (
     QAbstractButton,
     QApplication,
+    QFileDialog,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QMainWindow,
     QPlainTextEdit,
     QPushButton,
+    QSplitter,
     QTextEdit,
     QVBoxLayout,
     QWidget,
@@ -24,8 +26,10 @@ from PySide6.QtWidgets import (
 from ..assistant_events import AudioStatus, MessageView, TurnState
 from ..voicelive.events import ConnectionChanged, ConnState, ErrorCategory, ErrorRaised
 from .chat_view import ChatView
+from .conversations_panel import ConversationsPanel
 from .error_banner import ErrorBanner
 from .header import TRYING, Header
+from .menus import build_menus
 from .talk_button import TalkButton
 
 if TYPE_CHECKING:
@@ -71,6 +75,12 @@ class MainWindow(QMainWindow):
     """The window is closing."""
     ask_again_requested = Signal()
     """The user asked again for an answer that a lost connection cut off."""
+    conversations_wanted = Signal(str)
+    """The conversations panel needs its rows (for this search text)."""
+    export_requested = Signal(str, str, str)
+    """(scope "current" or "all", format "md" or "json", file path): write an export there."""
+    undo_delete_requested = Signal(str)
+    """Bring back the conversation with this id, just deleted."""
     demo_requested = Signal()
     """The user took the offer of the offline demo."""
     first_painted = Signal()
@@ -91,6 +101,9 @@ class MainWindow(QMainWindow):
         self.input.setPlaceholderText("Type a message and press Enter\u2026")
         self.input.setAccessibleName("Message")
         self.input.setMaxLength(2**31 - 1)  # the limit is MAX_MESSAGE_CHARS, applied (and told) in _text_edited
+        self.input.setToolTip("Type a message (Ctrl+L to get here from anywhere); Space talks everywhere else")
+        focus_input = QShortcut(QKeySequence("Ctrl+L"), self)
+        focus_input.activated.connect(self.input.setFocus)
         self.send_button = QPushButton("Send")
         self.send_button.setAccessibleName("Send message")
 
@@ -103,7 +116,14 @@ class MainWindow(QMainWindow):
         column.setSpacing(0)
         column.addWidget(self.header)
         column.addWidget(self.banner)
-        column.addWidget(self.chat, 1)
+        self.conversations = ConversationsPanel()
+        self.conversations.hide()
+        self.splitter = QSplitter()
+        self.splitter.addWidget(self.conversations)
+        self.splitter.addWidget(self.chat)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setChildrenCollapsible(False)
+        column.addWidget(self.splitter, 1)
         bottom = QVBoxLayout()
         bottom.setContentsMargins(16, 10, 16, 12)
         bottom.setSpacing(10)
@@ -140,21 +160,58 @@ class MainWindow(QMainWindow):
         app.installEventFilter(self)
 
     def _build_menu(self) -> None:
-        menu = self.menuBar().addMenu("&File")
-        self.settings_action = QAction("&Settings\u2026", self)
-        self.settings_action.setShortcut(QKeySequence("Ctrl+,"))
-        self.settings_action.setMenuRole(QAction.MenuRole.PreferencesRole)
-        self.settings_action.triggered.connect(self.settings_requested)
-        menu.addAction(self.settings_action)
-        self.copy_action = QAction("&Copy conversation", self)
-        self.copy_action.setShortcut(QKeySequence("Ctrl+Shift+C"))
-        menu.addAction(self.copy_action)
-        menu.addSeparator()
-        quit_action = QAction("&Quit", self)
-        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
-        quit_action.triggered.connect(self.close)
-        menu.addAction(quit_action)
+        self.menus = build_menus(self)
+        self.settings_action = self.menus.settings
+        self.copy_action = self.menus.copy_conversation
+        self.menus.settings.triggered.connect(self.settings_requested)
+        self.menus.quit.triggered.connect(self.close)
+        self.menus.conversations.toggled.connect(self._show_conversations)
+        self.menus.export_conversation.triggered.connect(lambda: self._export("current"))
+        self.menus.export_all.triggered.connect(lambda: self._export("all"))
         self.header.azure_requested.connect(self.settings_requested)
+        self.conversations.query_changed.connect(self.conversations_wanted)
+        self._deleted: tuple[str, str] | None = None
+
+    # ----------------------------------------------------------------- conversations
+    def _show_conversations(self, shown: bool) -> None:
+        self.conversations.setVisible(shown)
+        if shown:
+            self.refresh_conversations()
+
+    def refresh_conversations(self) -> None:
+        """Ask for the panel's rows again, if it is shown (after a change to the history)."""
+        if self.conversations.isVisible():
+            self.conversations_wanted.emit(self.conversations.query)
+
+    def show_conversation(self, conversation_id: str, messages: tuple[MessageView, ...]) -> None:
+        """Another conversation is on screen."""
+        self.chat.replace_all(messages)
+        self.conversations.current_id = conversation_id
+        self.refresh_conversations()
+
+    def show_deleted(self, conversation_id: str, title: str) -> None:
+        """A conversation was deleted: say so, with Undo."""
+        self._deleted = (conversation_id, title)
+        self.banner.show_message(
+            f"Deleted \u201c{title or 'Untitled'}\u201d.", error=False, key="deleted", action="Undo"
+        )
+        self.refresh_conversations()
+
+    def _export(self, scope: str) -> None:
+        """Ask where to write the export (a non-blocking dialog), then ask for it."""
+        dialog = QFileDialog(self, "Export all conversations" if scope == "all" else "Export this conversation")
+        dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
+        dialog.setNameFilters(["Markdown (*.md)", "JSON (*.json)"])
+        dialog.setDefaultSuffix("md")
+        dialog.filterSelected.connect(lambda chosen: dialog.setDefaultSuffix("json" if "json" in chosen else "md"))
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+
+        def chosen(path: str) -> None:
+            fmt = "json" if "json" in dialog.selectedNameFilter() or path.endswith(".json") else "md"
+            self.export_requested.emit(scope, fmt, path)
+
+        dialog.fileSelected.connect(chosen)
+        dialog.open()
 
     def set_hold_key(self, name: str) -> None:
         """Use another hold-to-talk key."""
@@ -200,6 +257,9 @@ class MainWindow(QMainWindow):
         if isinstance(notice, str):
             self.banner.show_message(notice, error=False)
             return
+        if not notice.message:
+            self.banner.resolve(notice.key)
+            return
         action = "Use the offline demo" if notice.action == "demo" else ""
         self.banner.show_message(notice.message, error=False, key=notice.key or notice.message, action=action)
 
@@ -219,6 +279,9 @@ class MainWindow(QMainWindow):
         self.banner.resolve(key)
         if key == "ask-again":
             self.ask_again_requested.emit()
+        elif key == "deleted" and self._deleted is not None:
+            self.undo_delete_requested.emit(self._deleted[0])
+            self._deleted = None
         elif key == "connection":
             self.demo_requested.emit()
 

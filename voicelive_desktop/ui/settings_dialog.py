@@ -238,6 +238,8 @@ class SettingsDialog(QDialog):
         self.noise.setChecked(c.noise_suppression)
         self.echo = QCheckBox("Echo cancellation (lets you use speakers without headphones)")
         self.echo.setChecked(c.echo_cancellation)
+        self.resume_last = QCheckBox("Start with the last conversation (off: a new one at each launch)")
+        self.resume_last.setChecked(self._s.history.resume_last)
         form = QFormLayout()
         form.addRow("&Turns", self.turn_mode)
         form.addRow("Detection &threshold", self.vad_threshold)
@@ -245,6 +247,7 @@ class SettingsDialog(QDialog):
         form.addRow("&Prefix padding", self.vad_prefix)
         form.addRow(self.noise)
         form.addRow(self.echo)
+        form.addRow(self.resume_last)
         return _page(form)
 
     def _audio_tab(self) -> QWidget:
@@ -316,6 +319,7 @@ class SettingsDialog(QDialog):
         s.conversation.vad_prefix_ms = self.vad_prefix.value()
         s.conversation.noise_suppression = self.noise.isChecked()
         s.conversation.echo_cancellation = self.echo.isChecked()
+        s.history.resume_last = self.resume_last.isChecked()
         s.audio.input_device = self.input_device.currentData() or ""
         s.audio.output_device = self.output_device.currentData() or ""
         s.audio.preroll_ms, s.audio.tail_ms = self.preroll.value(), self.tail.value()

@@ -1,0 +1,219 @@
+"""Conversations that outlive the app: relaunch, a crash mid-answer, the conversations panel, export."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication, QDialogButtonBox, QFileDialog, QLineEdit
+from pytestqt.qtbot import QtBot
+
+from tests.helpers import API_KEY, until
+from voicelive_desktop.app import Launch, create, parse_args, shutdown, start
+from voicelive_desktop.conversation.transcript import Role
+from voicelive_desktop.devtools.xserver import Xvfb
+from voicelive_desktop.emulator import Emulator
+from voicelive_desktop.recorder import CUT_BY_EXIT
+
+
+def _argv(emulator: Emulator, folder: Path) -> list[str]:
+    return [
+        "--endpoint",
+        emulator.endpoint,
+        "--model",
+        "gpt-realtime",
+        "--settings",
+        str(folder / "settings.toml"),
+        "--history",
+        str(folder / "history.sqlite3"),
+    ]
+
+
+async def _launch(qtbot: QtBot, argv: list[str]) -> Launch:
+    launch = create(parse_args(argv))
+    qtbot.addWidget(launch.window)
+    controller = await start(launch)
+    await until(lambda: controller.supervisor.connected, 10)
+    launch.window.activateWindow()
+    return launch
+
+
+async def _quit(launch: Launch) -> None:
+    launch.window.close()
+    await asyncio.wait_for(shutdown(launch), 10)
+
+
+async def _type(qtbot: QtBot, launch: Launch, text: str) -> None:
+    controller = launch.controller
+    assert controller is not None
+    messages = controller.assistant.conversation.messages
+    count = len([m for m in messages if m.role is not Role.DIVIDER])
+    launch.window.input.setFocus()
+    qtbot.keyClicks(launch.window.input, text)
+    qtbot.keyClick(launch.window.input, Qt.Key.Key_Return)
+    await until(lambda: len([m for m in messages if m.role is not Role.DIVIDER]) >= count + 2 and messages[-1].final)
+
+
+@pytest.fixture(autouse=True)
+def _key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AZURE_VOICELIVE_API_KEY", API_KEY)
+
+
+async def test_a_relaunch_brings_the_last_conversation_back_and_into_the_session(
+    qtbot: QtBot, pulse: Any, emulator: Emulator, tmp_path: Path
+) -> None:
+    first = await _launch(qtbot, _argv(emulator, tmp_path))
+    await _type(qtbot, first, "remember the lighthouse")
+    await _quit(first)
+    again = await _launch(qtbot, _argv(emulator, tmp_path))
+    try:
+        controller = again.controller
+        assert controller is not None
+        texts = [(m.role, m.text) for m in controller.assistant.conversation.messages]
+        assert texts[0] == (Role.USER, "remember the lighthouse") and texts[1][0] is Role.ASSISTANT
+        assert texts[2][0] is Role.DIVIDER and texts[2][1].startswith("Continued with gpt-realtime")
+        await until(lambda: len(again.window.chat.bubbles()) == 3, 5)
+        record = emulator.last()
+        await until(lambda: record.received_types().count("conversation.item.create") >= 2)
+        created = [e for e in record.received if e["type"] == "conversation.item.create"]
+        carried = [part["text"] for e in created for part in e["item"]["content"]]
+        assert carried[0] == "remember the lighthouse" and "lighthouse" in carried[1]
+    finally:
+        await _quit(again)
+
+
+async def test_after_kill_9_mid_answer_every_finished_message_is_there_and_the_cut_answer_is_marked(
+    qtbot: QtBot, pulse: Any, emulator: Emulator, tmp_path: Path
+) -> None:
+    emulator.options.pace.realtime_factor = 0.5  # a long, slow answer: the kill lands while it streams
+    xvfb = Xvfb()
+    env = {**xvfb.env, **pulse.env, "AZURE_VOICELIVE_API_KEY": API_KEY}
+    argv = [sys.executable, "-m", "voicelive_desktop", *_argv(emulator, tmp_path)]
+    app = await asyncio.to_thread(subprocess.Popen, argv, env=env)
+    try:
+        await until(lambda: bool(emulator.connections) and emulator.last().received, 30)
+        window = ""
+        deadline = time.monotonic() + 20
+        while not window and time.monotonic() < deadline:
+            with contextlib.suppress(subprocess.CalledProcessError, IndexError):
+                window = (await asyncio.to_thread(xvfb.run, "xdotool", "search", "--name", "^Voice Live$")).split()[0]
+            await asyncio.sleep(0.1)
+        assert window, "the window did not appear"
+        await asyncio.to_thread(xvfb.run, "xdotool", "windowfocus", "--sync", window)
+        await asyncio.to_thread(xvfb.run, "xdotool", "key", "ctrl+l")  # to the message field, as a user would
+        await asyncio.to_thread(xvfb.run, "xdotool", "type", "--delay", "20", "tell me about the sea")
+        await asyncio.to_thread(xvfb.run, "xdotool", "key", "Return")
+
+        def answer_streaming() -> bool:
+            return sum(e["type"] == "response.audio.delta" for e in emulator.last().sent) >= 12
+
+        await until(answer_streaming, 20)
+        await asyncio.sleep(1.5)  # a checkpoint (at least once a second) has been written meanwhile
+        os.kill(app.pid, signal.SIGKILL)
+        app.wait(10)
+    finally:
+        if app.poll() is None:
+            app.kill()
+        xvfb.stop()
+    again = await _launch(qtbot, _argv(emulator, tmp_path))
+    try:
+        controller = again.controller
+        assert controller is not None
+        user, answer = controller.assistant.conversation.messages[:2]
+        assert user.role is Role.USER and user.text == "tell me about the sea" and user.final
+        assert answer.role is Role.ASSISTANT and answer.text.startswith("You wrote: tell")
+        assert answer.cut == CUT_BY_EXIT and answer.final, "the answer the crash cut is marked as cut"
+    finally:
+        await _quit(again)
+
+
+async def test_the_conversations_panel_new_search_rename_delete_undo_and_continue(
+    qtbot: QtBot, pulse: Any, emulator: Emulator, tmp_path: Path
+) -> None:
+    launch = await _launch(qtbot, _argv(emulator, tmp_path))
+    window, controller = launch.window, launch.controller
+    assert controller is not None
+    try:
+        await _type(qtbot, launch, "talk about pineapples")
+        first_id = controller.assistant.conversation.id
+        qtbot.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+        await until(lambda: controller.assistant.conversation.id != first_id and window.chat.bubbles() == [])
+        await until(lambda: controller.supervisor.connected)
+        await _type(qtbot, launch, "now about bananas")
+        qtbot.keyClick(window, Qt.Key.Key_H, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+        panel = window.conversations
+        await until(lambda: panel.isVisible() and panel.list.count() == 2)
+        titles = [panel.list.item(i).text().split("\n")[0] for i in range(2)]
+        assert titles == ["now about bananas", "talk about pineapples"], "newest first, titled by their first words"
+
+        qtbot.keyClicks(panel.search, "pineap")
+        await until(lambda: panel.list.count() == 1 and "pineapples" in panel.list.item(0).text())
+        panel.search.clear()
+        await until(lambda: panel.list.count() == 2)
+
+        panel.list.setCurrentRow(1)
+        qtbot.keyClick(panel, Qt.Key.Key_F2)
+        editor = panel.list.findChild(QLineEdit)
+        assert editor is not None
+        editor.selectAll()
+        qtbot.keyClicks(editor, "Fruit plans")
+        qtbot.keyClick(editor, Qt.Key.Key_Return)
+        await until(lambda: panel.list.count() == 2 and panel.list.item(1).text().startswith("Fruit plans"))
+
+        panel.list.setCurrentRow(1)
+        qtbot.keyClick(panel.list, Qt.Key.Key_Delete)
+        await until(lambda: panel.list.count() == 1 and window.banner.has("deleted"))
+        qtbot.mouseClick(window.banner._rows["deleted"].action, Qt.MouseButton.LeftButton)
+        await until(lambda: panel.list.count() == 2)
+
+        panel.list.setCurrentRow(1)
+        qtbot.keyClick(panel.list, Qt.Key.Key_Return)
+        await until(lambda: controller.assistant.conversation.id == first_id)
+        texts = [m.text for m in controller.assistant.conversation.messages]
+        assert texts[0] == "talk about pineapples"
+        await until(lambda: any("Continued with" in m.text for m in controller.assistant.conversation.messages))
+    finally:
+        await _quit(launch)
+
+
+async def test_export_from_the_file_menu_and_from_the_command_line(
+    qtbot: QtBot, pulse: Any, emulator: Emulator, tmp_path: Path
+) -> None:
+    launch = await _launch(qtbot, _argv(emulator, tmp_path))
+    try:
+        await _type(qtbot, launch, "export me please")
+        launch.window.menus.export_conversation.trigger()
+        await until(lambda: isinstance(QApplication.activeModalWidget(), QFileDialog), 5)
+        dialog = QApplication.activeModalWidget()
+        assert isinstance(dialog, QFileDialog)
+        dialog.selectNameFilter("JSON (*.json)")
+        target = tmp_path / "one.json"
+        name = dialog.findChild(QLineEdit, "fileNameEdit")
+        buttons = dialog.findChild(QDialogButtonBox)
+        assert name is not None and buttons is not None
+        qtbot.keyClicks(name, str(target))  # typed where a user types the file name, then Save
+        qtbot.mouseClick(buttons.button(QDialogButtonBox.StandardButton.Save), Qt.MouseButton.LeftButton)
+        await until(lambda: target.exists() and launch.window.banner.has("export"), 5)
+        exported = json.loads(target.read_text())
+        assert exported["format"] == "voicelive-desktop-history" and len(exported["conversations"]) == 1
+        texts = [m["text"] for m in exported["conversations"][0]["messages"]]
+        assert texts[0] == "export me please" and "export me please" in texts[1]
+    finally:
+        await _quit(launch)
+    command = [sys.executable, "-m", "voicelive_desktop", "--export-history", "md"]
+    history = ["--history", str(tmp_path / "history.sqlite3")]
+    printed = await asyncio.to_thread(
+        subprocess.run, [*command, *history], capture_output=True, text=True, timeout=30, check=False
+    )
+    assert printed.returncode == 0, printed.stderr
+    assert "**You**" in printed.stdout and "export me please" in printed.stdout
