@@ -151,6 +151,7 @@ def test_writes_are_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     with pytest.raises(OSError, match="disk full"):
         store.save(Settings())
     assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["settings.toml"], "the failed write left nothing behind"
 
 
 def test_the_api_key_lives_in_the_keyring_never_in_the_file(tmp_path: Path) -> None:
@@ -202,3 +203,19 @@ def test_endpoint_validation(url: str, ok: bool) -> None:
 def test_empty_deployment_is_refused() -> None:
     with pytest.raises(InvalidSetting, match="deployment name is empty"):
         validate_deployment("   ")
+
+
+def test_many_saves_at_once_never_fail_and_leave_one_whole_file(tmp_path: Path) -> None:
+    import concurrent.futures
+
+    store = SettingsStore(tmp_path / "settings.toml")
+    versions = []
+    for i in range(20):
+        settings = Settings()
+        settings.model.instructions = f"version {i}"
+        versions.append(settings)
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        list(pool.map(store.save, versions))  # raises if any save failed
+    assert store.load().model.instructions in {f"version {i}" for i in range(20)}
+    assert not store.problems
+    assert [p.name for p in tmp_path.iterdir()] == ["settings.toml"], "no temporary file is left behind"

@@ -6,10 +6,12 @@ environment is used for this run but not written back to the file, unless the us
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
 import shutil
+import tempfile
 import time
 import tomllib
 from collections.abc import Mapping
@@ -327,14 +329,23 @@ class SettingsStore:
             log.warning("could not back up %s: %s", self.path, exc)
 
     def save(self, settings: Settings) -> None:
-        """Write atomically: a crash mid-write leaves the previous file intact."""
+        """Write atomically: a crash mid-write leaves the previous file intact.
+
+        Each write has a temporary file of its own, so two writes at once (two windows, two threads) cannot
+        trip over each other: the last one to finish wins, whole.
+        """
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        with open(tmp, "wb") as fh:
-            tomli_w.dump(_to_dict(settings), fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.path)
+        fd, name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                tomli_w.dump(_to_dict(settings), fh)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(name, self.path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(name)
+            raise
 
     def describe_problems(self) -> str:
         """One message for the user about a damaged file, or empty."""
