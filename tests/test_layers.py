@@ -20,6 +20,8 @@ QT_FREE = [
     "assistant_events.py",
     "supervisor.py",
     "microphone.py",
+    "recorder.py",
+    "wakeup.py",
     "settings.py",
     "keystore.py",
     "controller.py",

@@ -45,6 +45,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--use-token-credential", action="store_true", help="sign in with Microsoft Entra ID")
     parser.add_argument("--api-version", help="Voice Live api-version (default: the SDK's)")
     parser.add_argument("--demo", action="store_true", help="talk to the built-in offline emulator")
+    parser.add_argument("--global-key", help="hold this key anywhere on the desktop to talk, e.g. F9 or Ctrl+Alt+Space")
+    parser.add_argument("--minimized", action="store_true", help="start in the tray (or minimized) without a window")
+    parser.add_argument(
+        "--install-desktop-entry", action="store_true", help="add the app to the desktop's menus, then exit"
+    )
+    parser.add_argument("--uninstall-desktop-entry", action="store_true", help="remove it from the menus, then exit")
     parser.add_argument("--settings", help="settings file to use instead of the platform default")
     parser.add_argument("--history", help="conversation history file to use instead of the platform default")
     parser.add_argument(
@@ -101,7 +107,14 @@ def create(args: argparse.Namespace) -> Launch:
         window.restoreGeometry(QByteArray.fromHex(saved.window.geometry.encode()))
     window.show()
     cli = Overrides(
-        args.endpoint, args.model, args.voice, args.instructions, args.byom, args.api_version, args.use_token_credential
+        args.endpoint,
+        args.model,
+        args.voice,
+        args.instructions,
+        args.byom,
+        args.api_version,
+        args.use_token_credential,
+        args.global_key,
     )
     try:
         settings = apply_overrides(saved, cli.over(Overrides.from_env(os.environ)))
@@ -118,6 +131,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     _setup_logging(args.verbose)
     if args.export_history:
         return export_history(args)
+    if args.install_desktop_entry or args.uninstall_desktop_entry:
+        return desktop_entry(install=args.install_desktop_entry)
 
     from PySide6.QtWidgets import QApplication
 
@@ -162,6 +177,18 @@ def export_history(args: argparse.Namespace) -> int:
         store.close()
     sys.stdout.write(text)
     return 0
+
+
+def desktop_entry(*, install: bool) -> int:
+    """``--install-desktop-entry`` / ``--uninstall-desktop-entry``: menus, icons, metainfo; says what it did."""
+    from .desktop.desktop_entry import install_desktop_entry, uninstall_desktop_entry
+
+    result = install_desktop_entry() if install else uninstall_desktop_entry()
+    for path in result.paths:
+        print(path)
+    if result.note:
+        print(result.note, file=sys.stderr)
+    return 0 if result.supported else 1
 
 
 def _quit_on_ctrl_c(window: MainWindow) -> None:

@@ -97,9 +97,22 @@ class AudioSettings:
 
 @dataclass
 class KeySettings:
-    """The hold-to-talk key, as Qt names it (``QKeySequence`` text)."""
+    """The hold-to-talk keys, as Qt names them (``QKeySequence`` text): in the window, and anywhere."""
 
     hold_key: str = "Space"
+    global_key: str = "F9"  # claimed by no desktop; held while another application has the focus
+    global_key_enabled: bool = True
+
+
+@dataclass
+class DesktopSettings:
+    """How the app lives on the desktop: the tray, notifications, start-up."""
+
+    close_to_tray: bool = False
+    notify_when_hidden: bool = True  # an answer's first words as a notification while the window is hidden
+    start_minimized: bool = False
+    start_at_login: bool = False
+    slow_byom_hint_dismissed: bool = False
 
 
 @dataclass
@@ -125,6 +138,7 @@ class Settings:
     conversation: ConversationSettings = field(default_factory=ConversationSettings)
     audio: AudioSettings = field(default_factory=AudioSettings)
     keys: KeySettings = field(default_factory=KeySettings)
+    desktop: DesktopSettings = field(default_factory=DesktopSettings)
     history: HistorySettings = field(default_factory=HistorySettings)
     window: WindowSettings = field(default_factory=WindowSettings)
 
@@ -376,6 +390,7 @@ class Overrides:
     byom: str | None = None
     api_version: str | None = None
     use_token_credential: bool = False
+    global_key: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Overrides:
@@ -421,6 +436,8 @@ def apply_overrides(settings: Settings, overrides: Overrides) -> Settings:
         result.model.instructions = overrides.instructions
     if overrides.api_version is not None:
         result.connection.api_version = overrides.api_version
+    if overrides.global_key is not None:
+        result.keys.global_key, result.keys.global_key_enabled = overrides.global_key, True
     if overrides.use_token_credential and result.connection.auth is AuthMethod.API_KEY:
         result.connection.auth = AuthMethod.ENTRA_DEFAULT
     return result
