@@ -6,6 +6,7 @@ import asyncio
 import base64
 import contextlib
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +22,7 @@ class Wire:
     def __init__(self, http: aiohttp.ClientSession, ws: aiohttp.ClientWebSocketResponse) -> None:
         self.http, self.ws = http, ws
         self.events: list[Event] = []
+        self.stamps: list[float] = []  # when each event arrived (time.monotonic)
         self.frames: list[str] = []  # every text frame as received, malformed ones included
         self.close_code: int | None = None
         self._changed = asyncio.Event()
@@ -37,6 +39,7 @@ class Wire:
                     event = None
                 if isinstance(event, dict):
                     self.events.append(event)
+                    self.stamps.append(time.monotonic())
             self._changed.set()
         self.close_code = self.ws.close_code
         self._changed.set()
@@ -52,6 +55,11 @@ class Wire:
         """Append audio in chunks (4800 bytes: 100 ms at 24 kHz)."""
         for i in range(0, len(pcm), chunk):
             await self.send("input_audio_buffer.append", audio=base64.b64encode(pcm[i : i + chunk]).decode())
+
+    @property
+    def closed(self) -> bool:
+        """True once the connection has ended (closed or dropped)."""
+        return self._reader.done()
 
     def of(self, kind: str) -> list[Event]:
         """Every received event of one type."""

@@ -88,7 +88,7 @@ def voice(value: Any, ctx: RuleContext, param: str = "session.voice") -> Any:
 def voice_identity(value: Any) -> tuple[str, ...]:
     """What makes two voices the same voice: a plain "alloy" is {type: openai, name: alloy}; style does not count."""
     if isinstance(value, str):
-        return ("openai", value)
+        value = {"type": "openai", "name": value}
     if not isinstance(value, dict):
         return ("", repr(value))
     keys = ("type", "name", "endpoint_id", "model")
