@@ -33,12 +33,39 @@ async def test_handshake_requires_api_version_model_a_known_profile_and_a_key(st
     emulator = await start_emulator(api_key="k")
     endpoint = emulator.endpoint
     ok = {"api-key": "k"}
-    assert await _handshake(endpoint, "api-version=2025-10-01&model=m", ok) == (101, "")
+    v = "api-version=2025-10-01"
+    assert await _handshake(endpoint, f"{v}&model=m", ok) == (101, "")
     assert await _handshake(endpoint, "model=m", ok) == (400, "MissingApiVersion")
-    assert await _handshake(endpoint, "api-version=2025-10-01", ok) == (400, "MissingModel")
-    assert await _handshake(endpoint, "api-version=1&model=m&profile=byom-x", ok) == (400, "InvalidProfile")
-    assert await _handshake(endpoint, "api-version=1&model=m", {"api-key": "nope"}) == (401, "Unauthorized")
-    assert await _handshake(endpoint, "api-version=1&model=m", {}) == (401, "Unauthorized")
+    assert await _handshake(endpoint, v, ok) == (400, "MissingModel")
+    assert await _handshake(endpoint, f"{v}&model=m&profile=byom-x", ok) == (400, "InvalidProfile")
+    assert await _handshake(endpoint, f"{v}&model=m", {"api-key": "nope"}) == (401, "Unauthorized")
+    assert await _handshake(endpoint, f"{v}&model=m", {}) == (401, "Unauthorized")
+
+
+DOCUMENTED_VERSIONS = [
+    "2025-05-01-preview",
+    "2025-10-01",
+    "2026-01-01-preview",
+    "2026-04-10",
+    "2026-06-01-preview",
+    "2026-07-15",
+]
+
+
+@pytest.mark.parametrize("version", DOCUMENTED_VERSIONS)
+async def test_every_documented_api_version_is_accepted(start_emulator: Any, version: str) -> None:
+    emulator = await start_emulator(api_key="k")
+    assert await _handshake(emulator.endpoint, f"api-version={version}&model=m", {"api-key": "k"}) == (101, "")
+
+
+@pytest.mark.parametrize("version", ["1", "2024-10-01-preview", "2025-10-01-preview", "2026-07-16", "latest"])
+async def test_an_undocumented_api_version_is_refused_before_the_upgrade(start_emulator: Any, version: str) -> None:
+    emulator = await start_emulator(api_key="k")
+    query = f"api-version={version}&model=m"
+    assert await _handshake(emulator.endpoint, query, {"api-key": "k"}) == (400, "UnsupportedApiVersion")
+    assert emulator.connections == [], "refused before any session existed"
+    emulator.options.skip_api_version_check = True
+    assert await _handshake(emulator.endpoint, query, {"api-key": "k"}) == (101, "")
 
 
 async def _session(endpoint: str, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -46,7 +73,7 @@ async def _session(endpoint: str, events: list[dict[str, Any]]) -> list[dict[str
     async with (
         aiohttp.ClientSession() as http,
         http.ws_connect(
-            f"{endpoint}/voice-live/realtime?api-version=2025-10-01&model=dep", headers={"api-key": "demo"}
+            f"{endpoint}/voice-live/realtime?api-version=2025-10-01&model=gpt-4.1", headers={"api-key": "demo"}
         ) as ws,
     ):
         for event in events:

@@ -1,4 +1,8 @@
-"""The emulator's deterministic "model": it repeats what it heard and says who answered."""
+"""The emulator's deterministic "model": it repeats what it heard and says who answered.
+
+Asked "what did you say", it repeats its previous answer as its context holds it, so a test can see that a
+truncate removed the words the user never heard.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +11,22 @@ _MODE_NAMES = {
     "byom-azure-openai-realtime": "bring-your-own realtime",
     "byom-azure-openai-chat-completion": "bring-your-own chat completion",
 }
+_RECALL = ("what did you say", "repeat that")
 
 
-def answer(heard: str | None, *, deployment: str, profile: str | None, typed: bool = False) -> str:
+def answer(
+    heard: str | None,
+    *,
+    deployment: str,
+    profile: str | None,
+    typed: bool = False,
+    said_before: str | None = None,
+) -> str:
     """The reply to the latest user input (``heard`` is None when the response had no new input)."""
     who = f"This is {deployment}, answering in {_MODE_NAMES.get(profile, profile)} mode."
     if heard is None:
         return f"Hello. {who} Hold the key and speak, or type a message."
+    if any(phrase in heard.lower() for phrase in _RECALL):
+        return f"Before, I said: {said_before.strip() if said_before else 'nothing'}"
     verb = "wrote" if typed else "said"
     return f"You {verb}: {heard.strip().rstrip('.?!')}. {who}"

@@ -1,4 +1,9 @@
-"""The emulator's HTTP side: the websocket handshake, authentication, test knobs and the record of traffic."""
+"""The emulator's HTTP side: the websocket handshake, authentication, test knobs and the record of traffic.
+
+The handshake is refused, before the upgrade, as the service refuses it: a missing or undocumented
+api-version, a missing model, an unknown profile, a bad key or token, an unknown deployment. The control
+endpoint (``/emulator/...``, see control.py) lets a person turn the fault knobs while an app is connected.
+"""
 
 from __future__ import annotations
 
@@ -9,64 +14,44 @@ import socket
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 from aiohttp import WSMsgType, web
 
+from . import control
+from .conversation import RealtimeConversation
 from .items import Event, Pace
-from .realtime import RealtimeConversation
+from .options import MALFORMED_FRAMES, EmulatorOptions
+from .protocol import API_VERSIONS, PROFILES, RequestError, error_event
+from .responses import RateLimits
 from .speech import Recognizer, Synthesizer
 
 log = logging.getLogger(__name__)
 
 PATH = "/voice-live/realtime"
-PROFILES = ("byom-azure-openai-realtime", "byom-azure-openai-chat-completion")
 
-
-@dataclass
-class EmulatorOptions:
-    """How the emulated service behaves.
-
-    Attributes:
-        api_key: the accepted ``api-key`` header; None accepts any key.
-        bearer_tokens: accepted ``Authorization: Bearer`` tokens; empty accepts none unless ``api_key`` is None.
-        deployments: known deployment names; None accepts any.
-        pace: streaming speed and delays.
-        drop_after_events: abort the transport (no close frame) after sending this many events.
-        close_after_s / close_code / close_reason: close the socket cleanly after this long.
-        inject_error_after: send an ``error`` event after this many events.
-        refuse_with: refuse every handshake with this (status, error code), e.g. (403, "PermissionDenied").
-        retry_after_s: the Retry-After header sent with a refusal (a 429 or 503 says when to come back).
-        use_espeak / use_recognizer: turn the optional speech parts off.
-    """
-
-    api_key: str | None = "demo"
-    bearer_tokens: frozenset[str] = frozenset()
-    deployments: frozenset[str] | None = None
-    pace: Pace = field(default_factory=Pace)
-    drop_after_events: int | None = None
-    close_after_s: float | None = None
-    close_code: int = 1001
-    close_reason: str = "session_expired"
-    inject_error_after: int | None = None
-    refuse_with: tuple[int, str] | None = None
-    retry_after_s: float | None = None
-    use_espeak: bool = True
-    use_recognizer: bool = True
+__all__ = ["PATH", "PROFILES", "ConnectionRecord", "Emulator", "EmulatorOptions", "Pace"]
 
 
 @dataclass
 class ConnectionRecord:
-    """What one client connection carried, for tests to assert on."""
+    """What one client connection carried, for tests to assert on.
+
+    Attributes:
+        malformed: the malformed frames injected (kept apart from ``sent``, which holds only events).
+    """
 
     path: str
     query: dict[str, str]
     headers: dict[str, str]
     received: list[Event] = field(default_factory=list)
     sent: list[Event] = field(default_factory=list)
+    malformed: list[str] = field(default_factory=list)
     conversation: RealtimeConversation | None = None
+    open: bool = True
 
     def received_types(self) -> list[str]:
         """The type of every client event, in order."""
-        return [e.get("type", "") for e in self.received]
+        return [e.get("type", "") if isinstance(e, dict) else "" for e in self.received]
 
 
 def _refuse(status: int, code: str, message: str, retry_after_s: float | None = None) -> web.Response:
@@ -74,6 +59,69 @@ def _refuse(status: int, code: str, message: str, retry_after_s: float | None = 
     if retry_after_s is not None:
         headers["Retry-After"] = f"{retry_after_s:g}"
     return web.json_response({"error": {"code": code, "message": message}}, status=status, headers=headers)
+
+
+class _SocketLink:
+    """The conversation's way out: records each event and applies the event-count fault knobs."""
+
+    def __init__(
+        self, ws: web.WebSocketResponse, request: web.Request, record: ConnectionRecord, opts: EmulatorOptions
+    ):
+        self.ws, self.request, self.record, self.opts = ws, request, record, opts
+        self._lock = asyncio.Lock()
+
+    async def send(self, event: Event) -> None:
+        async with self._lock:
+            if not await self._write(json.dumps(event)):
+                return
+            self.record.sent.append(event)
+            n, opts = len(self.record.sent), self.opts
+            if opts.inject_error_after is not None and n == opts.inject_error_after:
+                injected = error_event(
+                    RequestError("injected_error", "Injected test error.", kind="server_error"), None
+                )
+                injected["event_id"] = "event_injected"
+                if await self._write(json.dumps(injected)):
+                    self.record.sent.append(injected)
+            if opts.warning_after is not None and n == opts.warning_after:
+                warning = {"type": "warning", "event_id": "event_warning", "warning": WARNING}
+                if await self._write(json.dumps(warning)):
+                    self.record.sent.append(warning)
+            if opts.malformed_after is not None and n == opts.malformed_after:
+                await self._raw(MALFORMED_FRAMES[opts.malformed_kind])
+            if opts.drop_after_events is not None and n >= opts.drop_after_events:
+                self.abort()
+
+    async def send_raw(self, text: str) -> None:
+        async with self._lock:
+            await self._raw(text)
+
+    async def _raw(self, text: str) -> None:
+        if await self._write(text):
+            self.record.malformed.append(text)
+
+    async def _write(self, text: str) -> bool:
+        if self.ws.closed or self.request.transport is None or self.request.transport.is_closing():
+            return False
+        try:
+            await self.ws.send_str(text)
+        except (ConnectionError, aiohttp.ClientConnectionResetError):
+            return False
+        return True
+
+    def abort(self) -> None:
+        if self.request.transport is not None:
+            self.request.transport.abort()
+
+    async def close(self, code: int, reason: str) -> None:
+        await self.ws.close(code=code, message=reason.encode()[:123])
+
+
+WARNING = {
+    "message": "Audio input is clipping; lower the microphone gain.",
+    "code": "input_audio_clipping",
+    "param": None,
+}
 
 
 class Emulator:
@@ -84,8 +132,10 @@ class Emulator:
         self.connections: list[ConnectionRecord] = []
         self._recognizer = Recognizer(enabled=self.options.use_recognizer)
         self._synth = Synthesizer(use_espeak=self.options.use_espeak)
+        self._rate_limits = RateLimits()
         self._runner: web.AppRunner | None = None
         self._sockets: set[web.WebSocketResponse] = set()
+        self.links: dict[int, _SocketLink] = {}  # by index in ``connections``, while open
         self.peak_open = 0  # the most websockets open at once: each would be a billed session on Azure
         self.port = 0
 
@@ -103,6 +153,7 @@ class Emulator:
         """Serve on ``host:port`` (0 picks a free port); returns the endpoint."""
         app = web.Application()
         app.router.add_get(PATH, self._handle)
+        control.add_routes(app, self)
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
         await self._runner.setup()
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -142,21 +193,29 @@ class Emulator:
         return key == opts.api_key
 
     def _check(self, request: web.Request) -> web.Response | None:
-        q = request.query
-        if not q.get("api-version"):
+        q, opts = request.query, self.options
+        version = q.get("api-version")
+        if not version:
             return _refuse(400, "MissingApiVersion", "The api-version query parameter is required.")
+        if version not in API_VERSIONS and not opts.skip_api_version_check:
+            return _refuse(
+                400,
+                "UnsupportedApiVersion",
+                f"The HTTP resource that matches the request URI does not support the API version '{version}'. "
+                f"Supported versions: {', '.join(API_VERSIONS)}.",
+            )
         model = q.get("model", "")
         if not model:
             return _refuse(400, "MissingModel", "The model query parameter is required.")
         profile = q.get("profile")
         if profile is not None and profile not in PROFILES:
             return _refuse(400, "InvalidProfile", f"Unknown profile '{profile}'. Supported: {', '.join(PROFILES)}.")
-        if self.options.refuse_with is not None:
-            status, code = self.options.refuse_with
-            return _refuse(status, code, f"Refused by emulator configuration ({code}).", self.options.retry_after_s)
+        if opts.refuse_with is not None:
+            status, code = opts.refuse_with
+            return _refuse(status, code, f"Refused by emulator configuration ({code}).", opts.retry_after_s)
         if not self._authorized(request.headers):
             return _refuse(401, "Unauthorized", "Access denied due to invalid subscription key or token.")
-        if self.options.deployments is not None and model not in self.options.deployments:
+        if opts.deployments is not None and model not in opts.deployments:
             return _refuse(404, "DeploymentNotFound", f"The API deployment '{model}' for this resource does not exist.")
         return None
 
@@ -165,56 +224,45 @@ class Emulator:
         if refusal is not None:
             return refusal
         record = ConnectionRecord(request.path, dict(request.query), dict(request.headers))
+        index = len(self.connections)
         self.connections.append(record)
         ws = web.WebSocketResponse(max_msg_size=16 * 1024 * 1024, heartbeat=30)
         await ws.prepare(request)
         self._sockets.add(ws)
         self.peak_open = max(self.peak_open, len(self._sockets))
-        opts = self.options
-        lock = asyncio.Lock()
-
-        async def send(event: Event) -> None:
-            async with lock:
-                if ws.closed:
-                    return
-                record.sent.append(event)
-                await ws.send_str(json.dumps(event))
-                n = len(record.sent)
-                if opts.inject_error_after is not None and n == opts.inject_error_after:
-                    injected = {
-                        "type": "error",
-                        "event_id": "event_injected",
-                        "error": {
-                            "type": "server_error",
-                            "code": "injected_error",
-                            "message": "Injected test error.",
-                        },
-                    }
-                    record.sent.append(injected)
-                    await ws.send_str(json.dumps(injected))
-                if opts.drop_after_events is not None and n >= opts.drop_after_events and request.transport:
-                    request.transport.abort()
-
+        link = self.links[index] = _SocketLink(ws, request, record, self.options)
         conversation = RealtimeConversation(
-            send,
+            link,
             deployment=request.query["model"],
             profile=request.query.get("profile"),
+            api_version=request.query["api-version"],
             recognizer=self._recognizer,
             synthesizer=self._synth,
-            pace=opts.pace,
+            options=self.options,
+            rate_limits=self._rate_limits,
         )
         record.conversation = conversation
-        closer = asyncio.create_task(self._close_later(ws)) if opts.close_after_s is not None else None
+        timers = [asyncio.create_task(t) for t in self._timers(link)]
         try:
             await conversation.start()
             await self._serve(ws, record, conversation)
         finally:
+            record.open = False
+            self.links.pop(index, None)
             await conversation.close()
-            if closer is not None:
-                closer.cancel()
-                await asyncio.gather(closer, return_exceptions=True)
+            for timer in timers:
+                timer.cancel()
+            await asyncio.gather(*timers, return_exceptions=True)
             self._sockets.discard(ws)
         return ws
+
+    def _timers(self, link: _SocketLink) -> list[Any]:
+        opts, timers = self.options, []
+        if opts.close_after_s is not None:
+            timers.append(self._close_later(link, opts.close_after_s))
+        if opts.session_lifetime_s is not None:
+            timers.append(expire_later(link, opts.session_lifetime_s))
+        return timers
 
     async def _serve(
         self, ws: web.WebSocketResponse, record: ConnectionRecord, conversation: RealtimeConversation
@@ -225,12 +273,31 @@ class Emulator:
             try:
                 event = json.loads(msg.data)
             except json.JSONDecodeError:
-                await conversation.error("invalid_json", "Messages must be JSON.")
+                await conversation.refuse(RequestError("invalid_json", "The message is not valid JSON."), None)
                 continue
             record.received.append(event)
             await conversation.handle(event)
 
-    async def _close_later(self, ws: web.WebSocketResponse) -> None:
-        assert self.options.close_after_s is not None
-        await asyncio.sleep(self.options.close_after_s)
-        await ws.close(code=self.options.close_code, message=self.options.close_reason.encode())
+    async def _close_later(self, link: _SocketLink, after_s: float) -> None:
+        await asyncio.sleep(after_s)
+        await link.close(self.options.close_code, self.options.close_reason)
+
+
+def expiry_message(lifetime_s: float) -> str:
+    """The service's words for a session that ran out (minutes, as the service counts them)."""
+    if lifetime_s >= 60:
+        return f"Your session hit the maximum duration of {lifetime_s / 60:g} minutes."
+    return f"Your session hit the maximum duration of {lifetime_s:g} seconds."
+
+
+async def expire_later(link: _SocketLink, lifetime_s: float) -> None:
+    """At the end of the session's life: the ``session_expired`` error, then close 1001 with the same words."""
+    await asyncio.sleep(lifetime_s)
+    await expire_now(link, lifetime_s)
+
+
+async def expire_now(link: _SocketLink, lifetime_s: float) -> None:
+    """Expire the session at once (also reachable through the control endpoint)."""
+    message = expiry_message(lifetime_s)
+    await link.send({"event_id": "event_expired", **error_event(RequestError("session_expired", message), None)})
+    await link.close(1001, message)

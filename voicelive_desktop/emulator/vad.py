@@ -11,7 +11,7 @@ _FRAME_MS = 20
 
 @dataclass
 class VadDecision:
-    """What one chunk of audio changed: speech started and/or stopped at these buffer offsets (ms)."""
+    """What one chunk of audio changed: speech started and/or stopped at these offsets (ms since the last reset)."""
 
     started_at_ms: int | None = None
     stopped_at_ms: int | None = None
@@ -55,7 +55,8 @@ class EnergyVad:
                 if self._quiet_ms >= self.silence_ms:
                     self._speaking = False
                     self._voiced_run = 0
-                    decision.stopped_at_ms = self._pos_ms - self._quiet_ms
+                    # the service's audio_end_ms includes the silence that ended the turn
+                    decision.stopped_at_ms = self._pos_ms
         return decision
 
     def reset(self) -> None:
