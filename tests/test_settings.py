@@ -63,6 +63,8 @@ def _everything_changed() -> Settings:
     s.conversation = settings_module.ConversationSettings(TurnMode.AZURE_SEMANTIC_VAD, 0.3, 800, 200, False, False)
     s.audio = settings_module.AudioSettings("usb_mic", "usb_headset", 500, 350, 40, False, 16000)
     s.keys.hold_key = "F8"
+    s.keys.global_key, s.keys.global_key_enabled = "Ctrl+Alt+Space", False
+    s.desktop = settings_module.DesktopSettings(True, False, True, True, True)
     s.history.resume_last = False
     s.window.geometry = "01d9d0cb0003"
     return s

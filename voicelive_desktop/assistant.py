@@ -122,6 +122,7 @@ class Assistant:
         self._commits: deque[str] = deque()  # the local ids of the turns committed, in order
         self._answering = False
         self._answer_visible = False  # words or audio of the current answer have arrived
+        self._silenced = False  # the user cut the answer: its audio still in flight is not played
         self._ask_again = False
         self._last_target: Target | None = None
         self._continued = False  # an earlier conversation was brought back: the next session says so
@@ -327,10 +328,17 @@ class Assistant:
 
     def _interrupt(self) -> None:
         """Silence the answer now and cut it where the user stopped hearing it."""
-        heard = self.playback.flush() if self.playback is not None else None
+        heard = self._silence()
         if self.session is not None:
             self.session.interrupt(heard)
         self._offer_ask_again(False)
+
+    def _silence(self) -> int | None:
+        """Stop playing the answer: what is queued goes, and what is still on its way will not play (the service
+        takes a moment to act on a cancel). Returns the ms of the answer the user heard."""
+        if self._answering:
+            self._silenced = True
+        return self.playback.flush() if self.playback is not None else None
 
     async def _capture(self, utterance: _Utterance) -> None:
         mic = self.mic
@@ -504,20 +512,19 @@ class Assistant:
         elif isinstance(event, AssistantTranscriptDelta):
             self._answer_visible = True
         elif isinstance(event, ResponseStarted):
-            self._answering, self._answer_visible = True, False
+            self._answering, self._answer_visible, self._silenced = True, False, False
         elif isinstance(event, ResponseFinished):
             self._response_finished(event)
         elif isinstance(event, SpeechDetected):  # hands-free: the service hears where turns start and end
             if event.started:
-                heard = self.playback.flush() if self.playback is not None else None
-                session.interrupt(heard, cancel=False)  # the service cancels by itself (interrupt_response)
+                session.interrupt(self._silence(), cancel=False)  # the service cancels by itself
                 self._set_turn(TurnState.LISTENING)
             else:
                 self._key_up_at = self._clock()
                 self._set_turn(TurnState.THINKING)
 
     def _answer_audio(self, event: AssistantAudio) -> None:
-        if self.playback is None:
+        if self.playback is None or self._silenced:
             return
         self.playback.streaming = True
         self.playback.enqueue(event.item_id, event.pcm)
