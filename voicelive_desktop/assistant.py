@@ -118,6 +118,7 @@ class Assistant:
         self._utterance: _Utterance | None = None
         self._queue: list[_UserTurn] = []
         self._awaiting: _UserTurn | None = None  # sent, and its answer has not finished
+        self._awaiting_started = False  # the response to it began (the one before it may still be ending)
         self._unheard_audio: dict[str, bytes] = {}  # spoken turns whose words have not arrived yet
         self._commits: deque[str] = deque()  # the local ids of the turns committed, in order
         self._answering = False
@@ -257,7 +258,7 @@ class Assistant:
         for message in self.conversation.cut_answers(unfinished, "Connection lost" if lost else "Interrupted"):
             self._show(message)
         turn, self._awaiting = self._awaiting, None
-        if turn is not None and not self._answer_visible:
+        if turn is not None and not (self._awaiting_started and self._answer_visible):
             self._resend(turn)  # nothing of its answer was seen: the next session gets the turn again
         elif turn is not None:
             self._offer_ask_again(True)  # an answer was cut: the user chooses whether to ask again
@@ -411,7 +412,7 @@ class Assistant:
             self._remember_unheard(utterance)
             self._commits.append(utterance.message_id)
             session.commit_turn(utterance.sent_bytes)
-            self._awaiting = utterance
+            self._await(utterance)
         elif session is not None:
             self._deliver(session, utterance)
         else:
@@ -448,7 +449,11 @@ class Assistant:
         else:
             self._send_audio(session, bytes(turn.audio), turn.message_id, respond=True)
             self._remember_unheard(turn)
-        self._awaiting = turn
+        self._await(turn)
+
+    def _await(self, turn: _UserTurn) -> None:
+        """``turn`` is with the service: its answer is due (after the one still ending, if any)."""
+        self._awaiting, self._awaiting_started = turn, False
 
     def _send_audio(self, session: VoiceLiveSession, audio: bytes, message_id: str, *, respond: bool) -> None:
         session.begin_turn()
@@ -507,12 +512,13 @@ class Assistant:
                 self._unheard_audio.pop(changed.id, None)
             self._show(changed)
         if isinstance(event, AssistantAudio):
-            self._answer_visible = True
+            self._answer_arriving()
             self._answer_audio(event)
         elif isinstance(event, AssistantTranscriptDelta):
-            self._answer_visible = True
+            self._answer_arriving()
         elif isinstance(event, ResponseStarted):
             self._answering, self._answer_visible, self._silenced = True, False, False
+            self._awaiting_started = self._awaiting is not None
         elif isinstance(event, ResponseFinished):
             self._response_finished(event)
         elif isinstance(event, SpeechDetected):  # hands-free: the service hears where turns start and end
@@ -523,13 +529,19 @@ class Assistant:
                 self._key_up_at = self._clock()
                 self._set_turn(TurnState.THINKING)
 
+    def _answer_arriving(self) -> None:
+        """Words or audio of the answer arrived: it is speaking (in text too, for a user with no speaker)."""
+        if self._silenced:
+            return  # the rest of an answer the user cut: not the answer now due
+        self._answer_visible = True
+        if self.turn is TurnState.THINKING:
+            self._set_turn(TurnState.SPEAKING)
+
     def _answer_audio(self, event: AssistantAudio) -> None:
         if self.playback is None or self._silenced:
             return
         self.playback.streaming = True
         self.playback.enqueue(event.item_id, event.pcm)
-        if self.turn is not TurnState.LISTENING:
-            self._set_turn(TurnState.SPEAKING)
         if self._key_up_at is not None:
             ms = round((self._clock() - self._key_up_at + self.playback.output_latency_s) * 1000)
             self._emit(LatencyMeasured(ms))
@@ -540,13 +552,17 @@ class Assistant:
 
     def _response_finished(self, event: ResponseFinished) -> None:
         self._answering = False
-        self._awaiting = None
+        if self._awaiting_started:  # this was the answer to it (not the cut one before it)
+            self._awaiting, self._awaiting_started = None, False
         if self.playback is not None:
             self.playback.streaming = False
         if event.status != "completed":
             reason = errors.describe_cut(event.status, event.reason, event.detail)
             items = [*event.item_ids, *(m.id for m in self.conversation.unfinished_answers())]
-            for message in self.conversation.cut_answers(items, reason):
+            changed = self.conversation.cut_answers(items, reason)
+            if not changed and event.status in ("failed", "incomplete"):  # nothing came: say so where it would have
+                changed = [self.conversation.add_answer_that_never_came(f"failed-{event.response_id}", reason)]
+            for message in changed:
                 self._show(message)
             if event.status in ("failed", "incomplete"):
                 self._emit(ErrorRaised(ErrorCategory.SERVICE, f"The answer was cut short. {reason}.", event.reason))

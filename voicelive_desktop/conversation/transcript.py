@@ -192,6 +192,12 @@ class Conversation:
                 changed.append(message)
         return changed
 
+    def add_answer_that_never_came(self, message_id: str, reason: str) -> Message:
+        """An answer the service gave up on before any word of it arrived: shown, with why."""
+        message = self._add(Message(message_id, Role.ASSISTANT))
+        message.finish(cut=reason)
+        return message
+
     def unfinished_answers(self) -> list[Message]:
         """Answers still streaming (their words were still arriving)."""
         return [m for m in self.messages if m.role is Role.ASSISTANT and not m.final]

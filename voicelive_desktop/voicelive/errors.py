@@ -230,6 +230,8 @@ def describe_cut(status: str, reason: str, detail: str, retry_after_s: float | N
     if "max_output_tokens" in lowered:
         return "Stopped: the answer reached its length limit (max output tokens)"
     if "rate_limit" in lowered or "throttl" in lowered or "quota" in lowered:
+        named = re.search(r"try again in (\d+(?:\.\d+)?) ?s", detail, re.IGNORECASE)
+        retry_after_s = retry_after_s or (float(named.group(1)) if named else None)
         wait = f": try again in {retry_after_s:.0f} s" if retry_after_s else ": try again shortly"
         return f"Rate limit reached{wait}"
     if any(word in lowered for word in ("forbidden", "permission", "unauthorized", "auth")):

@@ -347,11 +347,11 @@ class VoiceLiveSession:
         self._stall_timer = None
         if not self._response_wanted or self._closing:
             return
-        log.warning("no response.done within %.0f s; treating the connection as stuck", RESPONSE_DONE_TIMEOUT_S)
+        log.warning("no response.done within %g s; treating the connection as stuck", RESPONSE_DONE_TIMEOUT_S)
         self._fail(
             ErrorRaised(
                 ErrorCategory.CONNECTION_LOST,
-                f"The service did not finish the previous answer within {RESPONSE_DONE_TIMEOUT_S:.0f} s. "
+                f"The service did not finish the previous answer within {RESPONSE_DONE_TIMEOUT_S:g} s. "
                 "Reconnecting; your message is kept and will be sent again.",
             )
         )

@@ -1,0 +1,192 @@
+"""The app lives by the service's rules: driven as a user drives it, it draws no error from the strict emulator,
+and what the service reports (failed or incomplete answers, harmless races) reaches the user the right way."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from tests.helpers import Core, build_core, key_credential, target, until
+from voicelive_desktop.assistant_events import TurnState
+from voicelive_desktop.conversation.transcript import Role
+from voicelive_desktop.emulator import Emulator
+from voicelive_desktop.emulator.control import run_action
+from voicelive_desktop.voicelive import session as session_module
+from voicelive_desktop.voicelive.config import SessionConfig, TurnDetectionConfig, TurnMode
+from voicelive_desktop.voicelive.events import ConnectionChanged, ConnState, ErrorCategory, ErrorRaised
+from voicelive_desktop.voicelive.modes import DEFAULT_API_VERSION
+
+IDLE = TurnState.IDLE
+
+
+def _errors(emulator: Emulator) -> list[dict[str, Any]]:
+    """Every error event the service sent, on every connection."""
+    return [e["error"] for record in emulator.connections for e in record.sent if e["type"] == "error"]
+
+
+def _answers(core: Core) -> list[Any]:
+    return [m for m in core.assistant.conversation.messages if m.role is Role.ASSISTANT]
+
+
+@pytest.fixture
+async def voiced(sd: ModuleType) -> AsyncIterator[Core]:
+    core = build_core(sd)
+    assert core.microphone is not None
+    await core.microphone.start()
+    yield core
+    await core.close()
+
+
+@pytest.fixture
+async def textonly() -> AsyncIterator[Core]:
+    core = build_core()
+    yield core
+    await core.close()
+
+
+async def test_typing_over_a_streaming_answer_waits_for_the_cancel_and_draws_no_error(
+    textonly: Core, emulator: Emulator
+) -> None:
+    emulator.options.pace.realtime_factor = 1.0
+    emulator.options.pace.cancel_delay_s = 0.4  # the service acts on a cancel a moment later
+    assert await textonly.connect(target(emulator))
+    assert textonly.assistant.send_text("tell me a long story")
+    await until(lambda: textonly.assistant.turn is TurnState.SPEAKING)
+    assert textonly.assistant.send_text("actually, just say hi")
+    await textonly.events.until(
+        lambda: (
+            len(_answers(textonly)) == 2 and _answers(textonly)[1].final and textonly.assistant.turn is TurnState.IDLE
+        )
+    )
+    assert _errors(emulator) == []
+    first, second = _answers(textonly)
+    assert first.cut == "Interrupted" and "just say hi" in second.text
+    sent = emulator.last().received_types()
+    assert sent.index("response.cancel") < sent.index("response.create", sent.index("response.cancel"))
+
+
+async def test_barging_in_by_key_truncates_what_was_heard_and_draws_no_error(voiced: Core, emulator: Emulator) -> None:
+    emulator.options.pace.realtime_factor = 2.0
+    assert await voiced.connect(target(emulator))
+    voiced.assistant.send_text("tell me a long story")
+    await until(lambda: any(e["type"] == "response.audio.delta" for e in emulator.last().sent))
+    await until(lambda: voiced.assistant.turn is TurnState.SPEAKING)
+    voiced.assistant.press()
+    await voiced.assistant.release()
+    await until(lambda: any(e["type"] == "conversation.item.truncated" for e in emulator.last().sent))
+    await until(lambda: voiced.assistant.turn in (TurnState.IDLE, TurnState.THINKING))
+    assert _errors(emulator) == []
+
+
+async def test_barging_in_by_voice_lets_the_service_cancel_and_draws_no_error(
+    voiced: Core, emulator: Emulator, pulse: Any, speech_pcm: bytes
+) -> None:
+    emulator.options.pace.realtime_factor = 1.0
+    config = SessionConfig(turn_detection=TurnDetectionConfig(TurnMode.SERVER_VAD, silence_duration_ms=400))
+    assert await voiced.connect(target(emulator), config=config)
+    voiced.assistant.send_text("tell me a long story")
+    await until(lambda: voiced.assistant.turn is TurnState.SPEAKING)
+    player = pulse.play(speech_pcm)  # the user talks over the answer
+    await asyncio.to_thread(player.wait, 10)
+
+    def cancelled_by_turn() -> bool:
+        done = [e for e in emulator.last().sent if e["type"] == "response.done"]
+        return any((d["response"].get("status_details") or {}).get("reason") == "turn_detected" for d in done)
+
+    await until(cancelled_by_turn, 15)
+    await voiced.events.until(lambda: len(_answers(voiced)) >= 2 and voiced.assistant.turn is TurnState.IDLE)
+    assert _errors(emulator) == [], "the app must not cancel what the service is already cancelling"
+    assert "response.cancel" not in emulator.last().received_types()
+    assert _answers(voiced)[0].cut == "Interrupted"
+
+
+async def test_a_new_voice_after_the_first_answer_reconnects_and_carries_the_conversation(
+    textonly: Core, emulator: Emulator
+) -> None:
+    assert await textonly.connect(target(emulator))
+    textonly.assistant.send_text("remember the word lantern")
+    await textonly.events.until(lambda: len(_answers(textonly)) == 1 and textonly.assistant.turn is TurnState.IDLE)
+    textonly.supervisor.update_config(SessionConfig(voice="en-US-AndrewNeural"))
+    await until(lambda: len(emulator.connections) == 2 and textonly.supervisor.connected)
+    await until(lambda: emulator.last().received_types().count("conversation.item.create") >= 2)
+    first = emulator.last().received[0]["session"]
+    assert first["voice"]["name"] == "en-US-AndrewNeural"
+    carried = [
+        p["text"]
+        for e in emulator.last().received
+        if e["type"] == "conversation.item.create"
+        for p in e["item"]["content"]
+    ]
+    assert carried[0] == "remember the word lantern"
+    assert _errors(emulator) == [], "no cannot_update_voice: the new voice came with a new session"
+
+
+@pytest.mark.parametrize(
+    ("knob", "value", "mark"),
+    [
+        ("fail_next_response", "rate_limit", "Rate limit reached"),
+        ("fail_next_response", "identity", "refused the resource's identity"),
+        ("incomplete_next_response", "content_filter", "Stopped: content filter"),
+        ("incomplete_next_response", "max_output_tokens", "length limit"),
+    ],
+)
+async def test_an_answer_the_service_ends_early_says_why_in_the_chat(
+    textonly: Core, emulator: Emulator, knob: str, value: str, mark: str
+) -> None:
+    assert await textonly.connect(target(emulator))
+    setattr(emulator.options, knob, value)
+    textonly.assistant.send_text("a question")
+    await textonly.events.until(lambda: textonly.assistant.turn is TurnState.IDLE and bool(_answers(textonly)))
+    answer = _answers(textonly)[-1]
+    assert mark in answer.cut and answer.final
+    if value == "rate_limit":
+        assert "try again in 20 s" in answer.cut, "the wait the service named is passed on"
+    errors = [e for e in textonly.events.of(ErrorRaised) if e.category is ErrorCategory.SERVICE]
+    assert errors and mark in errors[-1].message, "the banner says it too"
+    textonly.assistant.send_text("and again")  # the next turn works without anything else done
+    await textonly.events.until(lambda: len(_answers(textonly)) == 2 and not _answers(textonly)[1].cut)
+
+
+async def test_known_harmless_errors_are_logged_not_shown_and_others_are_shown_once_with_their_code(
+    textonly: Core, emulator: Emulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="voicelive_desktop")
+    assert await textonly.connect(target(emulator))
+    await run_action(
+        emulator, {"action": "error", "code": "response_cancel_not_active", "kind": "invalid_request_error"}
+    )
+    await run_action(emulator, {"action": "error", "code": "server_overloaded", "message": "Try later."})
+    error = await textonly.events.wait_for(lambda e: isinstance(e, ErrorRaised) and e.code == "server_overloaded")
+    assert "Try later." in error.message
+    shown = [e.code for e in textonly.events.of(ErrorRaised)]
+    assert "response_cancel_not_active" not in shown and shown.count("server_overloaded") == 1
+    assert "response_cancel_not_active" in caplog.text
+
+
+async def test_a_cancel_the_service_never_finishes_ends_the_link_and_the_message_is_sent_again(
+    textonly: Core, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(session_module, "RESPONSE_DONE_TIMEOUT_S", 0.5)
+    emulator.options.pace.realtime_factor = 1.0
+    emulator.options.pace.cancel_delay_s = 30.0  # the service never confirms the cancel
+    assert await textonly.connect(target(emulator))
+    textonly.assistant.send_text("tell me a long story")
+    await until(lambda: textonly.assistant.turn is TurnState.SPEAKING)
+    textonly.assistant.send_text("are you stuck?")
+    stuck = await textonly.events.wait_for(lambda e: isinstance(e, ErrorRaised) and "did not finish" in e.message)
+    assert "kept" in stuck.message
+    await textonly.events.until(lambda: any("are you stuck" in a.text for a in _answers(textonly)), 15)
+    assert len(emulator.connections) == 2
+    assert any(isinstance(e, ConnectionChanged) and e.state is ConnState.RECONNECTING for e in textonly.events.items)
+
+
+async def test_the_connection_uses_the_api_version_the_byom_documentation_names(
+    textonly: Core, emulator: Emulator
+) -> None:
+    assert await textonly.connect(target(emulator), key_credential())
+    assert emulator.last().query["api-version"] == DEFAULT_API_VERSION == "2025-10-01"
