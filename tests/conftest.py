@@ -70,9 +70,10 @@ def _qt_loop() -> asyncio.AbstractEventLoop:
 
 
 def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> dict[str, Callable[[], Any]]:
-    """Tests under tests/ui and tests/e2e run on the Qt event loop (qasync); the rest on plain asyncio."""
+    """Tests of the window (tests/ui, tests/e2e, tests/faults) run on the Qt event loop (qasync); the rest on
+    plain asyncio."""
     parts = Path(str(item.path)).parts
-    if "ui" in parts or "e2e" in parts:
+    if {"ui", "e2e", "faults"} & set(parts):
         return {"qasync": _qt_loop}
     return {"asyncio": _plain_loop}
 

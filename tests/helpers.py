@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -85,6 +88,42 @@ class EventLog:
         return await self.wait_for(lambda e: isinstance(e, kind), timeout)
 
 
+HOLD_LOCK = """
+import sqlite3, sys
+con = sqlite3.connect(sys.argv[1], isolation_level=None)
+con.execute("BEGIN EXCLUSIVE")
+print("locked", flush=True)
+sys.stdin.readline()
+con.execute("COMMIT")
+con.close()
+print("released", flush=True)
+"""
+
+
+class Locker:
+    """Another process that holds an exclusive lock on an SQLite file until told to let go."""
+
+    def __init__(self, path: Path) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", HOLD_LOCK, str(path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        assert self.process.stdout is not None and self.process.stdout.readline().strip() == "locked"
+
+    def release(self) -> None:
+        """Let go of the lock and wait for the process to end."""
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write("go\n")
+        self.process.stdin.flush()
+        assert self.process.stdout.readline().strip() == "released"
+        assert self.process.wait(timeout=10) == 0
+
+    def kill(self) -> None:
+        """End the process if it still runs."""
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
 class MemoryKeyring(keyring.backend.KeyringBackend):
     """Stands in for the OS keyring, which a CI machine does not have."""
 
@@ -155,9 +194,7 @@ class Core:
         await self.supervisor.close()
         await self.assistant.close()
         if self.microphone is not None:
-            for end in (self.microphone.capture, self.microphone.playback):
-                if end is not None:
-                    end.close()
+            await self.microphone.close()
 
 
 def build_core(

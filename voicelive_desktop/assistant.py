@@ -36,6 +36,7 @@ from .assistant_events import (
     UiEvent,
 )
 from .audio.backend import AudioProblem
+from .audio.capture import Capture
 from .audio.values import Level
 from .conversation.transcript import Conversation, Message, Role
 from .microphone import Microphone
@@ -85,6 +86,16 @@ class _Utterance(_UserTurn):
     started: bool = False  # the microphone is open and the turn began
     released: bool = False
     task: asyncio.Task[None] | None = None
+
+
+async def _reopened(capture: Capture, within_s: float = 3.0) -> bool:
+    """Wait for a microphone being reopened (another device, or the same one after a stall)."""
+    deadline = asyncio.get_running_loop().time() + within_s
+    while not capture.is_open:
+        if asyncio.get_running_loop().time() > deadline:
+            return False
+        await asyncio.sleep(0.05)
+    return True
 
 
 class Assistant:
@@ -181,15 +192,13 @@ class Assistant:
 
     def audio_problem(self, problem: AudioProblem) -> None:
         """The microphone or speaker reported a problem (the microphone passes them on)."""
-        self._emit(ErrorRaised(ErrorCategory.AUDIO, problem.message))
+        message = problem.message
         if self._utterance is not None and problem.kind == "device-lost" and self.turn is TurnState.LISTENING:
-            self._emit(
-                ErrorRaised(
-                    ErrorCategory.AUDIO,
-                    "The microphone stopped while you were speaking. What it heard is kept; keep talking (the "
-                    "system default microphone takes over) or let go and say it again.",
-                )
+            message += (
+                " It stopped while you were speaking: what it heard is kept, so keep talking, or let go and say it "
+                "again."
             )
+        self._emit(ErrorRaised(ErrorCategory.AUDIO, message))
 
     @property
     def accepting(self) -> bool:
@@ -357,16 +366,20 @@ class Assistant:
             self._set_turn(TurnState.LISTENING)
             if utterance.released:
                 capture.release()
-        async for chunk in capture.turn_audio():
-            utterance.audio.extend(chunk)
-            session = self.session
-            if session is None:
-                continue
-            if utterance.sent_to is not session:
-                self._catch_up(session, utterance)
-            else:
-                session.append_audio(chunk)
-                utterance.sent_bytes += len(chunk)
+        while True:
+            async for chunk in capture.turn_audio():
+                utterance.audio.extend(chunk)
+                session = self.session
+                if session is None:
+                    continue
+                if utterance.sent_to is not session:
+                    self._catch_up(session, utterance)
+                else:
+                    session.append_audio(chunk)
+                    utterance.sent_bytes += len(chunk)
+            if utterance.released or not await _reopened(capture):
+                return
+            capture.resume_turn()  # another device took over mid-turn: what it hears is part of the same turn
 
     def _catch_up(self, session: VoiceLiveSession, utterance: _Utterance) -> None:
         """A session arrived mid-utterance: give it everything said so far."""

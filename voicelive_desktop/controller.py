@@ -20,7 +20,7 @@ from .assistant import Assistant
 from .assistant_events import UiEvent
 from .conversation.export import export_json, export_markdown
 from .conversation.history import AsyncHistory
-from .conversation.store import ConversationSummary, SearchHit
+from .conversation.store import ConversationSummary, HistoryUnavailable, SearchHit
 from .conversation.transcript import Conversation
 from .keystore import NoKeyring, SecretStore
 from .microphone import AudioOptions, Microphone
@@ -348,7 +348,10 @@ class Controller:
         self.recorder = HistoryRecorder(history, self.assistant.conversation.id)
         self.assistant.add_listener(self.recorder)
         if self.settings.history.resume_last:
-            last = await history.last_conversation_id()
+            try:
+                last = await history.last_conversation_id()
+            except HistoryUnavailable:  # another program holds the file: said already; a new conversation
+                return
             if last is not None:
                 await self.open_conversation(last)
 
@@ -367,7 +370,11 @@ class Controller:
         history = self.history
         if history is None:
             return False
-        stored = await history.load(conversation_id)
+        try:
+            stored = await history.load(conversation_id)
+        except HistoryUnavailable as exc:
+            self._listener(Notice(str(exc), key="history"))
+            return False
         if not stored:
             return False
         conversation = restored_conversation(conversation_id, stored)
@@ -382,7 +389,11 @@ class Controller:
         history = self.history
         if history is None:
             return []
-        return await (history.search(query) if query.strip() else history.list_conversations())
+        try:
+            return await (history.search(query) if query.strip() else history.list_conversations())
+        except HistoryUnavailable as exc:
+            self._listener(Notice(str(exc), key="history"))
+            return []
 
     async def rename_conversation(self, conversation_id: str, title: str) -> None:
         """Give a conversation its own title (empty: back to its first words)."""
@@ -407,9 +418,18 @@ class Controller:
             self.recorder.flush()
         return await history.call(export_json if fmt == "json" else export_markdown, conversation_ids)
 
+    async def _export_text(self, fmt: str, conversation_ids: list[str] | None) -> str | None:
+        try:
+            return await self.export(fmt, conversation_ids)
+        except HistoryUnavailable as exc:
+            self._error(ErrorCategory.CONFIG, f"Nothing was exported: {exc}")
+            return None
+
     async def export_to(self, path: Path, fmt: str, *, current_only: bool) -> bool:
         """Write an export to ``path`` (in a worker thread); the user is told where it went, or why not."""
-        text = await self.export(fmt, [self.assistant.conversation.id] if current_only else None)
+        text = await self._export_text(fmt, [self.assistant.conversation.id] if current_only else None)
+        if text is None:
+            return False
         try:
             await asyncio.to_thread(path.write_text, text, encoding="utf-8")
         except OSError as exc:
@@ -428,9 +448,7 @@ class Controller:
             await self.recorder.history.purge_deleted()  # deletions could be undone until now
             await self.recorder.close()
         if self.microphone is not None:
-            for end in (self.microphone.capture, self.microphone.playback):
-                if end is not None:
-                    end.close()
+            await self.microphone.close()
         if self._demo is not None:
             await self._demo.stop()
             self._demo = None

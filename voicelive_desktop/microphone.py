@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from .assistant_events import AudioStatus
 from .audio.backend import AudioProblem
 from .audio.capture import Capture
+from .audio.devices import DeviceWatch
 from .audio.playback import Playback
 
 
@@ -53,6 +54,8 @@ class Microphone:
         self._on_status = on_status
         self._on_problem = on_problem
         self.missing = capture is None  # no usable microphone, as far as is known now
+        self._watch = DeviceWatch(self._devices_changed) if capture is not None or playback is not None else None
+        self._checking: asyncio.Task[None] | None = None
         if capture is not None:
             capture.set_problem_sink(lambda problem: self._problem(problem, microphone=True))
         if playback is not None:
@@ -80,7 +83,9 @@ class Microphone:
         return self.options.keep_mic_open
 
     async def start(self) -> None:
-        """Open the speaker, and the microphone when it stays open between turns."""
+        """Open the speaker, and the microphone when it stays open between turns; watch for unplugged devices."""
+        if self._watch is not None:
+            self._watch.start()
         if self.playback is not None and not self.playback.is_open:
             await self.playback.open_async(self.options.output_device)
         if self.capture is not None and self.preroll_wanted and not self.capture.is_open:
@@ -114,6 +119,46 @@ class Microphone:
         if self.capture is not None and not self.preroll_wanted and self.capture.is_open:
             self.capture.close()
             self.report()
+
+    def _devices_changed(self) -> None:
+        if self._checking is None or self._checking.done():
+            self._checking = asyncio.get_running_loop().create_task(self._follow_devices(), name="audio-device-check")
+
+    async def _follow_devices(self) -> None:
+        """A device came or went: leave a chosen device that is gone, go back to it when it is back."""
+        end = self.capture or self.playback
+        if end is None:
+            return
+        names = await asyncio.to_thread(end.present_devices)
+        for kind, device, chosen in (
+            ("microphone", self.capture, self.options.input_device),
+            ("speaker", self.playback, self.options.output_device),
+        ):
+            if device is None or not chosen:
+                continue
+            if device.device == chosen and chosen not in names and device.is_open:
+                label = device.label or chosen
+                await device.configure(device=None)
+                self._problem(
+                    AudioProblem("device-lost", f"{label} was disconnected; the system default {kind} takes over."),
+                    microphone=kind == "microphone",
+                )
+            elif device.device is None and chosen in names and device.is_open:
+                await device.configure(device=chosen)
+                self._on_problem(AudioProblem("device-back", f"{device.label} is connected again: back to it."))
+                self.report()
+
+    async def close(self) -> None:
+        """Close both devices and stop watching them."""
+        if self._watch is not None:
+            await self._watch.stop()
+        if self._checking is not None:
+            self._checking.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._checking
+        for end in (self.capture, self.playback):
+            if end is not None:
+                end.close()
 
     async def stream(self, stop: asyncio.Event) -> AsyncIterator[bytes]:
         """Hands-free: the microphone's audio, for as long as ``stop`` is not set, across device reopens."""

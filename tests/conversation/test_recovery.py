@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conversation.conftest import Clock, python
-from tests.helpers import until
+from tests.conversation.conftest import Clock
+from tests.helpers import Locker, until
 from voicelive_desktop.conversation.history import AsyncHistory
 from voicelive_desktop.conversation.store import HistoryStore, HistoryUnavailable, StoredMessage
 
@@ -106,41 +106,12 @@ def test_a_damaged_file_keeps_its_write_ahead_log_beside_it(db_path: Path) -> No
     assert Path(f"{aside}-wal").exists()
 
 
-HOLD_LOCK = """
-import sqlite3, sys
-con = sqlite3.connect(sys.argv[1], isolation_level=None)
-con.execute("BEGIN EXCLUSIVE")
-print("locked", flush=True)
-sys.stdin.readline()
-con.execute("COMMIT")
-con.close()
-print("released", flush=True)
-"""
-
-
-class Locker:
-    """Another process that holds an exclusive lock on the history until told to let go."""
-
-    def __init__(self, path: Path) -> None:
-        self.process = python(HOLD_LOCK, str(path))
-        assert self.process.stdout is not None and self.process.stdout.readline().strip() == "locked"
-
-    def release(self) -> None:
-        assert self.process.stdin is not None and self.process.stdout is not None
-        self.process.stdin.write("go\n")
-        self.process.stdin.flush()
-        assert self.process.stdout.readline().strip() == "released"
-        assert self.process.wait(timeout=10) == 0
-
-
 @pytest.fixture
 def locker(db_path: Path) -> Iterator[list[Locker]]:
     held: list[Locker] = []
     yield held
     for lock in held:
-        if lock.process.poll() is None:
-            lock.process.kill()
-            lock.process.wait()
+        lock.kill()
 
 
 def _texts_on_disk(path: Path) -> list[str]:

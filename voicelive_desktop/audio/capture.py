@@ -84,6 +84,11 @@ class Capture(StreamEnd):
         self._ring.rewind_to(min(history, self._ms_to_device_frames(self.preroll_ms)))
         self._stop_at = None
 
+    def resume_turn(self) -> None:
+        """The device was reopened mid-turn (another device took over): go on from now, no pre-roll again."""
+        self._ring.rewind_to(0)
+        self._stop_at = None
+
     def release(self) -> None:
         """The key came up: keep capturing ``tail_ms`` more, then the turn's stream ends."""
         self._stop_at = self._ring.written + self._ms_to_device_frames(self.tail_ms)

@@ -8,15 +8,20 @@ PortAudio's list is folded by name, keeping the best host API.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import logging
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Literal
+
+log = logging.getLogger(__name__)
 
 Kind = Literal["input", "output"]
 _HOST_API_PREFERENCE = (
@@ -137,3 +142,58 @@ def opening_env(spec: OpenSpec) -> Iterator[None]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+class DeviceWatch:
+    """Tells when the sound server's devices come and go, without polling: one ``pactl subscribe`` process.
+
+    PulseAudio (and PipeWire's pulse server) moves a stream to another device when its own is unplugged, so
+    PortAudio never notices: the stream keeps running, on the wrong microphone. The server announces every
+    removal, though; this passes each one on, and the owner checks whether its device is still there.
+
+    Args:
+        on_change: called on the event loop after a source or sink appeared or went away.
+    """
+
+    def __init__(self, on_change: Callable[[], None]) -> None:
+        self._on_change = on_change
+        self._process: asyncio.subprocess.Process | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    @staticmethod
+    def possible() -> bool:
+        """Whether there is a sound server to ask (``pactl`` is there)."""
+        return shutil.which("pactl") is not None
+
+    def start(self) -> None:
+        """Start listening (on the running loop)."""
+        if self._task is None and self.possible():
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="audio-device-watch")
+
+    async def _run(self) -> None:
+        exe = shutil.which("pactl")
+        assert exe is not None
+        try:
+            self._process = await asyncio.create_subprocess_exec(
+                exe, "subscribe", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL
+            )
+        except OSError as exc:
+            log.info("cannot watch audio devices: %s", exc)
+            return
+        assert self._process.stdout is not None
+        async for line in self._process.stdout:
+            if (b"'new'" in line or b"'remove'" in line) and (b" source " in line or b" sink " in line):
+                self._on_change()
+
+    async def stop(self) -> None:
+        """Stop listening, and the process."""
+        task, self._task = self._task, None
+        process, self._process = self._process, None
+        if process is not None and process.returncode is None:
+            process.terminate()
+            with contextlib.suppress(ProcessLookupError, asyncio.TimeoutError):
+                await asyncio.wait_for(process.wait(), 2)
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

@@ -9,6 +9,7 @@ frame handed over: that is the figure ``flush()`` returns for ``conversation.ite
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
@@ -78,8 +79,9 @@ class Playback(StreamEnd):
             elif self._playing:
                 self._playing = False
                 loop = self._loop
-                if loop is not None and self.on_drained is not None:
-                    loop.call_soon_threadsafe(self._drained_later)
+                if loop is not None and self.on_drained is not None and not loop.is_closed():
+                    with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody to tell
+                        loop.call_soon_threadsafe(self._drained_later)
         delay = time_info.outputBufferDacTime - time_info.currentTime
         if 0 < delay < 1:
             self.dac_delay_s = delay

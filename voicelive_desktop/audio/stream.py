@@ -15,7 +15,7 @@ from types import ModuleType
 from typing import Any
 
 from .backend import AudioProblem
-from .devices import Kind, OpenSpec, opening_env, resolve
+from .devices import Kind, OpenSpec, list_devices, opening_env, resolve
 from .ring import FrameRing
 
 log = logging.getLogger(__name__)
@@ -236,6 +236,10 @@ class StreamEnd:
     def dropped_frames(self) -> int:
         """Frames lost to the ring's overflow policy."""
         return self._ring.dropped
+
+    def present_devices(self) -> set[str]:
+        """The names of the devices of this kind the sound server has now (blocking: it asks the server)."""
+        return {d.name for d in list_devices(self.stream.sd, self.stream.kind)}
 
     def set_problem_sink(self, sink: ProblemSink) -> None:
         """Where audio problems go (called on the event loop)."""

@@ -296,9 +296,13 @@ class RealtimeConversation(ItemOps):
         return self.session.get("input_audio_transcription") is not None or self.family is Family.CHAT
 
     async def latest_user_input(self) -> tuple[str | None, bool]:
-        """What the "model" answers: the latest user item's words (waiting for recognition), and if typed."""
-        last = self.items[-1] if self.items else None
-        if last is None or last.role != "user":
+        """What the "model" answers: the latest user item's words (waiting for recognition), and if typed.
+
+        With no new user item since the last answer (a client asking again after an answer was cut), the model
+        answers the latest user item again, as a model reading the conversation would.
+        """
+        last = next((i for i in reversed(self.items) if i.role == "user"), None)
+        if last is None:
             return None, False
         turn = next((t for t in self._turns if t.item is last), None)
         if turn is not None:

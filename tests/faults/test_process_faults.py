@@ -1,0 +1,143 @@
+"""Faults of processes and files: the service killed and brought back, the app killed mid-answer, the history
+locked by another program. The same four checks as the link faults."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tests.helpers import API_KEY, Locker, until
+from voicelive_desktop.conversation.transcript import Role
+from voicelive_desktop.devtools.xserver import Xvfb
+from voicelive_desktop.emulator import Emulator
+from voicelive_desktop.recorder import CUT_BY_EXIT
+
+Launcher = Callable[..., Any]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _emulator_process(port: int) -> subprocess.Popen[str]:
+    """The emulator as its own process, as a person runs it (so that it can be killed for real)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "voicelive_desktop.emulator", "--port", str(port), "--api-key", API_KEY,
+         "--realtime-factor", "8"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+
+
+async def test_the_service_killed_for_30_s_then_back_on_the_same_port(
+    fault_app: Launcher, emulator: Emulator, tmp_path: Path
+) -> None:
+    port = _free_port()
+    service = await asyncio.to_thread(_emulator_process, port)
+    assert service.stdout is not None and "listening" in (await asyncio.to_thread(service.stdout.readline))
+    app = await fault_app("--endpoint", f"http://127.0.0.1:{port}")
+    try:
+        await app.say("before the outage")
+        service.send_signal(signal.SIGKILL)
+        await asyncio.to_thread(service.wait, 10)
+        await until(lambda: app.status.startswith("Reconnecting"), 10)
+        started = time.monotonic()
+        await asyncio.sleep(30)  # the outage: the app keeps trying, with growing pauses, and never gives up
+        assert app.status.startswith("Reconnecting") and "Not connected" not in app.status
+        service = await asyncio.to_thread(_emulator_process, port)
+        assert service.stdout is not None and "listening" in (await asyncio.to_thread(service.stdout.readline))
+        await app.connected(timeout=45)  # the backoff is capped: it notices within one capped pause
+        assert time.monotonic() - started < 30 + 45
+        await app.say("after the outage")
+        texts = [m.text for m in app.messages]
+        assert texts[0] == "before the outage", "the conversation on screen survived the outage"
+        await app.close()
+    finally:
+        if service.poll() is None:
+            service.kill()
+            service.wait()
+
+
+async def test_kill_9_of_the_app_mid_answer_then_relaunch(
+    fault_app: Launcher, emulator: Emulator, pulse: Any, tmp_path: Path
+) -> None:
+    emulator.options.pace.realtime_factor = 0.5  # a long, slow answer: the kill lands while it streams
+    xvfb = Xvfb()
+    env = {**xvfb.env, **pulse.env, "AZURE_VOICELIVE_API_KEY": API_KEY}
+    argv = [
+        sys.executable, "-m", "voicelive_desktop", "--endpoint", emulator.endpoint, "--model", "gpt-realtime",
+        "--settings", str(tmp_path / "settings.toml"), "--history", str(tmp_path / "history.sqlite3"),
+    ]  # fmt: skip
+    app = await asyncio.to_thread(subprocess.Popen, argv, env=env)
+    try:
+        await until(lambda: bool(emulator.connections) and emulator.last().received, 30)
+        window = ""
+        deadline = time.monotonic() + 20
+        while not window and time.monotonic() < deadline:
+            with contextlib.suppress(subprocess.CalledProcessError, IndexError):
+                window = (await asyncio.to_thread(xvfb.run, "xdotool", "search", "--name", "^Voice Live$")).split()[0]
+            await asyncio.sleep(0.1)
+        assert window, "the window did not appear"
+        await asyncio.to_thread(xvfb.run, "xdotool", "windowfocus", "--sync", window)
+        await asyncio.to_thread(xvfb.run, "xdotool", "key", "ctrl+l")  # to the message field, as a user would
+        for text in ("a first question", "tell me about the sea"):
+            await asyncio.to_thread(xvfb.run, "xdotool", "type", "--delay", "20", text)
+            await asyncio.to_thread(xvfb.run, "xdotool", "key", "Return")
+            if text == "a first question":
+                await until(lambda: any(e["type"] == "response.done" for e in emulator.last().sent), 60)
+                emulator.options.pace.realtime_factor = 0.25
+
+        def second_answer_streaming() -> bool:
+            sent = emulator.last().sent
+            after = [i for i, e in enumerate(sent) if e["type"] == "response.created"]
+            return len(after) >= 2 and sum(e["type"] == "response.audio.delta" for e in sent[after[1] :]) >= 6
+
+        await until(second_answer_streaming, 30)
+        await asyncio.sleep(1.5)  # a checkpoint (at least once a second) has been written meanwhile
+        os.kill(app.pid, signal.SIGKILL)
+        await asyncio.to_thread(app.wait, 10)
+    finally:
+        if app.poll() is None:
+            app.kill()
+        xvfb.stop()
+    emulator.options.pace.realtime_factor = 8.0
+    again = await fault_app()
+    messages = again.messages
+    assert [m.role for m in messages[:4]] == [Role.USER, Role.ASSISTANT, Role.USER, Role.ASSISTANT]
+    assert messages[0].text == "a first question" and messages[1].final and not messages[1].cut
+    assert "a first question" in messages[1].text, "every finished message is there"
+    assert messages[2].text == "tell me about the sea"
+    assert messages[3].text.startswith("You wrote:") and messages[3].cut == CUT_BY_EXIT  # up to its last checkpoint
+    await until(
+        lambda: any(CUT_BY_EXIT in b.plain_text() for b in again.window.chat.bubbles() if hasattr(b, "plain_text"))
+    )
+    await again.say("and the app goes on")
+    await again.close()
+
+
+async def test_a_history_locked_by_another_program_is_said_and_nothing_is_lost(
+    fault_app: Launcher, emulator: Emulator, tmp_path: Path
+) -> None:
+    history = tmp_path / "history.sqlite3"
+    locker = Locker(history)  # another program holds the file before the app starts
+    try:
+        app = await fault_app()
+        await until(lambda: any("history" in text.lower() for text in app.banner), 10)
+        await app.say("said while the file was locked")
+        locker.release()
+        await until(lambda: not app.window.banner.has("history"), 20)  # the problem is resolved: its message goes
+        await app.say("said after it was released")
+        await app.close()  # checks every finished message is in the file
+    finally:
+        locker.kill()
