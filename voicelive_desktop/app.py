@@ -88,6 +88,8 @@ class Launch:
     problem: str
     args: argparse.Namespace
     controller: Controller | None = None
+    quit: Callable[[], None] = lambda: None  # ends the run (set by run())
+    display_lost: bool = False
 
 
 def create(args: argparse.Namespace) -> Launch:
@@ -159,8 +161,39 @@ def main(argv: Sequence[str] | None = None) -> int:
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     with loop:
-        code: int = loop.run_until_complete(run(launch))
+        task = loop.create_task(run(launch))
+        try:
+            code: int = loop.run_until_complete(task)
+        except RuntimeError:
+            if task.done():
+                raise
+            # Qt stopped the loop by itself: the display went away (logout, X server gone). Nothing was closed
+            # yet: run the loop again to close the session, flush the history and save the settings.
+            log.warning("the display went away: closing down")
+            launch.display_lost = True
+            launch.quit()
+            code = _finish_without_display(loop, task)
         return code
+
+
+def _finish_without_display(loop: asyncio.AbstractEventLoop, task: asyncio.Task[int], timeout_s: float = 15.0) -> int:
+    """Run ``task`` to its end after Qt has left its main loop (the display is gone, and no Qt loop will start
+    again while the application closes): dispatching Qt's events by hand still runs the timers and sockets
+    asyncio needs."""
+    from PySide6.QtCore import QCoreApplication, QEventLoop
+
+    deadline = time.monotonic() + timeout_s
+    asyncio.events._set_running_loop(loop)
+    try:
+        while not task.done() and time.monotonic() < deadline:
+            QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)
+            time.sleep(0.002)  # this only runs while closing down: a short pause keeps it from spinning
+    finally:
+        asyncio.events._set_running_loop(None)
+    if not task.done():
+        log.error("closing down without a display took too long; some of it was skipped")
+        return 1
+    return task.result()
 
 
 def export_history(args: argparse.Namespace) -> int:
@@ -286,6 +319,7 @@ async def run(launch: Launch) -> int:
     """Start, wait for the window to close, shut everything down cleanly."""
     closed = asyncio.Event()
     launch.window.closing.connect(closed.set)
+    launch.quit = closed.set
     if launch.args.quit_after is not None:
         asyncio.get_running_loop().call_later(launch.args.quit_after, launch.window.close)
     await start(launch)
@@ -296,7 +330,7 @@ async def run(launch: Launch) -> int:
 
 async def shutdown(launch: Launch) -> None:
     """Remember the window geometry, close the session, audio and emulator, save settings."""
-    if launch.controller is not None:
+    if launch.controller is not None and not launch.display_lost:
         launch.controller.settings.window.geometry = bytes(launch.window.saveGeometry().toHex().data()).decode()
     await launch.bridge.shutdown()
 

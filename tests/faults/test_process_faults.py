@@ -141,3 +141,47 @@ async def test_a_history_locked_by_another_program_is_said_and_nothing_is_lost(
         await app.close()  # checks every finished message is in the file
     finally:
         locker.kill()
+
+
+async def test_the_display_going_away_closes_the_app_down_cleanly(
+    emulator: Emulator, pulse: Any, tmp_path: Path
+) -> None:
+    xvfb = Xvfb()
+    env = {**xvfb.env, **pulse.env, "AZURE_VOICELIVE_API_KEY": API_KEY}
+    argv = [
+        sys.executable, "-m", "voicelive_desktop", "--endpoint", emulator.endpoint, "--model", "gpt-realtime",
+        "--settings", str(tmp_path / "settings.toml"), "--history", str(tmp_path / "history.sqlite3"),
+    ]  # fmt: skip
+    app = await asyncio.to_thread(subprocess.Popen, argv, env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        await until(lambda: bool(emulator.connections) and emulator.last().received, 30)
+        window = ""
+        while not window:
+            with contextlib.suppress(subprocess.CalledProcessError, IndexError):
+                window = (await asyncio.to_thread(xvfb.run, "xdotool", "search", "--name", "^Voice Live$")).split()[0]
+            await asyncio.sleep(0.1)
+        await asyncio.to_thread(xvfb.run, "xdotool", "windowfocus", "--sync", window)
+        await asyncio.to_thread(xvfb.run, "xdotool", "key", "ctrl+l")
+        await asyncio.to_thread(xvfb.run, "xdotool", "type", "--delay", "20", "before the logout")
+        await asyncio.to_thread(xvfb.run, "xdotool", "key", "Return")
+        await until(lambda: any(e["type"] == "response.done" for e in emulator.last().sent), 30)
+        xvfb.process.kill()  # the user logs out; the X server goes away
+        _, stderr = await asyncio.to_thread(app.communicate, timeout=30)
+    finally:
+        if app.poll() is None:
+            app.kill()
+        xvfb.stop()
+    assert app.returncode == 0, stderr
+    assert "Traceback" not in stderr
+    await until(lambda: emulator.open_sockets == 0, 5)  # the session was closed, not left to time out
+    assert (tmp_path / "settings.toml").exists(), "the settings were saved on the way out"
+    from voicelive_desktop.conversation.store import HistoryStore
+
+    store = HistoryStore(tmp_path / "history.sqlite3")
+    try:
+        last = store.last_conversation_id()
+        assert last is not None
+        texts = [m.text for m in store.load(last)]
+    finally:
+        store.close()
+    assert texts[0] == "before the logout" and "before the logout" in texts[1]
