@@ -340,7 +340,7 @@ def _demo_service() -> DemoService:
     from .controller import DEMO_API_KEY
     from .emulator import Emulator, EmulatorOptions
 
-    return Emulator(EmulatorOptions(api_key=DEMO_API_KEY, transcript_order="random"))  # as the service: either way
+    return Emulator(EmulatorOptions(api_key=DEMO_API_KEY, transcript_order="random", record_traffic=False))  # as the service: either way
 
 
 def build_services(

@@ -81,6 +81,8 @@ class EmulatorOptions:
             "max_output_tokens") after about half of its text and audio.
         fail_next_transcription: the next user turn gets ``...input_audio_transcription.failed``.
         warning_after: send a ``warning`` event after this many events.
+        record_traffic: keep every event in the connection records (for tests); the offline demo turns it off,
+            so that a long demo session does not keep every answer's audio in memory.
         session_lifetime_s: the session expires this long after it opens: ``session_expired`` error, then
             close 1001. ``session.created`` says when in ``expires_at`` (api-version 2026-07-15 and later).
         announce_expiry: False leaves ``expires_at`` out even where the api-version has it.
@@ -112,6 +114,7 @@ class EmulatorOptions:
     incomplete_next_response: str | None = None
     fail_next_transcription: bool = False
     warning_after: int | None = None
+    record_traffic: bool = True
     session_lifetime_s: float | None = None
     announce_expiry: bool = True
     malformed_after: int | None = None

@@ -69,28 +69,34 @@ class _SocketLink:
     ):
         self.ws, self.request, self.record, self.opts = ws, request, record, opts
         self._lock = asyncio.Lock()
+        self.sent_count = 0  # the event-count knobs count here: the record may not be kept
 
     async def send(self, event: Event) -> None:
         async with self._lock:
             if not await self._write(json.dumps(event)):
                 return
-            self.record.sent.append(event)
-            n, opts = len(self.record.sent), self.opts
+            self._keep(event)
+            n, opts = self.sent_count, self.opts
             if opts.inject_error_after is not None and n == opts.inject_error_after:
                 injected = error_event(
                     RequestError("injected_error", "Injected test error.", kind="server_error"), None
                 )
                 injected["event_id"] = "event_injected"
                 if await self._write(json.dumps(injected)):
-                    self.record.sent.append(injected)
+                    self._keep(injected)
             if opts.warning_after is not None and n == opts.warning_after:
                 warning = {"type": "warning", "event_id": "event_warning", "warning": WARNING}
                 if await self._write(json.dumps(warning)):
-                    self.record.sent.append(warning)
+                    self._keep(warning)
             if opts.malformed_after is not None and n == opts.malformed_after:
                 await self._raw(MALFORMED_FRAMES[opts.malformed_kind])
             if opts.drop_after_events is not None and n >= opts.drop_after_events:
                 self.abort()
+
+    def _keep(self, event: Event) -> None:
+        self.sent_count += 1
+        if self.opts.record_traffic:
+            self.record.sent.append(event)
 
     async def send_raw(self, text: str) -> None:
         async with self._lock:
@@ -275,7 +281,8 @@ class Emulator:
             except json.JSONDecodeError:
                 await conversation.refuse(RequestError("invalid_json", "The message is not valid JSON."), None)
                 continue
-            record.received.append(event)
+            if self.options.record_traffic:
+                record.received.append(event)
             await conversation.handle(event)
 
     async def _close_later(self, link: _SocketLink, after_s: float) -> None:
