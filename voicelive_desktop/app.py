@@ -340,7 +340,9 @@ def _demo_service() -> DemoService:
     from .controller import DEMO_API_KEY
     from .emulator import Emulator, EmulatorOptions
 
-    return Emulator(EmulatorOptions(api_key=DEMO_API_KEY, transcript_order="random", record_traffic=False))  # as the service: either way
+    # Transcripts land before or after the answer, as the service's do; no record of the traffic is kept (the
+    # tests' record would keep every answer's audio for as long as the demo runs).
+    return Emulator(EmulatorOptions(api_key=DEMO_API_KEY, transcript_order="random", record_traffic=False))
 
 
 def build_services(
