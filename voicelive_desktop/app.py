@@ -21,9 +21,11 @@ from . import __version__
 
 if TYPE_CHECKING:  # names for the type checker only: importing them here would slow the first paint
     from .controller import Controller, DemoService
+    from .desktop.single_instance import SingleInstance
     from .keystore import SecretStore
     from .settings import Settings, SettingsStore
     from .ui.bridge import Bridge
+    from .ui.desktop import DesktopIntegration
     from .ui.main_window import MainWindow
 
 log = logging.getLogger("voicelive_desktop")
@@ -90,6 +92,8 @@ class Launch:
     controller: Controller | None = None
     quit: Callable[[], None] = lambda: None  # ends the run (set by run())
     display_lost: bool = False
+    desktop: DesktopIntegration | None = None
+    instance: SingleInstance | None = None
 
 
 def create(args: argparse.Namespace) -> Launch:
@@ -107,7 +111,10 @@ def create(args: argparse.Namespace) -> Launch:
     _wire(window, bridge)
     if saved.window.geometry:
         window.restoreGeometry(QByteArray.fromHex(saved.window.geometry.encode()))
-    window.show()
+    if args.minimized or saved.desktop.start_minimized:
+        window.showMinimized()  # into the tray once the services (and the tray) are up
+    else:
+        window.show()
     cli = Overrides(
         args.endpoint,
         args.model,
@@ -144,9 +151,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
     app.setApplicationName("Voice Live")
     app.setOrganizationName("voicelive-desktop")
+    app.setDesktopFileName("voicelive-desktop")  # docks and Wayland match the window to the menu entry
     app.setQuitOnLastWindowClosed(False)
+    instance = _single_instance(list(sys.argv[1:] if argv is None else argv))
+    if instance is None:
+        return 0  # the app already runs: it raised its window and took this command line
     theme.apply(app)
     launch = create(args)
+    launch.instance = instance
     launched_at = float(os.environ.get("VOICELIVE_LAUNCHED_AT", "0"))  # set by benchmarks/startup.py
 
     def painted() -> None:
@@ -194,6 +206,20 @@ def _finish_without_display(loop: asyncio.AbstractEventLoop, task: asyncio.Task[
         log.error("closing down without a display took too long; some of it was skipped")
         return 1
     return task.result()
+
+
+def _single_instance(argv: list[str]) -> SingleInstance | None:
+    """Claim being the one running app; None when another one runs and took ``argv`` (this launch then ends)."""
+    from .desktop.single_instance import SingleInstance
+
+    instance = SingleInstance()
+    if instance.claim():
+        return instance
+    if instance.send_to_running(argv):
+        log.info("the app is already running: it was asked to show its window")
+        return None
+    log.warning("another instance holds the lock but does not answer; starting anyway")
+    return instance
 
 
 def export_history(args: argparse.Namespace) -> int:
@@ -278,6 +304,7 @@ async def start(launch: Launch) -> Controller:
     """Build the services after the first paint, and connect (to the emulator in demo mode)."""
     from PySide6.QtWidgets import QApplication
 
+    from .ui.desktop import DesktopIntegration
     from .ui.settings_dialog import open_settings
 
     await asyncio.sleep(0)  # let the window paint before the heavy imports below
@@ -293,6 +320,14 @@ async def start(launch: Launch) -> Controller:
         lambda: QApplication.clipboard().setText(controller.assistant.conversation.export_markdown())
     )
     _watch_network(bridge)
+    desktop = DesktopIntegration(window, bridge)
+    launch.desktop = desktop
+    desktop.apply(controller.settings)
+    bridge.settings_applied.connect(desktop.apply)
+    if launch.instance is not None:
+        launch.instance.message.connect(desktop.handle_launch)
+    if launch.args.minimized or controller.settings.desktop.start_minimized:
+        desktop.start_hidden()
     await controller.start(launch.problem)
     return controller
 
@@ -332,7 +367,11 @@ async def shutdown(launch: Launch) -> None:
     """Remember the window geometry, close the session, audio and emulator, save settings."""
     if launch.controller is not None and not launch.display_lost:
         launch.controller.settings.window.geometry = bytes(launch.window.saveGeometry().toHex().data()).decode()
+    if launch.desktop is not None:
+        await launch.desktop.close()
     await launch.bridge.shutdown()
+    if launch.instance is not None:
+        launch.instance.close()
 
 
 def _demo_service() -> DemoService:

@@ -64,6 +64,7 @@ log = logging.getLogger(__name__)
 SILENCE_PEAK_DB = -50.0
 REPLAY_CHUNK_BYTES = 24000  # half a second at 24 kHz: replayed audio goes in pieces the service accepts
 _ACCEPTING = (ConnState.CONNECTING, ConnState.CONNECTED, ConnState.RECONNECTING)
+MUTED = "The microphone is muted: unmute it in the tray menu (or the View menu) to talk. Typing works."
 NO_MICROPHONE = "No microphone: connect one, or pick one in Settings > Audio. You can type a message meanwhile."
 
 
@@ -290,6 +291,7 @@ class Assistant:
             and session.config.turn_detection.mode is not TurnMode.PUSH_TO_TALK
             and self.mic is not None
             and self.mic.capture is not None
+            and not self.mic.muted
         )
         if wanted and not self.hands_free:
             assert session is not None
@@ -324,6 +326,9 @@ class Assistant:
         mic = self.mic
         if mic is None or mic.capture is None:
             self._emit(ErrorRaised(ErrorCategory.AUDIO, NO_MICROPHONE))
+            return
+        if mic.muted:
+            self._emit(ErrorRaised(ErrorCategory.AUDIO, MUTED))
             return
         if self.session is not None:
             self.session.begin_turn()

@@ -54,6 +54,7 @@ class Microphone:
         self._on_status = on_status
         self._on_problem = on_problem
         self.missing = capture is None  # no usable microphone, as far as is known now
+        self.muted = False  # the user muted it (tray menu): closed, and no turn opens it
         self._watch = DeviceWatch(self._devices_changed) if capture is not None or playback is not None else None
         self._checking: asyncio.Task[None] | None = None
         if capture is not None:
@@ -72,6 +73,8 @@ class Microphone:
         cap, play = self.capture, self.playback
         if cap is None:
             mic = "No microphone"
+        elif self.muted:
+            mic = "Microphone muted"
         else:
             mic = cap.label if cap.is_open else ("No microphone" if self.missing else "Microphone closed")
         speaker = play.label if play is not None and play.is_open else "No speaker"
@@ -80,7 +83,14 @@ class Microphone:
     @property
     def preroll_wanted(self) -> bool:
         """Whether the microphone stays open between turns (the pre-roll needs it)."""
-        return self.options.keep_mic_open
+        return self.options.keep_mic_open and not self.muted
+
+    async def set_muted(self, muted: bool) -> None:
+        """Mute (close the microphone; no turn opens it) or unmute (open it again if it stays open)."""
+        self.muted = muted
+        if muted and self.capture is not None:
+            self.capture.close()
+        await self.start()
 
     async def start(self) -> None:
         """Open the speaker, and the microphone when it stays open between turns; watch for unplugged devices."""
@@ -107,7 +117,7 @@ class Microphone:
     async def open_for_turn(self) -> bool:
         """Make sure the microphone is open for a turn that starts now. False: there is none (reported)."""
         capture = self.capture
-        if capture is None:
+        if capture is None or self.muted:
             return False
         if not capture.is_open:
             self.missing = not await capture.open_async(self.options.input_device)

@@ -57,6 +57,8 @@ class Bridge(QObject):
     """Notice: a non-error message for the banner (replaces an earlier one with the same key)."""
     state_changed = Signal(object)
     """ControllerState: demo or not, mode, deployment and its choices."""
+    settings_applied = Signal(object)
+    """Settings: the edited settings were taken (the desktop integration applies its part)."""
     ask_again_offered = Signal(bool)
     """Whether the "Ask again" action is offered (an answer was cut by a lost connection)."""
 
@@ -164,8 +166,20 @@ class Bridge(QObject):
 
     def apply_settings(self, settings: Settings, api_key: str | None, *, forget_key: bool = False) -> None:
         """The settings dialog was accepted."""
-        if self.controller is not None:
-            self._run(self.controller.apply_settings(settings, api_key, forget_key=forget_key), "apply-settings")
+        controller = self.controller
+        if controller is not None:
+
+            async def apply() -> None:
+                await controller.apply_settings(settings, api_key, forget_key=forget_key)
+                self.settings_applied.emit(controller.settings)
+
+            self._run(apply(), "apply-settings")
+
+    def set_muted(self, muted: bool) -> None:
+        """Mute or unmute the microphone (tray menu)."""
+        controller = self.controller
+        if controller is not None and controller.microphone is not None:
+            self._run(controller.microphone.set_muted(muted), "mute")
 
     def new_conversation(self) -> None:
         """Start a new conversation."""

@@ -81,6 +81,8 @@ class MainWindow(QMainWindow):
     """(scope "current" or "all", format "md" or "json", file path): write an export there."""
     undo_delete_requested = Signal(str)
     """Bring back the conversation with this id, just deleted."""
+    hidden_to_tray = Signal()
+    """Closing hid the window: the app goes on in the tray."""
     demo_requested = Signal()
     """The user took the offer of the offline demo."""
     first_painted = Signal()
@@ -143,6 +145,9 @@ class MainWindow(QMainWindow):
         self._key_down = False
         self._painted = False
         self._accepting = False
+        self.hide_to_tray = False  # closing hides the window (Settings > Desktop, with a tray)
+        self._quitting = False
+        self.global_key_status = ""  # what Settings > Keys says about the global hold key
         # Some X servers send key repeats as release+press pairs that Qt cannot flag as auto-repeat: a
         # release only counts if no press of the same key follows within this window.
         self._release_timer = QTimer(self)
@@ -164,7 +169,7 @@ class MainWindow(QMainWindow):
         self.settings_action = self.menus.settings
         self.copy_action = self.menus.copy_conversation
         self.menus.settings.triggered.connect(self.settings_requested)
-        self.menus.quit.triggered.connect(self.close)
+        self.menus.quit.triggered.connect(self.quit_app)
         self.menus.conversations.toggled.connect(self._show_conversations)
         self.menus.export_conversation.triggered.connect(lambda: self._export("current"))
         self.menus.export_all.triggered.connect(lambda: self._export("all"))
@@ -371,7 +376,17 @@ class MainWindow(QMainWindow):
             self._painted = True
             self.first_painted.emit()
 
+    def quit_app(self) -> None:
+        """Quit for real (File > Quit, the tray's Quit), even when closing only hides the window."""
+        self._quitting = True
+        self.close()
+
     def closeEvent(self, event: QCloseEvent) -> None:
+        if self.hide_to_tray and not self._quitting:
+            event.ignore()
+            self.hide()
+            self.hidden_to_tray.emit()
+            return
         self.closing.emit()
         app = QApplication.instance()
         if app is not None:

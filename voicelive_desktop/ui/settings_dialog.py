@@ -50,16 +50,20 @@ _TURN_LABELS = {
 }
 
 
+_MODIFIER_KEYS = {Qt.Key.Key_Control, Qt.Key.Key_Shift, Qt.Key.Key_Alt, Qt.Key.Key_Meta, Qt.Key.Key_AltGr}
+
+
 class KeyCaptureButton(QPushButton):
-    """Click, then press the key to use for hold-to-talk."""
+    """Click, then press the key (with its modifiers, for the global key) to use for hold-to-talk."""
 
     changed = Signal(str)
     """The new key's name."""
 
-    def __init__(self, key_name: str) -> None:
+    def __init__(self, key_name: str, *, with_modifiers: bool = False, name: str = "Hold-to-talk key") -> None:
         super().__init__(key_name)
         self.key_name = key_name
-        self.setAccessibleName("Hold-to-talk key")
+        self._with_modifiers = with_modifiers
+        self.setAccessibleName(name)
         self.setCheckable(True)
         self.toggled.connect(lambda on: self.setText("Press a key\u2026" if on else self.key_name))
 
@@ -70,7 +74,10 @@ class KeyCaptureButton(QPushButton):
         if event.key() == Qt.Key.Key_Escape:
             self.setChecked(False)
             return
-        name = QKeySequence(event.key()).toString()
+        if event.key() in _MODIFIER_KEYS:
+            return  # wait for the key the modifiers go with
+        pressed = event.keyCombination() if self._with_modifiers else event.key()
+        name = QKeySequence(pressed).toString()
         if name:
             self.key_name = name
             self.setChecked(False)
@@ -89,7 +96,9 @@ def _combo(items: list[tuple[str, object]], current: object) -> QComboBox:
 class SettingsDialog(QDialog):
     """Connection, Model, Conversation, Audio and Keys tabs over a copy of the settings."""
 
-    def __init__(self, settings: Settings, *, key_stored: bool, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, settings: Settings, *, key_stored: bool, global_key_status: str = "", parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self.setObjectName("settingsDialog")
@@ -103,7 +112,8 @@ class SettingsDialog(QDialog):
         tabs.addTab(self._model_tab(), "&Model")
         tabs.addTab(self._conversation_tab(), "Con&versation")
         tabs.addTab(self._audio_tab(), "&Audio")
-        tabs.addTab(self._keys_tab(), "&Keys")
+        tabs.addTab(self._keys_tab(global_key_status), "&Keys")
+        tabs.addTab(self._desktop_tab(), "&Desktop")
         self.error = QLabel()
         self.error.setObjectName("settingsError")
         self.error.setWordWrap(True)
@@ -285,11 +295,42 @@ class SettingsDialog(QDialog):
                 box.addItem(label, name)
             box.setCurrentIndex(max(0, box.findData(current)))
 
-    def _keys_tab(self) -> QWidget:
-        self.hold_key = KeyCaptureButton(self._s.keys.hold_key)
+    def _keys_tab(self, global_key_status: str) -> QWidget:
+        k = self._s.keys
+        self.hold_key = KeyCaptureButton(k.hold_key)
+        self.global_key = KeyCaptureButton(k.global_key, with_modifiers=True, name="Global hold-to-talk key")
+        self.global_key_enabled = QCheckBox("Hold this key anywhere on the desktop, even in another application")
+        self.global_key_enabled.setChecked(k.global_key_enabled)
+        self.global_key_enabled.toggled.connect(self.global_key.setEnabled)
+        self.global_key.setEnabled(k.global_key_enabled)
+        self.global_key_status = QLabel(
+            global_key_status or "The global key is taken only while the app is connected, and given back otherwise."
+        )
+        self.global_key_status.setWordWrap(True)
+        self.global_key_status.setObjectName("hint")
         form = QFormLayout()
-        form.addRow("&Hold to talk", self.hold_key)
-        form.addRow(QLabel("Click the button, then press the key you want to hold while speaking."))
+        form.addRow("&Hold to talk (in this window)", self.hold_key)
+        form.addRow(self.global_key_enabled)
+        form.addRow("&Global hold key", self.global_key)
+        form.addRow(self.global_key_status)
+        form.addRow(QLabel("Click a button, then press the key you want to hold while speaking."))
+        return _page(form)
+
+    def _desktop_tab(self) -> QWidget:
+        d = self._s.desktop
+        self.close_to_tray = QCheckBox("Closing the window keeps the app running in the tray")
+        self.close_to_tray.setChecked(d.close_to_tray)
+        self.notify_when_hidden = QCheckBox(
+            "While the window is hidden, show an answer's first words as a notification"
+        )
+        self.notify_when_hidden.setChecked(d.notify_when_hidden)
+        self.start_minimized = QCheckBox("Start in the tray, without the window")
+        self.start_minimized.setChecked(d.start_minimized)
+        self.start_at_login = QCheckBox("Start when I log in")
+        self.start_at_login.setChecked(d.start_at_login)
+        form = QFormLayout()
+        for box in (self.close_to_tray, self.notify_when_hidden, self.start_minimized, self.start_at_login):
+            form.addRow(box)
         return _page(form)
 
     # ----------------------------------------------------------------- result
@@ -326,6 +367,12 @@ class SettingsDialog(QDialog):
         s.audio.block_ms, s.audio.keep_mic_open = self.block.value(), self.keep_open.isChecked()
         s.audio.input_rate = self.input_rate.currentData()
         s.keys.hold_key = self.hold_key.key_name
+        s.keys.global_key = self.global_key.key_name
+        s.keys.global_key_enabled = self.global_key_enabled.isChecked()
+        s.desktop.close_to_tray = self.close_to_tray.isChecked()
+        s.desktop.notify_when_hidden = self.notify_when_hidden.isChecked()
+        s.desktop.start_minimized = self.start_minimized.isChecked()
+        s.desktop.start_at_login = self.start_at_login.isChecked()
         refused = problems(s.session_config(), family_of(mode, s.deployment))
         if refused:
             raise InvalidSetting(" ".join(refused))
@@ -360,7 +407,12 @@ def _page(form: QFormLayout) -> QWidget:
 
 def open_settings(window: MainWindow, controller: Controller, bridge: Bridge) -> SettingsDialog:
     """Show the dialog (non-blocking); the device lists fill in when read; OK applies through the bridge."""
-    dialog = SettingsDialog(controller.settings, key_stored=controller.key_stored, parent=window)
+    dialog = SettingsDialog(
+        controller.settings,
+        key_stored=controller.key_stored,
+        global_key_status=window.global_key_status,
+        parent=window,
+    )
     dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
 
     def accepted() -> None:

@@ -1,0 +1,134 @@
+"""The app on a real X desktop (Xvfb): the global hold key while another application has the focus, a second
+launch handing over to the first, the desktop entry from the command line."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.desktop.xserver import FocusWindow
+from tests.helpers import API_KEY, until
+from voicelive_desktop.devtools.xserver import Xvfb
+from voicelive_desktop.emulator import Emulator
+
+
+@pytest.fixture
+def xvfb() -> Iterator[Xvfb]:
+    server = Xvfb()
+    yield server
+    server.stop()
+
+
+def _app(xvfb: Xvfb, pulse: Any, tmp_path: Path, *args: str) -> subprocess.Popen[str]:
+    env = {**xvfb.env, **pulse.env, "AZURE_VOICELIVE_API_KEY": API_KEY}
+    argv = [
+        sys.executable, "-m", "voicelive_desktop", *args,
+        "--settings", str(tmp_path / "settings.toml"), "--history", str(tmp_path / "history.sqlite3"),
+    ]  # fmt: skip
+    return subprocess.Popen(argv, env=env, stderr=subprocess.PIPE, text=True)
+
+
+async def _stop(app: subprocess.Popen[str]) -> str:
+    app.terminate()  # SIGTERM closes the window, which shuts down cleanly
+    _, stderr = await asyncio.to_thread(app.communicate, timeout=20)
+    return stderr
+
+
+async def test_the_global_key_held_while_another_application_has_the_focus_runs_a_whole_turn(
+    xvfb: Xvfb, pulse: Any, emulator: Emulator, tmp_path: Path, speech_pcm: bytes
+) -> None:
+    app = await asyncio.to_thread(
+        _app, xvfb, pulse, tmp_path, "--endpoint", emulator.endpoint, "--model", "gpt-realtime", "--global-key", "F9"
+    )
+    focus = None
+    try:
+        await until(lambda: bool(emulator.connections) and "session.update" in emulator.last().received_types(), 30)
+        focus = await asyncio.to_thread(FocusWindow, xvfb)  # another application takes the keyboard focus
+        record = emulator.last()
+        await asyncio.sleep(1.0)  # the pre-roll: the microphone has been open a while, as a user's would be
+        await asyncio.to_thread(xvfb.run, "xdotool", "keydown", "F9")
+        await until(lambda: "input_audio_buffer.append" in record.received_types(), 10)
+        player = pulse.play(speech_pcm)
+        await asyncio.to_thread(player.wait, 15)
+        await asyncio.to_thread(xvfb.run, "xdotool", "keyup", "F9")
+        await until(lambda: "input_audio_buffer.commit" in record.received_types(), 10)
+        await until(lambda: any(e["type"] == "response.done" for e in record.sent), 30)
+        assert focus.keys("F9") == [], "the grabbed key did not reach the focused application"
+        transcripts = [e for e in record.sent if e["type"].endswith("input_audio_transcription.completed")]
+        assert transcripts and transcripts[0]["transcript"], "the turn was heard"
+    finally:
+        stderr = await _stop(app)
+        if focus is not None:
+            focus.close()
+    assert app.returncode == 0 and "Traceback" not in stderr, stderr
+
+
+async def test_the_global_key_goes_back_to_other_applications_while_not_listening(
+    xvfb: Xvfb, pulse: Any, tmp_path: Path, start_emulator: Any
+) -> None:
+    emulator = await start_emulator(api_key="a-key-the-app-does-not-have")
+    app = await asyncio.to_thread(
+        _app, xvfb, pulse, tmp_path, "--endpoint", emulator.endpoint, "--model", "m", "--global-key", "F9"
+    )  # the key is refused: the app stops, "Not connected", and listens to nothing
+    focus = None
+    try:
+        focus = await asyncio.to_thread(FocusWindow, xvfb)
+        deadline = time.monotonic() + 15
+        while not focus.keys("F9") and time.monotonic() < deadline:  # once the app has stopped, F9 is not taken
+            await asyncio.to_thread(xvfb.run, "xdotool", "key", "F9")
+            await asyncio.sleep(0.2)
+        assert focus.keys("F9"), "the key was kept from the focused application while the app could not listen"
+    finally:
+        await _stop(app)
+        if focus is not None:
+            focus.close()
+
+
+async def test_a_second_launch_raises_the_first_passes_its_flags_and_exits(
+    xvfb: Xvfb, pulse: Any, emulator: Emulator, tmp_path: Path
+) -> None:
+    first = await asyncio.to_thread(_app, xvfb, pulse, tmp_path, "--endpoint", emulator.endpoint)
+    try:
+        await until(lambda: bool(emulator.connections), 30)
+        started = time.monotonic()
+        second = await asyncio.to_thread(
+            _app, xvfb, pulse, tmp_path, "--byom", "byom-azure-openai-chat-completion", "--model", "grok-3"
+        )
+        _, stderr = await asyncio.to_thread(second.communicate, timeout=20)
+        took = time.monotonic() - started
+        assert second.returncode == 0, stderr
+        await until(lambda: emulator.last().query.get("model") == "grok-3", 15)
+        assert emulator.last().query.get("profile") == "byom-azure-openai-chat-completion"
+        assert len([c for c in emulator.connections if c.open]) <= 1
+        print(f"the second launch handed over and exited after {took:.2f} s")
+    finally:
+        stderr = await _stop(first)
+    assert first.returncode == 0 and "Traceback" not in stderr, stderr
+
+
+def test_the_desktop_entry_is_installed_and_removed_from_the_command_line(tmp_path: Path) -> None:
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data"), "XDG_CONFIG_HOME": str(tmp_path / "config")}
+    for _ in range(2):  # installing twice changes nothing
+        done = subprocess.run(
+            [sys.executable, "-m", "voicelive_desktop", "--install-desktop-entry"],
+            env=env, capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+    entry = tmp_path / "data" / "applications" / "voicelive-desktop.desktop"
+    assert entry.exists() and "Exec=" in entry.read_text()
+    assert list((tmp_path / "data" / "icons" / "hicolor").glob("*/apps/voicelive-desktop.*"))
+    assert list((tmp_path / "data" / "metainfo").glob("*.xml"))
+    done = subprocess.run(
+        [sys.executable, "-m", "voicelive_desktop", "--uninstall-desktop-entry"],
+        env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0 and not entry.exists()
+    assert not [p for p in (tmp_path / "data").rglob("*") if p.is_file()], "nothing left behind"
