@@ -67,6 +67,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def _setup_logging(verbose: bool) -> None:
+    from .diagnostics import LOG_RING
     from .voicelive.errors import install_log_scrubbing
 
     logging.basicConfig(
@@ -75,6 +76,7 @@ def _setup_logging(verbose: bool) -> None:
     )
     if not verbose:
         logging.getLogger("voicelive_desktop").setLevel(logging.INFO)
+    logging.getLogger().addHandler(LOG_RING)  # the last lines, for Copy diagnostics (after basicConfig's own)
     install_log_scrubbing()
 
 
@@ -277,6 +279,7 @@ def _wire(window: MainWindow, bridge: Bridge) -> None:
     window.header.connect_clicked.connect(bridge.connect_session)
     window.header.disconnect_clicked.connect(bridge.disconnect_session)
     window.header.retry_clicked.connect(bridge.retry_now)
+    window.hint_dismissed.connect(bridge.dismiss_hint)
     bridge.connection_changed.connect(window.show_connection)
     bridge.turn_changed.connect(window.show_turn)
     bridge.message_changed.connect(window.show_message)
@@ -319,6 +322,7 @@ async def start(launch: Launch) -> Controller:
     window.copy_action.triggered.connect(
         lambda: QApplication.clipboard().setText(controller.assistant.conversation.export_markdown())
     )
+    window.menus.connection_details.triggered.connect(lambda: _show_details(window, controller))
     _watch_network(bridge)
     desktop = DesktopIntegration(window, bridge)
     launch.desktop = desktop
@@ -330,6 +334,16 @@ async def start(launch: Launch) -> Controller:
         desktop.start_hidden()
     await controller.start(launch.problem)
     return controller
+
+
+def _show_details(window: MainWindow, controller: Controller) -> None:
+    from PySide6.QtCore import Qt
+
+    from .ui.connection_details import ConnectionDetails
+
+    dialog = ConnectionDetails(controller.connection_details(), controller.diagnostics, window)
+    dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    dialog.show()
 
 
 def _watch_network(bridge: Bridge) -> None:

@@ -556,12 +556,14 @@ class Assistant:
             self._set_turn(TurnState.SPEAKING)
 
     def _answer_audio(self, event: AssistantAudio) -> None:
-        if self.playback is None or self._silenced:
+        if self._silenced:
             return
-        self.playback.streaming = True
-        self.playback.enqueue(event.item_id, event.pcm)
-        if self._key_up_at is not None:
-            ms = round((self._clock() - self._key_up_at + self.playback.output_latency_s) * 1000)
+        if self.playback is not None:
+            self.playback.streaming = True
+            self.playback.enqueue(event.item_id, event.pcm)
+        if self._key_up_at is not None:  # key up to the first audio at the ear (or arriving, with no speaker)
+            heard_after = self.playback.output_latency_s if self.playback is not None else 0.0
+            ms = round((self._clock() - self._key_up_at + heard_after) * 1000)
             self._emit(LatencyMeasured(ms))
             message = self.conversation.get(event.item_id)
             if message is not None:

@@ -17,11 +17,12 @@ from types import ModuleType
 from typing import Protocol
 
 from .assistant import Assistant
-from .assistant_events import UiEvent
+from .assistant_events import LatencyMeasured, UiEvent
 from .conversation.export import export_json, export_markdown
 from .conversation.history import AsyncHistory
 from .conversation.store import ConversationSummary, HistoryUnavailable, SearchHit
 from .conversation.transcript import Conversation
+from .diagnostics import LOG_RING, Detail, connection_details, diagnostics
 from .keystore import NoKeyring, SecretStore
 from .microphone import AudioOptions, Microphone
 from .recorder import HistoryRecorder, restored_conversation
@@ -38,6 +39,11 @@ from .wakeup import SleepDetector
 log = logging.getLogger(__name__)
 
 DEMO_API_KEY = "demo"
+SLOW_BYOM_MS = 1500  # key up to the first audio
+SLOW_BYOM_TURNS = 3
+ASYNC_FILTERING_URL = (
+    "https://learn.microsoft.com/azure/ai-foundry/openai/concepts/content-streaming#asynchronous-filtering"
+)
 
 
 class DemoService(Protocol):
@@ -125,6 +131,9 @@ class Controller:
         self.demo = demo or not settings.connection.endpoint
         self.key_stored = False  # last known: is an API key stored for the endpoint (for the settings panel)
         self._save_lock = asyncio.Lock()
+        self._slow_turns = 0
+        self._slow_hint_shown = False
+        assistant.add_listener(self._watch_latency)
         self._sleep = SleepDetector(lambda: supervisor.wake(slept=True))
 
     # ----------------------------------------------------------------- state
@@ -424,6 +433,39 @@ class Controller:
         except HistoryUnavailable as exc:
             self._error(ErrorCategory.CONFIG, f"Nothing was exported: {exc}")
             return None
+
+    def _watch_latency(self, event: UiEvent) -> None:
+        """Three slow BYOM turns in a row: say once what the BYOM documentation advises."""
+        if not isinstance(event, LatencyMeasured) or self._slow_hint_shown:
+            return
+        session = self.supervisor.session
+        if session is None or session.target.mode is Mode.MANAGED or self.settings.desktop.slow_byom_hint_dismissed:
+            return
+        self._slow_turns = self._slow_turns + 1 if event.ms > SLOW_BYOM_MS else 0
+        if self._slow_turns >= SLOW_BYOM_TURNS:
+            self._slow_hint_shown = True
+            self._listener(
+                Notice(
+                    f"Answers from {session.target.deployment} take over {SLOW_BYOM_MS / 1000:g} s to start. The "
+                    "Voice Live BYOM documentation advises asynchronous content filtering on the Azure OpenAI "
+                    f"deployment to cut this latency: {ASYNC_FILTERING_URL}",
+                    key="slow-byom",
+                    action="hide-hint",
+                )
+            )
+
+    async def dismiss_hint(self) -> None:
+        """ "Don't show again" on the slow BYOM hint: for good."""
+        self.settings.desktop.slow_byom_hint_dismissed = True
+        await self.save()
+
+    def connection_details(self) -> list[Detail]:
+        """What goes on the wire now (Help > Connection details)."""
+        return connection_details(self.supervisor.session, self.settings, demo=self.demo)
+
+    def diagnostics(self) -> str:
+        """The connection details, the settings in use and the last log lines, scrubbed (Copy diagnostics)."""
+        return diagnostics(self.connection_details(), self.settings, list(LOG_RING.lines))
 
     async def export_to(self, path: Path, fmt: str, *, current_only: bool) -> bool:
         """Write an export to ``path`` (in a worker thread); the user is told where it went, or why not."""

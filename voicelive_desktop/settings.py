@@ -164,7 +164,7 @@ class Settings:
 
     def copy(self) -> Settings:
         """A deep copy, for a dialog to edit."""
-        return _from_dict(_to_dict(self), [])
+        return _from_dict(to_plain(self), [])
 
 
 # --------------------------------------------------------------------------- validation
@@ -206,7 +206,9 @@ _ENUMS: dict[str, Any] = {"auth": AuthMethod, "mode": Mode.from_key, "turn_mode"
 INPUT_RATES = (24000, 16000)  # the PCM16 rates Voice Live accepts from the microphone
 
 
-def _to_dict(settings: Settings) -> dict[str, Any]:
+def to_plain(settings: Settings) -> dict[str, Any]:
+    """The settings as plain TOML-ready values, section by section (what the file holds)."""
+
     def plain(value: Any) -> Any:
         if isinstance(value, Mode):
             return value.key
@@ -352,7 +354,7 @@ class SettingsStore:
         fd, name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
         try:
             with os.fdopen(fd, "wb") as fh:
-                tomli_w.dump(_to_dict(settings), fh)
+                tomli_w.dump(to_plain(settings), fh)
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(name, self.path)

@@ -193,10 +193,20 @@ def test_ctrl_c_in_the_terminal_quits_cleanly_and_saves(pulse: Any, tmp_path: Pa
     )
     assert proc.stderr is not None
     seen: list[str] = []
-    for line in proc.stderr:  # the app says when it is connected: then it is fully up
-        seen.append(line)
-        if "connected to" in line.lower():
-            break
+
+    def read_until_connected() -> None:
+        assert proc.stderr is not None
+        for line in proc.stderr:  # the app says when it is connected: then it is fully up
+            seen.append(line)
+            if "connected to" in line.lower():
+                return
+
+    import threading
+
+    reader = threading.Thread(target=read_until_connected, daemon=True)
+    reader.start()
+    reader.join(60)
+    assert not reader.is_alive(), "the app never said it was connected:\n" + "".join(seen)
     proc.send_signal(signal.SIGINT)
     _, rest = proc.communicate(timeout=15)
     stderr = "".join(seen) + rest

@@ -156,28 +156,22 @@ class PrivatePulse:
         """Start recording ``device``, noting when each piece arrived (for latency figures)."""
         return StampedRecording(self.run_env(), device)
 
-    def record(self, device: str = "speaker.monitor") -> Recording:
-        """Start recording ``device`` (what the app plays, by default)."""
-        return Recording(self.run_env(), device)
+    def record(self, device: str = "speaker.monitor", latency_ms: int = 10) -> Recording:
+        """Start recording ``device`` (what the app plays, by default).
+
+        A larger ``latency_ms`` lets the server buffer more for a recorder that a busy machine starves: for a
+        reference of what a device carried, where completeness matters and timing does not.
+        """
+        return Recording(self.run_env(), device, latency_ms)
 
 
 class Recording:
     """A running recording; :meth:`stop` returns the samples."""
 
-    def __init__(self, env: dict[str, str], device: str) -> None:
+    def __init__(self, env: dict[str, str], device: str, latency_ms: int = 10) -> None:
         self._out = tempfile.NamedTemporaryFile(suffix=".raw", delete=False)  # noqa: SIM115 - closed in stop
         self._proc = subprocess.Popen(
-            [
-                "pacat",
-                "--record",
-                "--raw",
-                "--rate=24000",
-                "--channels=1",
-                "--format=s16le",
-                "--latency-msec=10",
-                "-d",
-                device,
-            ],
+            ["pacat", "--record", *_PACAT_FORMAT, f"--latency-msec={latency_ms}", "-d", device],
             stdout=self._out,
             stderr=subprocess.DEVNULL,
             env=env,

@@ -233,6 +233,7 @@ class Emulator:
         index = len(self.connections)
         self.connections.append(record)
         ws = web.WebSocketResponse(max_msg_size=16 * 1024 * 1024, heartbeat=30)
+        ws.headers["x-ms-region"] = "local-emulator"  # the service names its region in the handshake response
         await ws.prepare(request)
         self._sockets.add(ws)
         self.peak_open = max(self.peak_open, len(self._sockets))

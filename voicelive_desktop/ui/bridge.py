@@ -154,6 +154,11 @@ class Bridge(QObject):
         if self.controller is not None:
             self.controller.retry_now()
 
+    def dismiss_hint(self, _key: str) -> None:
+        """ "Don't show again" on a hint."""
+        if self.controller is not None:
+            self._run(self.controller.dismiss_hint(), "dismiss-hint")
+
     def network_back(self) -> None:
         """The desktop reports the network reachable again."""
         if self.controller is not None:

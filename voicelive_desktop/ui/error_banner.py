@@ -7,10 +7,19 @@ is shown as a modal dialog.
 
 from __future__ import annotations
 
+import html
+import re
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QToolButton, QVBoxLayout, QWidget
 
 MAX_ROWS = 4
+
+
+def _linked(text: str) -> str:
+    """``text`` as rich text: escaped, line breaks kept, web addresses as links."""
+    escaped = html.escape(text).replace("\n", "<br>")
+    return re.sub(r"(https://[^\s<]+)", r'<a href="\1">\1</a>', escaped)
 
 
 class BannerRow(QFrame):
@@ -19,11 +28,16 @@ class BannerRow(QFrame):
     def __init__(self, key: str, text: str, *, error: bool, action: str = "") -> None:
         super().__init__()
         self.key = key
+        self.text = text
         self.setObjectName("banner")
         self.setProperty("kind", "error" if error else "notice")
-        self.label = QLabel(text)
+        self.label = QLabel(_linked(text))
         self.label.setWordWrap(True)
-        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.label.setTextFormat(Qt.TextFormat.RichText)
+        self.label.setOpenExternalLinks(True)
+        self.label.setTextInteractionFlags(
+            Qt.TextInteractionFlag.TextSelectableByMouse | Qt.TextInteractionFlag.LinksAccessibleByMouse
+        )
         self.action = QPushButton(action)
         self.action.setVisible(bool(action))
         self.close_button = QToolButton()
@@ -75,8 +89,8 @@ class ErrorBanner(QWidget):
         self.setVisible(bool(self._rows))
 
     def texts(self) -> list[str]:
-        """What the rows say, newest first."""
-        return [self._rows[k].label.text() for k in reversed(self._rows)]
+        """What the rows say, newest first (as plain text)."""
+        return [self._rows[k].text for k in reversed(self._rows)]
 
     def has(self, key: str) -> bool:
         """True while the row ``key`` is shown."""

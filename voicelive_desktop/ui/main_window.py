@@ -81,6 +81,8 @@ class MainWindow(QMainWindow):
     """(scope "current" or "all", format "md" or "json", file path): write an export there."""
     undo_delete_requested = Signal(str)
     """Bring back the conversation with this id, just deleted."""
+    hint_dismissed = Signal(str)
+    """"Don't show again" on a hint."""
     hidden_to_tray = Signal()
     """Closing hid the window: the app goes on in the tray."""
     demo_requested = Signal()
@@ -265,7 +267,7 @@ class MainWindow(QMainWindow):
         if not notice.message:
             self.banner.resolve(notice.key)
             return
-        action = "Use the offline demo" if notice.action == "demo" else ""
+        action = {"demo": "Use the offline demo", "hide-hint": "Don't show again"}.get(notice.action, "")
         self.banner.show_message(notice.message, error=False, key=notice.key or notice.message, action=action)
 
     def offer_ask_again(self, offered: bool) -> None:
@@ -284,6 +286,8 @@ class MainWindow(QMainWindow):
         self.banner.resolve(key)
         if key == "ask-again":
             self.ask_again_requested.emit()
+        elif key == "slow-byom":
+            self.hint_dismissed.emit(key)
         elif key == "deleted" and self._deleted is not None:
             self.undo_delete_requested.emit(self._deleted[0])
             self._deleted = None

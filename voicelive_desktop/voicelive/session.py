@@ -156,6 +156,7 @@ class VoiceLiveSession:
         self.last_error: ErrorRaised | None = None  # why connect() failed
         self.session_id = ""
         self.expires_at: float | None = None
+        self.region = ""  # the region the service named in its handshake response, if it did
 
     # ----------------------------------------------------------------- lifecycle
     @property
@@ -203,6 +204,7 @@ class VoiceLiveSession:
             self._set_state(ConnState.DISCONNECTED)
             raise
         self._stack = stack
+        self.region = _handshake_header(self._conn, "x-ms-region")
         self._outbox = asyncio.Queue()
         self._outbox.put_nowait(ClientEventSessionUpdate(session=self.config.to_request_session()))
         self._reader = asyncio.create_task(self._read_loop(), name="voicelive-reader")
@@ -567,6 +569,14 @@ def _finished(ev: ServerEventResponseDone) -> ResponseFinished:
 
 def _field(obj: Any, name: str) -> Any:
     return obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
+
+
+def _handshake_header(conn: VoiceLiveConnection, name: str) -> str:
+    """A header of the service's handshake response (the SDK keeps the aiohttp websocket underneath)."""
+    response = getattr(getattr(conn, "_connection", None), "_response", None)
+    headers = getattr(response, "headers", None)
+    value = headers.get(name) if headers is not None else None
+    return str(value) if value else ""
 
 
 def _true_close_code(conn: VoiceLiveConnection, exc: ConnectionClosed) -> int:
