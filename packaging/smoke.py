@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
-from espeak_bundle import SYSTEM_LIBRARIES  # packaging/, this script's folder
+from third_party import SYSTEM_LIBRARIES  # packaging/, this script's folder
 
 from voicelive_desktop.devtools.pulse import PrivatePulse, Recording
 from voicelive_desktop.devtools.speech import espeak_pcm, loud_ms, matching_share
