@@ -51,8 +51,8 @@ class Recognizer:
                 from pocketsphinx import Decoder
 
                 self._decoder = Decoder(samprate=16000, loglevel="FATAL")
-            except (ImportError, RuntimeError, OSError) as exc:
-                log.info("pocketsphinx unavailable (%s); transcripts will describe the audio", exc)
+            except Exception as exc:  # not installed, or its model missing (AttributeError in a broken bundle)
+                log.info("pocketsphinx unavailable (%r); transcripts will describe the audio", exc)
                 self._unavailable = True
         return self._decoder
 
