@@ -47,15 +47,15 @@ def check(ok: object, problem: str) -> None:
         raise SmokeFailure(problem)
 
 
-def wait_for(what: str, probe: Callable[[], T | None], timeout: float) -> T:
-    """Poll ``probe`` until it returns something, or fail saying ``what`` did not happen in time."""
+def wait_for(what: str, probe: Callable[[], T | None], timeout: float, seen: Callable[[], str] | None = None) -> T:
+    """Poll ``probe`` until it returns something, or fail saying ``what`` did not happen in time (and ``seen()``)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         found = probe()
         if found:
             return found
         time.sleep(0.2)
-    raise SmokeFailure(f"{what}: not seen within {timeout:.0f} s")
+    raise SmokeFailure(f"{what}: not seen within {timeout:.0f} s" + (f" {seen()}" if seen else ""))
 
 
 def messages(history: Path) -> list[tuple[str, str, int]]:
@@ -75,9 +75,20 @@ def answered(history: Path, count: int) -> list[tuple[str, str, int]] | None:
     return rows if len(rows) >= count and all(final for _, _, final in rows) else None
 
 
-def wait_until_quiet(speaker: Recording, timeout: float = 30) -> None:
-    """Wait until the answer has been played out: the speaker silent for the last second."""
-    wait_for("the end of the spoken answer", lambda: loud_ms(speaker.samples()[-RATE:]) == 0, timeout)
+def wait_for_turn(history: Path, count: int, kind: str) -> None:
+    """Wait until the history holds ``count`` final messages: the ``kind`` question and its answer are saved."""
+    question = f"the {kind} question and its answer in the history"
+    wait_for(question, lambda: answered(history, count), 30, lambda: f"(saved: {messages(history)})")
+
+
+def wait_for_spoken_answer(speaker: Recording, since: int, timeout: float = 30) -> None:
+    """Wait until an answer has been played after sample ``since``, and the speaker has been silent for 1 s."""
+
+    def played() -> bool:
+        heard = speaker.samples()[since:]
+        return loud_ms(heard) > 500 and loud_ms(heard[-RATE:]) == 0
+
+    wait_for("an answer played to the end on the speaker", played, timeout)
 
 
 def espeak_answer(text: str) -> np.ndarray:
@@ -112,19 +123,21 @@ def run_bundle(xvfb: Xvfb, pulse: PrivatePulse) -> None:
         xvfb.run("xdotool", "windowmove", wid, "0", "0", "windowsize", wid, "1100", "760")
         xvfb.run("xdotool", "windowfocus", "--sync", wid)  # there is no window manager to do it
 
+        since = len(speaker.samples())
         xvfb.run("xdotool", "key", "ctrl+l", "type", "--delay", "20", TYPED)
         xvfb.run("xdotool", "key", "Return")
-        wait_for("the typed question and its answer in the history", lambda: answered(history, 2), 30)
-        wait_until_quiet(speaker)
+        wait_for_turn(history, 2, "typed")
+        wait_for_spoken_answer(speaker, since)
 
         xvfb.run("xdotool", "mousemove", "--window", wid, "550", "300", "click", "1")  # out of the text field
         xvfb.run("xdotool", "keydown", "space")
         time.sleep(0.3)
         pulse.play(espeak_pcm(SPOKEN)).wait(15)
         time.sleep(0.4)
+        since = len(speaker.samples())
         xvfb.run("xdotool", "keyup", "space")
-        wait_for("the spoken question and its answer in the history", lambda: answered(history, 4), 30)
-        wait_until_quiet(speaker)
+        wait_for_turn(history, 4, "spoken")
+        wait_for_spoken_answer(speaker, since)
 
         xvfb.run("xdotool", "key", "ctrl+q")
         code = app.wait(30)
