@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 .venv/bin/python -m pip install -q "pyinstaller==6.22.3" "pyinstaller-hooks-contrib==2026.9"
-# the same sources give the same bundle: a fixed hash seed and file times from the last commit
+# rebuilding from the same sources gives a bit-identical bundle: a fixed hash seed, times from the last commit
 export PYTHONHASHSEED=0 SOURCE_DATE_EPOCH="$(git log -1 --format=%ct 2>/dev/null || echo 315532800)"
 start=$SECONDS
 .venv/bin/pyinstaller --noconfirm --log-level WARN "$@" packaging/voicelive-desktop.spec
