@@ -11,7 +11,7 @@ import pytest
 from tests.helpers import EventLog, MemoryKeyring, until
 from voicelive_desktop.app import build_services
 from voicelive_desktop.assistant_events import TurnState
-from voicelive_desktop.controller import Controller, ControllerState, Notice
+from voicelive_desktop.controller import Controller, ControllerState, Notice, demo_voice_notice
 from voicelive_desktop.conversation.transcript import Role
 from voicelive_desktop.emulator import Emulator
 from voicelive_desktop.keystore import SecretStore
@@ -143,8 +143,15 @@ async def test_first_launch_without_an_endpoint_runs_the_offline_demo(tmp_path: 
         await controller.start()
         assert controller.supervisor.connected
         assert events.of(ControllerState)[-1].demo
+        voice = [n for n in events.of(Notice) if n.key == "demo-voice"]
+        assert voice and voice[-1].message == "Offline demo: answers are spoken with espeak-ng."
     finally:
         await controller.close()
+
+
+def test_the_demo_says_when_its_answers_are_only_a_tone_pattern() -> None:
+    notice = demo_voice_notice("tone")
+    assert notice.key == "demo-voice" and "tone pattern (espeak-ng is not installed)" in notice.message
 
 
 async def test_an_invalid_endpoint_is_told_and_the_demo_is_offered_not_taken(tmp_path: Path) -> None:
@@ -194,7 +201,9 @@ async def test_a_key_without_a_keyring_is_used_for_this_session_and_the_user_is_
         assert await controller.apply_settings(new, api_key=KEY)
         assert not controller.demo, "confirming an endpoint and a key leaves the offline demo"
         assert emulator.last().headers["api-key"] == KEY
-        notices = events.of(Notice)
+        voice = [n.message for n in events.of(Notice) if n.key == "demo-voice"]
+        assert voice[0] and voice[-1] == "", "the demo said which voice it speaks with; leaving it took that away"
+        notices = [n for n in events.of(Notice) if n.key == "keyring"]
         assert notices and "session only" in notices[0].message
         assert KEY not in store.path.read_text()
     finally:

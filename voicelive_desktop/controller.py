@@ -55,6 +55,10 @@ class DemoService(Protocol):
     async def stop(self) -> None:
         """Stop serving."""
 
+    @property
+    def voice_name(self) -> str:
+        """What speaks the answers: "espeak-ng", or "tone" without it."""
+
 
 @dataclass(frozen=True)
 class ControllerState:
@@ -188,6 +192,9 @@ class Controller:
             service = self._demo_factory()
             self._demo_endpoint = await service.start()
             self._demo = service
+            notice = demo_voice_notice(service.voice_name)
+            log.info("%s", notice.message)
+            self._listener(notice)
         return self._demo_endpoint
 
     async def _credential_spec(self) -> CredentialSpec:
@@ -289,6 +296,7 @@ class Controller:
         )
         if self.demo and await self.can_connect():
             self.demo = False  # an endpoint and a credential were confirmed: leave the offline demo
+            self._listener(Notice("", key="demo-voice"))
             reconnect = True
         if reconnect or not self.supervisor.connected:
             return await self.connect()
@@ -495,6 +503,15 @@ class Controller:
             await self._demo.stop()
             self._demo = None
         await self.save()
+
+
+def demo_voice_notice(voice_name: str) -> Notice:
+    """What the offline demo tells the user about the voice of its answers (``voice_name`` as the emulator's)."""
+    if voice_name == "tone":
+        text = "Offline demo: answers are spoken as a tone pattern (espeak-ng is not installed)."
+    else:
+        text = f"Offline demo: answers are spoken with {voice_name}."
+    return Notice(text, key="demo-voice")
 
 
 def audio_options(settings: Settings) -> AudioOptions:

@@ -1,15 +1,20 @@
 """What the emulator hears and says: offline recognition and speech synthesis, each with a fallback.
 
-pocketsphinx (its wheel ships an English model) recognises; espeak-ng speaks. Without either the emulator
-still works: it describes the audio it got ("(2.4 s of audio)") and answers with an audible tone pattern.
+pocketsphinx (its wheel ships an English model) recognises; espeak-ng speaks: the copy bundled with the app
+(packaging/) when there is one, else the system's. Without either the emulator still works: it describes the
+audio it got ("(2.4 s of audio)") and answers with an audible tone pattern.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import shutil
+import sys
 import threading
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -46,8 +51,8 @@ class Recognizer:
                 from pocketsphinx import Decoder
 
                 self._decoder = Decoder(samprate=16000, loglevel="FATAL")
-            except (ImportError, RuntimeError, OSError) as exc:
-                log.info("pocketsphinx unavailable (%s); transcripts will describe the audio", exc)
+            except Exception as exc:  # not installed, or its model missing (AttributeError in a broken bundle)
+                log.info("pocketsphinx unavailable (%r); transcripts will describe the audio", exc)
                 self._unavailable = True
         return self._decoder
 
@@ -70,35 +75,70 @@ class Recognizer:
         return await asyncio.to_thread(self._recognize_sync, pcm16, rate)
 
 
+@dataclass(frozen=True)
+class Espeak:
+    """How to run espeak-ng: the command line before the options, and the environment it needs (None: ours)."""
+
+    argv: tuple[str, ...]
+    env: dict[str, str] | None = None
+
+
+def find_espeak() -> Espeak | None:
+    """The espeak-ng bundled with the app (``espeak-ng/`` in a PyInstaller bundle) first, else the system's.
+
+    The bundled one brings its own libraries (``espeak-ng/lib``) and English voice data; a system one started
+    from a bundle gets back the library path the bundle's launcher replaced.
+    """
+    bundle = getattr(sys, "_MEIPASS", None)
+    if bundle is not None:
+        home = Path(bundle) / "espeak-ng"
+        if (home / "espeak-ng").is_file():
+            env = {**os.environ, "LD_LIBRARY_PATH": str(home / "lib")}
+            return Espeak((str(home / "espeak-ng"), f"--path={home}"), env)
+    exe = shutil.which("espeak-ng")
+    if exe is None:
+        return None
+    if bundle is None:
+        return Espeak((exe,))
+    env = {k: v for k, v in os.environ.items() if k != "LD_LIBRARY_PATH"}
+    if os.environ.get("LD_LIBRARY_PATH_ORIG"):
+        env["LD_LIBRARY_PATH"] = os.environ["LD_LIBRARY_PATH_ORIG"]
+    return Espeak((exe,), env)
+
+
 class Synthesizer:
     """Text to PCM16 mono 24 kHz: espeak-ng when present, else a tone per word."""
 
     def __init__(self, espeak: str | None = None, *, use_espeak: bool = True) -> None:
-        self._espeak = (espeak or shutil.which("espeak-ng")) if use_espeak else None
+        self._espeak = (Espeak((espeak,)) if espeak else find_espeak()) if use_espeak else None
 
     @property
     def voice_name(self) -> str:
-        """What actually speaks, for the emulator's banner."""
+        """What actually speaks, for the emulator's banner: "espeak-ng", or "tone" (also after espeak-ng failed)."""
         return "espeak-ng" if self._espeak else "tone"
 
     async def synthesize(self, text: str) -> bytes:
-        """Speech for ``text``; falls back to tones if espeak-ng is missing or fails."""
+        """Speech for ``text``; falls back to tones for good (and says so) if espeak-ng is missing or fails."""
         if self._espeak:
             try:
                 proc = await asyncio.create_subprocess_exec(
-                    self._espeak,
+                    *self._espeak.argv,
                     "--stdout",
                     "-s",
                     "170",
                     text,
                     stdout=asyncio.subprocess.PIPE,
-                    stderr=asyncio.subprocess.DEVNULL,
+                    stderr=asyncio.subprocess.PIPE,
+                    env=self._espeak.env,
                 )
-                wav, _ = await proc.communicate()
+                wav, err = await proc.communicate()
                 if proc.returncode == 0 and len(wav) > _WAV_HEADER:
                     return espeak_wav_to_pcm(wav)
+                problem = f"exit {proc.returncode}: {err.decode(errors='replace').strip()[:200]}"
             except OSError as exc:
-                log.warning("espeak-ng failed (%s); speaking in tones", exc)
+                problem = str(exc)
+            log.warning("espeak-ng failed (%s); speaking in tones from now on", problem)
+            self._espeak = None
         return tone_speech(text)
 
 
