@@ -1,4 +1,4 @@
-"""The layer contract of DESIGN.md: only ui/, the composition root and a few desktop/ modules may touch Qt."""
+"""The layer contract (docs/ARCHITECTURE.md): only ui/, the composition root and a few desktop/ modules may touch Qt."""
 
 from __future__ import annotations
 

@@ -82,13 +82,12 @@ class JeepneyBus:
     """``PortalBus`` over the session bus with jeepney's blocking connection (used from one thread only)."""
 
     def __init__(self, timeout: float = 5.0) -> None:
-        from jeepney import MatchRule, MessageType
+        from jeepney import MatchRule
         from jeepney.io.blocking import open_dbus_connection
 
         self._timeout = timeout
         self._conn = open_dbus_connection("SESSION")
         self.unique_name: str = self._conn.unique_name
-        self._signal = MessageType.signal
         self._signals: deque[Any] = deque()
         self._filter = self._conn.filter(MatchRule(type="signal"), queue=self._signals)
 

@@ -41,7 +41,6 @@ class DesktopIntegration(QObject):
         self.tray = Tray(self) if Tray.available() else None
         self._settings: Settings | None = None
         self._connected = False
-        self._listening = False
         self._muted = False
         self._turn = TurnState.IDLE
         self._mode = Mode.MANAGED

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QKeyEvent, QKeySequence
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -17,7 +16,6 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
-    QSpinBox,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -37,6 +35,7 @@ from ..voicelive.families import (
     transcription_models,
 )
 from ..voicelive.modes import DEFAULT_API_VERSION, Mode
+from .form import KeyCaptureButton, combo, form_page, spin_box
 
 if TYPE_CHECKING:
     from ..controller import Controller, DeviceChoice
@@ -48,49 +47,6 @@ _TURN_LABELS = {
     TurnMode.SERVER_VAD: "Hands-free: server voice detection",
     TurnMode.AZURE_SEMANTIC_VAD: "Hands-free: Azure semantic detection",
 }
-
-
-_MODIFIER_KEYS = {Qt.Key.Key_Control, Qt.Key.Key_Shift, Qt.Key.Key_Alt, Qt.Key.Key_Meta, Qt.Key.Key_AltGr}
-
-
-class KeyCaptureButton(QPushButton):
-    """Click, then press the key (with its modifiers, for the global key) to use for hold-to-talk."""
-
-    changed = Signal(str)
-    """The new key's name."""
-
-    def __init__(self, key_name: str, *, with_modifiers: bool = False, name: str = "Hold-to-talk key") -> None:
-        super().__init__(key_name)
-        self.key_name = key_name
-        self._with_modifiers = with_modifiers
-        self.setAccessibleName(name)
-        self.setCheckable(True)
-        self.toggled.connect(lambda on: self.setText("Press a key\u2026" if on else self.key_name))
-
-    def keyPressEvent(self, event: QKeyEvent) -> None:
-        if not self.isChecked():
-            super().keyPressEvent(event)
-            return
-        if event.key() == Qt.Key.Key_Escape:
-            self.setChecked(False)
-            return
-        if event.key() in _MODIFIER_KEYS:
-            return  # wait for the key the modifiers go with
-        pressed = event.keyCombination() if self._with_modifiers else event.key()
-        name = QKeySequence(pressed).toString()
-        if name:
-            self.key_name = name
-            self.setChecked(False)
-            self.changed.emit(name)
-
-
-def _combo(items: list[tuple[str, object]], current: object) -> QComboBox:
-    box = QComboBox()
-    for label, data in items:
-        box.addItem(label, data)
-    index = box.findData(current)
-    box.setCurrentIndex(max(0, index))
-    return box
 
 
 class SettingsDialog(QDialog):
@@ -133,7 +89,7 @@ class SettingsDialog(QDialog):
         c = self._s.connection
         self.endpoint = QLineEdit(c.endpoint)
         self.endpoint.setPlaceholderText("https://<resource>.cognitiveservices.azure.com")
-        self.auth = _combo([(m.label, m) for m in AuthMethod], c.auth)
+        self.auth = combo([(m.label, m) for m in AuthMethod], c.auth)
         self.api_key_edit = QLineEdit()
         self.api_key_edit.setEchoMode(QLineEdit.EchoMode.Password)
         self.api_key_edit.setPlaceholderText(
@@ -162,14 +118,14 @@ class SettingsDialog(QDialog):
         form.addRow(note)
         self.auth.currentIndexChanged.connect(self._auth_changed)
         self._auth_changed()
-        return _page(form)
+        return form_page(form)
 
     def _auth_changed(self) -> None:
         self.api_key_edit.setEnabled(self.auth.currentData() is AuthMethod.API_KEY)
 
     def _model_tab(self) -> QWidget:
         m = self._s.model
-        self.mode = _combo([(mode.label, mode) for mode in Mode], m.mode)
+        self.mode = combo([(mode.label, mode) for mode in Mode], m.mode)
         self.deployment = QComboBox()
         self.deployment.setEditable(True)
         self.voice = QComboBox()
@@ -202,7 +158,7 @@ class SettingsDialog(QDialog):
         self.voice.setCurrentText(m.voice)
         self.mode.currentIndexChanged.connect(self._mode_changed)
         self.deployment.currentTextChanged.connect(self._fill_family)
-        return _page(form)
+        return form_page(form)
 
     def family(self) -> Family:
         """The family of the mode and deployment chosen in the dialog."""
@@ -237,13 +193,13 @@ class SettingsDialog(QDialog):
 
     def _conversation_tab(self) -> QWidget:
         c = self._s.conversation
-        self.turn_mode = _combo([(label, mode) for mode, label in _TURN_LABELS.items()], c.turn_mode)
+        self.turn_mode = combo([(label, mode) for mode, label in _TURN_LABELS.items()], c.turn_mode)
         self.vad_threshold = QDoubleSpinBox()
         self.vad_threshold.setRange(0.0, 1.0)
         self.vad_threshold.setSingleStep(0.05)
         self.vad_threshold.setValue(c.vad_threshold)
-        self.vad_silence = _spin(100, 3000, c.vad_silence_ms, " ms")
-        self.vad_prefix = _spin(0, 2000, c.vad_prefix_ms, " ms")
+        self.vad_silence = spin_box(100, 3000, c.vad_silence_ms, " ms")
+        self.vad_prefix = spin_box(0, 2000, c.vad_prefix_ms, " ms")
         self.noise = QCheckBox("Noise suppression")
         self.noise.setChecked(c.noise_suppression)
         self.echo = QCheckBox("Echo cancellation (lets you use speakers without headphones)")
@@ -258,7 +214,7 @@ class SettingsDialog(QDialog):
         form.addRow(self.noise)
         form.addRow(self.echo)
         form.addRow(self.resume_last)
-        return _page(form)
+        return form_page(form)
 
     def _audio_tab(self) -> QWidget:
         a = self._s.audio
@@ -269,10 +225,10 @@ class SettingsDialog(QDialog):
             if current:
                 box.addItem(current, current)
                 box.setCurrentIndex(1)
-        self.preroll = _spin(0, 1000, a.preroll_ms, " ms")
-        self.tail = _spin(0, 1000, a.tail_ms, " ms")
-        self.block = _spin(10, 100, a.block_ms, " ms")
-        self.input_rate = _combo([("24 kHz", 24000), ("16 kHz (less upload)", 16000)], a.input_rate)
+        self.preroll = spin_box(0, 1000, a.preroll_ms, " ms")
+        self.tail = spin_box(0, 1000, a.tail_ms, " ms")
+        self.block = spin_box(10, 100, a.block_ms, " ms")
+        self.input_rate = combo([("24 kHz", 24000), ("16 kHz (less upload)", 16000)], a.input_rate)
         self.keep_open = QCheckBox("Keep the microphone open between turns (keeps the start of your first word)")
         self.keep_open.setChecked(a.keep_mic_open)
         form = QFormLayout()
@@ -283,7 +239,7 @@ class SettingsDialog(QDialog):
         form.addRow("&Block size", self.block)
         form.addRow("Microphone &rate", self.input_rate)
         form.addRow(self.keep_open)
-        return _page(form)
+        return form_page(form)
 
     def set_devices(self, inputs: list[tuple[str, str]], outputs: list[tuple[str, str]]) -> None:
         """Fill the device lists with (name, label) pairs once they have been read."""
@@ -314,7 +270,7 @@ class SettingsDialog(QDialog):
         form.addRow("&Global hold key", self.global_key)
         form.addRow(self.global_key_status)
         form.addRow(QLabel("Click a button, then press the key you want to hold while speaking."))
-        return _page(form)
+        return form_page(form)
 
     def _desktop_tab(self) -> QWidget:
         d = self._s.desktop
@@ -331,7 +287,7 @@ class SettingsDialog(QDialog):
         form = QFormLayout()
         for box in (self.close_to_tray, self.notify_when_hidden, self.start_minimized, self.start_at_login):
             form.addRow(box)
-        return _page(form)
+        return form_page(form)
 
     # ----------------------------------------------------------------- result
     def collect(self) -> Settings:
@@ -389,20 +345,6 @@ class SettingsDialog(QDialog):
         self.api_key = None if self.forget_key.isChecked() else key or None
         self.forget_stored_key = self.forget_key.isChecked()
         self.accept()
-
-
-def _spin(low: int, high: int, value: int, suffix: str) -> QSpinBox:
-    box = QSpinBox()
-    box.setRange(low, high)
-    box.setValue(value)
-    box.setSuffix(suffix)
-    return box
-
-
-def _page(form: QFormLayout) -> QWidget:
-    page = QWidget()
-    page.setLayout(form)
-    return page
 
 
 def open_settings(window: MainWindow, controller: Controller, bridge: Bridge) -> SettingsDialog:
