@@ -138,3 +138,25 @@ def speech_pcm() -> bytes:
     if shutil.which("espeak-ng") is None:
         pytest.fail("espeak-ng is not installed; run scripts/setup.sh (Debian package espeak-ng)")
     return espeak_pcm("what is the weather like in seattle today")
+
+
+@pytest.fixture
+async def voiced(sd: ModuleType) -> AsyncIterator[Any]:
+    """The Qt-free core (tests.helpers.Core) with the private PulseAudio's microphone and speaker, both open."""
+    from tests.helpers import build_core
+
+    core = build_core(sd)
+    assert core.microphone is not None
+    await core.microphone.start()
+    yield core
+    await core.close()
+
+
+@pytest.fixture
+async def textonly() -> AsyncIterator[Any]:
+    """The Qt-free core without any audio device."""
+    from tests.helpers import build_core
+
+    core = build_core()
+    yield core
+    await core.close()

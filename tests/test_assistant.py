@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import AsyncIterator
 from types import ModuleType
 from typing import Any
 
 import numpy as np
-import pytest
 
 from tests.helpers import Core, build_core, target, until
 from voicelive_desktop.assistant_events import AudioStatus, LatencyMeasured, TurnState
@@ -23,24 +21,6 @@ from voicelive_desktop.voicelive.events import ErrorCategory, ErrorRaised
 from voicelive_desktop.voicelive.modes import Mode
 
 IDLE, LISTENING, THINKING, SPEAKING = TurnState.IDLE, TurnState.LISTENING, TurnState.THINKING, TurnState.SPEAKING
-
-
-@pytest.fixture
-async def voiced(sd: ModuleType) -> AsyncIterator[Core]:
-    """The core with the real microphone and speaker (the private PulseAudio's virtual ones)."""
-    core = build_core(sd)
-    assert core.microphone is not None
-    await core.microphone.start()
-    yield core
-    await core.close()
-
-
-@pytest.fixture
-async def textonly() -> AsyncIterator[Core]:
-    """The core without any audio device."""
-    core = build_core()
-    yield core
-    await core.close()
 
 
 def _sent_audio_bytes(emulator: Emulator) -> int:

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from types import ModuleType
 from typing import Any
-
-import pytest
 
 from tests.helpers import Core, build_core, target
 from voicelive_desktop.assistant import MUTED
@@ -15,16 +12,6 @@ from voicelive_desktop.emulator import Emulator
 from voicelive_desktop.microphone import AudioOptions, Microphone
 from voicelive_desktop.voicelive.events import ErrorCategory, ErrorRaised
 from voicelive_desktop.voicelive.modes import Mode
-
-
-@pytest.fixture
-async def core(sd: ModuleType) -> AsyncIterator[Core]:
-    """The core with the private PulseAudio's virtual microphone and speaker, microphone kept open."""
-    core = build_core(sd)
-    assert core.microphone is not None
-    await core.microphone.start()
-    yield core
-    await core.close()
 
 
 def _mic(core: Core) -> Microphone:
@@ -36,48 +23,48 @@ def _status(core: Core) -> AudioStatus:
     return core.events.of(AudioStatus)[-1]
 
 
-async def test_muting_closes_the_microphone_and_the_status_line_says_so(core: Core) -> None:
-    mic = _mic(core)
+async def test_muting_closes_the_microphone_and_the_status_line_says_so(voiced: Core) -> None:
+    mic = _mic(voiced)
     assert mic.capture is not None and mic.capture.is_open
-    assert _status(core).mic_open
+    assert _status(voiced).mic_open
 
     await mic.set_muted(True)
 
     assert not mic.capture.is_open  # nothing is recorded while muted, not even the pre-roll
-    assert _status(core).input_label == "Microphone muted"
-    assert not _status(core).mic_open
+    assert _status(voiced).input_label == "Microphone muted"
+    assert not _status(voiced).mic_open
 
 
 async def test_pressing_the_key_while_muted_says_how_to_unmute_and_records_nothing(
-    core: Core, emulator: Emulator
+    voiced: Core, emulator: Emulator
 ) -> None:
-    assert await core.connect(target(emulator, Mode.MANAGED))
-    mic = _mic(core)
+    assert await voiced.connect(target(emulator, Mode.MANAGED))
+    mic = _mic(voiced)
     await mic.set_muted(True)
 
-    core.assistant.press()
-    await core.assistant.release()
+    voiced.assistant.press()
+    await voiced.assistant.release()
 
-    errors = core.events.of(ErrorRaised)
+    errors = voiced.events.of(ErrorRaised)
     assert [e.message for e in errors] == [MUTED]
     assert errors[0].category is ErrorCategory.AUDIO
     assert "unmute" in errors[0].message and "Typing works" in errors[0].message
-    assert TurnState.LISTENING not in core.events.turns()
+    assert TurnState.LISTENING not in voiced.events.turns()
     assert mic.capture is not None and not mic.capture.is_open
     assert not [e for e in emulator.last().received if e["type"] == "input_audio_buffer.append"]
 
 
-async def test_unmuting_opens_the_microphone_again_and_the_next_turn_listens(core: Core, emulator: Emulator) -> None:
-    assert await core.connect(target(emulator, Mode.MANAGED))
-    mic = _mic(core)
+async def test_unmuting_opens_the_microphone_again_and_the_next_turn_listens(voiced: Core, emulator: Emulator) -> None:
+    assert await voiced.connect(target(emulator, Mode.MANAGED))
+    mic = _mic(voiced)
     await mic.set_muted(True)
     await mic.set_muted(False)
 
     assert mic.capture is not None and mic.capture.is_open
-    assert _status(core).input_label == mic.capture.label
-    core.assistant.press()
-    await core.events.until(lambda: TurnState.LISTENING in core.events.turns())
-    await core.assistant.release()
+    assert _status(voiced).input_label == mic.capture.label
+    voiced.assistant.press()
+    await voiced.events.until(lambda: TurnState.LISTENING in voiced.events.turns())
+    await voiced.assistant.release()
 
 
 async def test_a_microphone_set_to_close_between_turns_is_open_only_for_the_turn(

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
-from types import ModuleType
 from typing import Any
 
 import pytest
 
-from tests.helpers import Core, build_core, key_credential, target, until
+from tests.helpers import Core, key_credential, target, until
 from voicelive_desktop.assistant_events import TurnState
 from voicelive_desktop.conversation.transcript import Role
 from voicelive_desktop.emulator import Emulator
@@ -31,22 +29,6 @@ def _errors(emulator: Emulator) -> list[dict[str, Any]]:
 
 def _answers(core: Core) -> list[Any]:
     return [m for m in core.assistant.conversation.messages if m.role is Role.ASSISTANT]
-
-
-@pytest.fixture
-async def voiced(sd: ModuleType) -> AsyncIterator[Core]:
-    core = build_core(sd)
-    assert core.microphone is not None
-    await core.microphone.start()
-    yield core
-    await core.close()
-
-
-@pytest.fixture
-async def textonly() -> AsyncIterator[Core]:
-    core = build_core()
-    yield core
-    await core.close()
 
 
 async def test_typing_over_a_streaming_answer_waits_for_the_cancel_and_draws_no_error(

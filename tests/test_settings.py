@@ -9,6 +9,7 @@ import keyring.backend
 import keyring.backends.fail
 import pytest
 
+from tests.helpers import MemoryKeyring
 from voicelive_desktop import settings as settings_module
 from voicelive_desktop.keystore import NoKeyring, SecretStore
 from voicelive_desktop.settings import (
@@ -23,25 +24,6 @@ from voicelive_desktop.settings import (
 from voicelive_desktop.voicelive.auth import AuthMethod
 from voicelive_desktop.voicelive.config import TurnMode
 from voicelive_desktop.voicelive.modes import Mode
-
-
-class MemoryKeyring(keyring.backend.KeyringBackend):
-    """Stands in for the OS keyring, which a CI machine does not have."""
-
-    priority = 1  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.store: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.store.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.store[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        self.store.pop((service, username), None)
 
 
 def _everything_changed() -> Settings:

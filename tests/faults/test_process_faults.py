@@ -40,6 +40,41 @@ def _emulator_process(port: int) -> subprocess.Popen[str]:
     )  # fmt: skip
 
 
+async def _launch_in_x(
+    emulator: Emulator, pulse: Any, tmp_path: Path, **popen: Any
+) -> tuple[Xvfb, subprocess.Popen[Any]]:
+    """The app as its own process in a real X window on a private Xvfb, connected, its message field focused."""
+    xvfb = Xvfb()
+    env = {**xvfb.env, **pulse.env, "AZURE_VOICELIVE_API_KEY": API_KEY}
+    argv = [
+        sys.executable, "-m", "voicelive_desktop", "--endpoint", emulator.endpoint, "--model", "gpt-realtime",
+        "--settings", str(tmp_path / "settings.toml"), "--history", str(tmp_path / "history.sqlite3"),
+    ]  # fmt: skip
+    app = await asyncio.to_thread(subprocess.Popen, argv, env=env, **popen)
+    try:
+        await until(lambda: bool(emulator.connections) and emulator.last().received, 30)
+        window = ""
+        deadline = time.monotonic() + 20
+        while not window and time.monotonic() < deadline:
+            with contextlib.suppress(subprocess.CalledProcessError, IndexError):
+                window = (await asyncio.to_thread(xvfb.run, "xdotool", "search", "--name", "^Voice Live$")).split()[0]
+            await asyncio.sleep(0.1)
+        assert window, "the window did not appear"
+        await asyncio.to_thread(xvfb.run, "xdotool", "windowfocus", "--sync", window)
+        await asyncio.to_thread(xvfb.run, "xdotool", "key", "ctrl+l")  # to the message field, as a user would
+    except BaseException:
+        app.kill()
+        xvfb.stop()
+        raise
+    return xvfb, app
+
+
+async def _type_line(xvfb: Xvfb, text: str) -> None:
+    """Type ``text`` into the focused window and press Return."""
+    await asyncio.to_thread(xvfb.run, "xdotool", "type", "--delay", "20", text)
+    await asyncio.to_thread(xvfb.run, "xdotool", "key", "Return")
+
+
 async def test_the_service_killed_for_30_s_then_back_on_the_same_port(
     fault_app: Launcher, emulator: Emulator, tmp_path: Path
 ) -> None:
@@ -73,27 +108,10 @@ async def test_kill_9_of_the_app_mid_answer_then_relaunch(
     fault_app: Launcher, emulator: Emulator, pulse: Any, tmp_path: Path
 ) -> None:
     emulator.options.pace.realtime_factor = 0.5  # a long, slow answer: the kill lands while it streams
-    xvfb = Xvfb()
-    env = {**xvfb.env, **pulse.env, "AZURE_VOICELIVE_API_KEY": API_KEY}
-    argv = [
-        sys.executable, "-m", "voicelive_desktop", "--endpoint", emulator.endpoint, "--model", "gpt-realtime",
-        "--settings", str(tmp_path / "settings.toml"), "--history", str(tmp_path / "history.sqlite3"),
-    ]  # fmt: skip
-    app = await asyncio.to_thread(subprocess.Popen, argv, env=env)
+    xvfb, app = await _launch_in_x(emulator, pulse, tmp_path)
     try:
-        await until(lambda: bool(emulator.connections) and emulator.last().received, 30)
-        window = ""
-        deadline = time.monotonic() + 20
-        while not window and time.monotonic() < deadline:
-            with contextlib.suppress(subprocess.CalledProcessError, IndexError):
-                window = (await asyncio.to_thread(xvfb.run, "xdotool", "search", "--name", "^Voice Live$")).split()[0]
-            await asyncio.sleep(0.1)
-        assert window, "the window did not appear"
-        await asyncio.to_thread(xvfb.run, "xdotool", "windowfocus", "--sync", window)
-        await asyncio.to_thread(xvfb.run, "xdotool", "key", "ctrl+l")  # to the message field, as a user would
         for text in ("a first question", "tell me about the sea"):
-            await asyncio.to_thread(xvfb.run, "xdotool", "type", "--delay", "20", text)
-            await asyncio.to_thread(xvfb.run, "xdotool", "key", "Return")
+            await _type_line(xvfb, text)
             if text == "a first question":
                 await until(lambda: any(e["type"] == "response.done" for e in emulator.last().sent), 60)
                 emulator.options.pace.realtime_factor = 0.25
@@ -146,24 +164,9 @@ async def test_a_history_locked_by_another_program_is_said_and_nothing_is_lost(
 async def test_the_display_going_away_closes_the_app_down_cleanly(
     emulator: Emulator, pulse: Any, tmp_path: Path
 ) -> None:
-    xvfb = Xvfb()
-    env = {**xvfb.env, **pulse.env, "AZURE_VOICELIVE_API_KEY": API_KEY}
-    argv = [
-        sys.executable, "-m", "voicelive_desktop", "--endpoint", emulator.endpoint, "--model", "gpt-realtime",
-        "--settings", str(tmp_path / "settings.toml"), "--history", str(tmp_path / "history.sqlite3"),
-    ]  # fmt: skip
-    app = await asyncio.to_thread(subprocess.Popen, argv, env=env, stderr=subprocess.PIPE, text=True)
+    xvfb, app = await _launch_in_x(emulator, pulse, tmp_path, stderr=subprocess.PIPE, text=True)
     try:
-        await until(lambda: bool(emulator.connections) and emulator.last().received, 30)
-        window = ""
-        while not window:
-            with contextlib.suppress(subprocess.CalledProcessError, IndexError):
-                window = (await asyncio.to_thread(xvfb.run, "xdotool", "search", "--name", "^Voice Live$")).split()[0]
-            await asyncio.sleep(0.1)
-        await asyncio.to_thread(xvfb.run, "xdotool", "windowfocus", "--sync", window)
-        await asyncio.to_thread(xvfb.run, "xdotool", "key", "ctrl+l")
-        await asyncio.to_thread(xvfb.run, "xdotool", "type", "--delay", "20", "before the logout")
-        await asyncio.to_thread(xvfb.run, "xdotool", "key", "Return")
+        await _type_line(xvfb, "before the logout")
         await until(lambda: any(e["type"] == "response.done" for e in emulator.last().sent), 30)
         xvfb.process.kill()  # the user logs out; the X server goes away
         _, stderr = await asyncio.to_thread(app.communicate, timeout=30)
