@@ -64,9 +64,53 @@ def _qt_loop() -> asyncio.AbstractEventLoop:
     app = QApplication.instance() or QApplication([])
     assert isinstance(app, QApplication)
     app.setQuitOnLastWindowClosed(False)  # as the app itself does: closing is handled, not a quit
-    loop = qasync.QEventLoop(app, already_running=False)
+    class QtLoop(qasync.QEventLoop):  # type: ignore[misc]
+        """qasync's loop, except that the Qt events it processes once more after stopping are processed as the
+        running loop. A test body ends while the app still runs (fixtures close it later); qasync would step its
+        tasks there with no running loop, which never happens in the app (its loop stops after closing down)."""
+
+        def _after_run_forever(self) -> None:
+            super()._after_run_forever()
+            asyncio.events._set_running_loop(self)
+
+        def run_until_complete(self, future: Any) -> Any:
+            try:
+                return super().run_until_complete(future)
+            finally:
+                asyncio.events._set_running_loop(None)
+
+    loop = QtLoop(app, already_running=False)
     loop.set_exception_handler(_record_loop_error)
+    global _qt_loop_now
+    _qt_loop_now = loop
     return loop
+
+
+_qt_loop_now: asyncio.AbstractEventLoop | None = None
+
+
+def _process_events_within_the_loop() -> None:
+    """pytest-qt processes Qt events between a test's phases, where no asyncio loop runs. Under qasync those
+    events also step the app's tasks (a session still open when the test body ends), which then find no
+    running loop. In the app, Qt's event processing *is* the running loop: process them the same way here."""
+    loop = _qt_loop_now
+    if loop is None or loop.is_closed() or asyncio._get_running_loop() is not None:
+        _qt_process_events()
+        return
+    asyncio.events._set_running_loop(loop)
+    try:
+        _qt_process_events()
+    finally:
+        asyncio.events._set_running_loop(None)
+
+
+try:
+    import pytestqt.plugin as _qt_plugin
+except ImportError:  # pytest-qt is a dev dependency; without it the Qt tests fail with their own message
+    pass
+else:
+    _qt_process_events = _qt_plugin._process_events
+    _qt_plugin._process_events = _process_events_within_the_loop
 
 
 def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> dict[str, Callable[[], Any]]:

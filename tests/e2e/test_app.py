@@ -18,8 +18,9 @@ from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QApplication, QDialogButtonBox
 from pytestqt.qtbot import QtBot
 
+from tests.e2e.launching import launch_app, quit_app
 from tests.helpers import API_KEY, until
-from voicelive_desktop.app import Launch, create, parse_args, shutdown, start
+from voicelive_desktop.app import Launch
 from voicelive_desktop.assistant_events import TurnState
 from voicelive_desktop.conversation.transcript import Role
 from voicelive_desktop.devtools.speech import loud_ms
@@ -32,24 +33,14 @@ async def _until(condition: Callable[[], object], timeout: float = 20.0) -> None
     await until(condition, timeout)
 
 
-async def _launch(qtbot: QtBot, argv: list[str]) -> Launch:
-    launch = create(parse_args(argv))
-    qtbot.addWidget(launch.window)
-    controller = await start(launch)
-    await _until(lambda: controller.supervisor.connected, 10)
-    launch.window.activateWindow()
-    await _until(launch.window.isActiveWindow, 5)
-    return launch
-
-
 @pytest.fixture
 async def demo_app(qtbot: QtBot, pulse: Any, tmp_path: Path) -> AsyncIterator[Launch]:
     """The real app in demo mode: window shown and active, services built, connected to its emulator."""
-    launch = await _launch(qtbot, ["--demo", "--settings", str(tmp_path / "settings.toml")])
+    launch = await launch_app(qtbot, ["--demo", "--settings", str(tmp_path / "settings.toml")])
     try:
         yield launch
     finally:
-        await _quit(launch)
+        await quit_app(launch)
 
 
 @pytest.fixture
@@ -59,19 +50,11 @@ async def azure_app(
     """The real app pointed at an emulator the test runs, as a user points it at Azure (key from the env)."""
     monkeypatch.setenv("AZURE_VOICELIVE_API_KEY", API_KEY)
     argv = ["--endpoint", emulator.endpoint, "--model", "gpt-realtime", "--settings", str(tmp_path / "s.toml")]
-    launch = await _launch(qtbot, argv)
+    launch = await launch_app(qtbot, argv)
     try:
         yield launch
     finally:
-        await _quit(launch)
-
-
-async def _quit(launch: Launch) -> None:
-    """Close the window and shut down as the app does on exit (once)."""
-    if launch.controller is not None and not getattr(launch, "_quit", False):
-        launch._quit = True  # type: ignore[attr-defined]
-        launch.window.close()
-        await asyncio.wait_for(shutdown(launch), 10)
+        await quit_app(launch)
 
 
 def _space(window: Any, kind: QEvent.Type) -> None:
@@ -111,7 +94,7 @@ async def test_hold_speak_release_in_the_demo(demo_app: Launch, pulse: Any, spee
     copied = QApplication.clipboard().text()
     assert "**You**" in copied and messages[0].text in copied and "**Assistant**" in copied
     assert copied.index(messages[0].text) < copied.index("You said:")
-    await _quit(launch)
+    await quit_app(launch)
     assert launch.store.path.exists(), "settings should be saved on exit"
 
 
@@ -171,7 +154,7 @@ async def test_settings_open_with_ctrl_comma_list_devices_and_apply(
         "instructions": "Answer in one sentence.",
     }, "a live change sends only what changed"
     assert len(emulator.connections) == 1, "voice and instructions apply without reconnecting"
-    await _quit(launch)
+    await quit_app(launch)
     saved = launch.store.load()
     assert saved.model.voice == "en-US-AndrewNeural"
     assert saved.window.geometry, "the window geometry should be remembered"

@@ -14,8 +14,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QDialogButtonBox, QFileDialog, QLineEdit
 from pytestqt.qtbot import QtBot
 
+from tests.e2e.launching import launch_app, quit_app
 from tests.helpers import API_KEY, until
-from voicelive_desktop.app import Launch, create, parse_args, shutdown, start
+from voicelive_desktop.app import Launch
 from voicelive_desktop.conversation.transcript import Role
 from voicelive_desktop.emulator import Emulator
 
@@ -31,20 +32,6 @@ def _argv(emulator: Emulator, folder: Path) -> list[str]:
         "--history",
         str(folder / "history.sqlite3"),
     ]
-
-
-async def _launch(qtbot: QtBot, argv: list[str]) -> Launch:
-    launch = create(parse_args(argv))
-    qtbot.addWidget(launch.window)
-    controller = await start(launch)
-    await until(lambda: controller.supervisor.connected, 10)
-    launch.window.activateWindow()
-    return launch
-
-
-async def _quit(launch: Launch) -> None:
-    launch.window.close()
-    await asyncio.wait_for(shutdown(launch), 10)
 
 
 async def _type(qtbot: QtBot, launch: Launch, text: str) -> None:
@@ -66,10 +53,10 @@ def _key(monkeypatch: pytest.MonkeyPatch) -> None:
 async def test_a_relaunch_brings_the_last_conversation_back_and_into_the_session(
     qtbot: QtBot, pulse: Any, emulator: Emulator, tmp_path: Path
 ) -> None:
-    first = await _launch(qtbot, _argv(emulator, tmp_path))
+    first = await launch_app(qtbot, _argv(emulator, tmp_path))
     await _type(qtbot, first, "remember the lighthouse")
-    await _quit(first)
-    again = await _launch(qtbot, _argv(emulator, tmp_path))
+    await quit_app(first)
+    again = await launch_app(qtbot, _argv(emulator, tmp_path))
     try:
         controller = again.controller
         assert controller is not None
@@ -83,13 +70,13 @@ async def test_a_relaunch_brings_the_last_conversation_back_and_into_the_session
         carried = [part["text"] for e in created for part in e["item"]["content"]]
         assert carried[0] == "remember the lighthouse" and "lighthouse" in carried[1]
     finally:
-        await _quit(again)
+        await quit_app(again)
 
 
 async def test_the_conversations_panel_new_search_rename_delete_undo_and_continue(
     qtbot: QtBot, pulse: Any, emulator: Emulator, tmp_path: Path
 ) -> None:
-    launch = await _launch(qtbot, _argv(emulator, tmp_path))
+    launch = await launch_app(qtbot, _argv(emulator, tmp_path))
     window, controller = launch.window, launch.controller
     assert controller is not None
     try:
@@ -132,13 +119,13 @@ async def test_the_conversations_panel_new_search_rename_delete_undo_and_continu
         assert texts[0] == "talk about pineapples"
         await until(lambda: any("Continued with" in m.text for m in controller.assistant.conversation.messages))
     finally:
-        await _quit(launch)
+        await quit_app(launch)
 
 
 async def test_export_from_the_file_menu_and_from_the_command_line(
     qtbot: QtBot, pulse: Any, emulator: Emulator, tmp_path: Path
 ) -> None:
-    launch = await _launch(qtbot, _argv(emulator, tmp_path))
+    launch = await launch_app(qtbot, _argv(emulator, tmp_path))
     try:
         await _type(qtbot, launch, "export me please")
         launch.window.menus.export_conversation.trigger()
@@ -158,7 +145,7 @@ async def test_export_from_the_file_menu_and_from_the_command_line(
         texts = [m["text"] for m in exported["conversations"][0]["messages"]]
         assert texts[0] == "export me please" and "export me please" in texts[1]
     finally:
-        await _quit(launch)
+        await quit_app(launch)
     command = [sys.executable, "-m", "voicelive_desktop", "--export-history", "md"]
     history = ["--history", str(tmp_path / "history.sqlite3")]
     printed = await asyncio.to_thread(

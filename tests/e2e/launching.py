@@ -1,0 +1,34 @@
+"""Launching the real app in this process (offscreen window, real services) and closing it as a user does."""
+
+from __future__ import annotations
+
+import asyncio
+
+from pytestqt.qtbot import QtBot
+
+from tests.helpers import until
+from voicelive_desktop.app import Launch, create, parse_args, shutdown, start
+
+
+async def launch_app(qtbot: QtBot, argv: list[str], *, active: bool = True) -> Launch:
+    """The app as ``voicelive-desktop <argv>`` starts it: window shown, services built, connected.
+
+    Args:
+        active: also wait until the window has the keyboard focus (tests that press keys need it).
+    """
+    launch = create(parse_args(argv))
+    qtbot.addWidget(launch.window)
+    controller = await start(launch)
+    await until(lambda: controller.supervisor.connected, 10)
+    launch.window.activateWindow()
+    if active:
+        await until(launch.window.isActiveWindow, 5)
+    return launch
+
+
+async def quit_app(launch: Launch) -> None:
+    """Close the window and shut down as the app does on exit; a second call does nothing."""
+    if launch.controller is not None and not getattr(launch, "_quit", False):
+        launch._quit = True  # type: ignore[attr-defined]
+        launch.window.quit_app()  # File > Quit: really quits, even with close-to-tray on
+        await asyncio.wait_for(shutdown(launch), 10)
