@@ -64,6 +64,7 @@ def _qt_loop() -> asyncio.AbstractEventLoop:
     app = QApplication.instance() or QApplication([])
     assert isinstance(app, QApplication)
     app.setQuitOnLastWindowClosed(False)  # as the app itself does: closing is handled, not a quit
+
     class QtLoop(qasync.QEventLoop):  # type: ignore[misc]
         """qasync's loop, except that the Qt events it processes once more after stopping are processed as the
         running loop. A test body ends while the app still runs (fixtures close it later); qasync would step its
