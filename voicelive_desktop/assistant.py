@@ -15,7 +15,6 @@ and can be asked for again with one click.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 import uuid
@@ -40,6 +39,7 @@ from .audio.capture import Capture
 from .audio.values import Level
 from .conversation.transcript import Conversation, Message, Role
 from .microphone import Microphone
+from .tasks import finish
 from .voicelive import errors
 from .voicelive.config import TurnMode
 from .voicelive.events import (
@@ -404,8 +404,7 @@ class Assistant:
         if utterance.started and self.mic is not None and self.mic.capture is not None:
             self.mic.capture.release()
         if utterance.task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await utterance.task
+            await finish(utterance.task)
         if self._utterance is not utterance:  # the microphone could not open: already reported
             return
         self._utterance = None

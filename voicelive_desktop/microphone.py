@@ -17,6 +17,7 @@ from .audio.backend import AudioProblem
 from .audio.capture import Capture
 from .audio.devices import DeviceWatch
 from .audio.playback import Playback
+from .tasks import finish
 
 
 @dataclass(frozen=True)
@@ -163,9 +164,7 @@ class Microphone:
         if self._watch is not None:
             await self._watch.stop()
         if self._checking is not None:
-            self._checking.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._checking
+            await finish(self._checking, cancel=True)
         for end in (self.capture, self.playback):
             if end is not None:
                 end.close()
@@ -188,4 +187,5 @@ class Microphone:
 
 async def _wait_or(event: asyncio.Event, seconds: float) -> None:
     with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(event.wait(), seconds)
+        async with asyncio.timeout(seconds):
+            await event.wait()

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from .tasks import finish
 from .voicelive.config import SessionConfig
 from .voicelive.credentials import Credential
 from .voicelive.events import AppEvent, ConnectionChanged, ConnState, ErrorCategory, ErrorRaised, SessionStarted
@@ -181,11 +182,9 @@ class Supervisor:
         task, self._loop_task = self._loop_task, None
         if task is not None:
             self._poke.set()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await finish(task)
         for pump in list(self._pumps):
-            with contextlib.suppress(asyncio.CancelledError, asyncio.TimeoutError):
-                await asyncio.wait_for(pump, 2)
+            await finish(pump, grace_s=2)
 
     async def _wait(self, version: int) -> bool:
         if self._loop_task is None or self._loop_task.done():
@@ -286,8 +285,9 @@ class Supervisor:
         deadline = self._clock() + delay
         while self._current(want) and not self._retry_now and (left := deadline - self._clock()) > 0:
             self._poke.clear()
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._poke.wait(), left)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(left):
+                    await self._poke.wait()
         self._retry_now = False
 
     async def _wait_for_change(self, want: _Want) -> None:

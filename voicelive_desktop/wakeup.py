@@ -9,10 +9,11 @@ wall clock stands in (it also jumps when the clock is set; a needless reconnect 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
+
+from .tasks import finish
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,4 @@ class SleepDetector:
         """Stop looking."""
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await finish(task, cancel=True)

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Literal
 
+from ..tasks import finish
+
 log = logging.getLogger(__name__)
 
 Kind = Literal["input", "output"]
@@ -194,6 +196,4 @@ class DeviceWatch:
             with contextlib.suppress(ProcessLookupError, asyncio.TimeoutError):
                 await asyncio.wait_for(process.wait(), 2)
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await finish(task, cancel=True)

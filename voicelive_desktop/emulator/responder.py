@@ -1,7 +1,8 @@
 """The emulator's deterministic "model": it repeats what it heard and says who answered.
 
 Asked "what did you say", it repeats its previous answer as its context holds it, so a test can see that a
-truncate removed the words the user never heard.
+truncate removed the words the user never heard. A long input is not read back whole (a real model would not
+recite a pasted book either): the answer gives its length and how it begins.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ _MODE_NAMES = {
     "byom-azure-openai-chat-completion": "bring-your-own chat completion",
 }
 _RECALL = ("what did you say", "repeat that")
+#: Inputs longer than this are summed up, not repeated.
+ECHO_CHARS = 400
 
 
 def answer(
@@ -29,4 +32,7 @@ def answer(
     if any(phrase in heard.lower() for phrase in _RECALL):
         return f"Before, I said: {said_before.strip() if said_before else 'nothing'}"
     verb = "wrote" if typed else "said"
-    return f"You {verb}: {heard.strip().rstrip('.?!')}. {who}"
+    words = heard.strip()
+    if len(words) > ECHO_CHARS:
+        return f"You {verb} {len(words):,} characters, beginning: {words[:60].rstrip()}... {who}"
+    return f"You {verb}: {words.rstrip('.?!')}. {who}"

@@ -64,6 +64,7 @@ from azure.ai.voicelive.models import (
 )
 from azure.core.exceptions import ClientAuthenticationError
 
+from ..tasks import finish
 from . import errors
 from .config import SessionConfig
 from .credentials import Credential, ExpiryTrackingCredential
@@ -216,21 +217,23 @@ class VoiceLiveSession:
         """Close the connection and wait for both tasks; safe to call twice or after a failure."""
         self._closing = True
         self._cancel_stall_timer()
-        if self._sender is not None:
-            self._outbox.put_nowait(_STOP)
-            with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
-                await asyncio.wait_for(self._sender, timeout=2)  # flushes what was queued; cancelled if stuck
-        if self._reader is not None:
-            # Stop reading before the socket closes, or the SDK sees the closing frame and logs a warning.
-            self._reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reader
-        if self._stack is not None:
-            stack, self._stack = self._stack, None
-            try:
-                await stack.aclose()
-            except Exception as exc:  # the peer may already be gone; nothing more to do about it
-                log.debug("closing the connection failed: %s", type(exc).__name__)
+        try:
+            if self._sender is not None:
+                self._outbox.put_nowait(_STOP)
+                await finish(self._sender, grace_s=2)  # flushes what was queued; cancelled if stuck
+            if self._reader is not None:
+                # Stop reading before the socket closes, or the SDK sees the closing frame and logs a warning.
+                await finish(self._reader, cancel=True)
+        finally:  # also when the caller is cancelled meanwhile: the socket still closes
+            for task in (self._sender, self._reader):
+                if task is not None:
+                    task.cancel()
+            if self._stack is not None:
+                stack, self._stack = self._stack, None
+                try:
+                    await stack.aclose()
+                except Exception as exc:  # the peer may already be gone; nothing more to do about it
+                    log.debug("closing the connection failed: %s", type(exc).__name__)
         self._reader = self._sender = None
         self._conn = None
         self._phase, self._response_wanted = _Phase.NONE, False

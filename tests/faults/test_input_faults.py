@@ -1,0 +1,87 @@
+"""What users do to the app's input, tried on the real app: mashing the hold key, pasting a novel. Each checks
+what the user sees, that the next turn works, and (in the harness) that nothing is lost or left running."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QEvent, Qt
+from PySide6.QtGui import QKeyEvent
+from PySide6.QtWidgets import QApplication
+
+from tests.helpers import until
+from voicelive_desktop.assistant_events import TurnState
+from voicelive_desktop.conversation.store import HistoryStore
+from voicelive_desktop.conversation.transcript import Role
+from voicelive_desktop.emulator import Emulator
+from voicelive_desktop.ui.main_window import MAX_MESSAGE_CHARS
+
+Launcher = Callable[..., Any]
+
+
+def _space(app: Any, kind: QEvent.Type) -> None:
+    target = QApplication.focusWidget() or app.window
+    QApplication.sendEvent(target, QKeyEvent(kind, Qt.Key.Key_Space, Qt.KeyboardModifier.NoModifier, " "))
+
+
+async def test_mashing_the_hold_key_during_an_answer_leaves_the_app_ready_and_one_session(
+    fault_app: Launcher, emulator: Emulator
+) -> None:
+    app = await fault_app()
+    await app.say("first question")
+    emulator.options.pace.realtime_factor = 1.0  # a long answer to mash the key over
+    app.type("tell me a long story about the harbour")
+    await until(lambda: app.controller.assistant.turn is TurnState.SPEAKING, 20)
+    app.window.chat.setFocus()  # away from the message field, where Space types
+    for i in range(30):  # taps of 10 to 40 ms, as fast as fingers go
+        _space(app, QEvent.Type.KeyPress)
+        await asyncio.sleep(0.01 + (i % 4) * 0.01)
+        _space(app, QEvent.Type.KeyRelease)
+        await asyncio.sleep(0.01)
+    emulator.options.pace.realtime_factor = 8.0
+
+    await until(lambda: app.controller.assistant.turn is TurnState.IDLE, 20)
+    assert app.status.startswith("Connected to"), app.status
+    assert len(emulator.connections) == 1 and emulator.open_sockets == 1, "no reconnect, no second session"
+    answer = app.answers()[1]
+    assert answer.final and answer.cut, "the answer was interrupted by the first press"
+    errors = [text for text in app.banner if "error" in text.lower() or "failed" in text.lower()]
+    assert errors == [], errors
+    refused = [e for e in emulator.last().sent if e["type"] == "error"]
+    assert refused == [], f"the service was sent something it refuses: {refused}"
+    await app.say("after the mashing")
+    await app.close()
+
+
+async def test_a_novel_pasted_into_the_message_field_is_cut_said_sent_and_kept(
+    fault_app: Launcher, emulator: Emulator
+) -> None:
+    app = await fault_app()
+    chapter = "It was a dark and stormy night; the rain fell in torrents. "
+    novel = chapter * (250_000 // len(chapter))
+    QApplication.clipboard().setText(novel)
+    app.window.input.setFocus()
+    app.qtbot.keyClick(app.window.input, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
+    assert len(app.window.input.text()) == MAX_MESSAGE_CHARS
+    assert any(f"cut to {MAX_MESSAGE_CHARS:,} characters" in text for text in app.banner)
+    app.qtbot.keyClick(app.window.input, Qt.Key.Key_Return)
+
+    await until(lambda: len(app.answers()) == 1 and app.answers()[0].final, 30)
+    await until(lambda: app.controller.assistant.turn is TurnState.IDLE, 30)  # once it has been heard
+    sent = app.messages[0]
+    expected = novel[:MAX_MESSAGE_CHARS].strip()
+    assert sent.role is Role.USER and sent.text == expected, "the chat shows the message as it was sent"
+    created = [e for e in emulator.last().received if e["type"] == "conversation.item.create"]
+    assert [part["text"] for part in created[-1]["item"]["content"]] == [expected], "the service got all of it"
+    assert f"You wrote {len(expected):,} characters" in app.answers()[0].text
+    assert not [e for e in emulator.last().sent if e["type"] == "error"]
+    await app.say("and a short one after it")
+    await app.close()
+    store = HistoryStore(app.folder / "history.sqlite3")
+    try:
+        saved = store.load(app.controller.assistant.conversation.id)
+    finally:
+        store.close()
+    assert any(s.text == sent.text for s in saved), "the long message is in the history, whole"
