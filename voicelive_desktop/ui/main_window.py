@@ -29,6 +29,7 @@ from .chat_view import ChatView
 from .conversations_panel import ConversationsPanel
 from .error_banner import ErrorBanner
 from .header import TRYING, Header
+from .key_repeat import releases_are_real
 from .menus import build_menus
 from .talk_button import TalkButton
 
@@ -36,6 +37,8 @@ if TYPE_CHECKING:
     from ..controller import ControllerState, Notice
 
 log = logging.getLogger(__name__)
+#: Only where a release may be a disguised repeat (an X server without detectable auto-repeat): a release
+#: counts once no press of the key followed within this long.
 RELEASE_DEBOUNCE_MS = 40
 #: The longest message the composer takes. Longer pastes are cut here, and the user is told.
 MAX_MESSAGE_CHARS = 20_000
@@ -143,11 +146,13 @@ class MainWindow(QMainWindow):
         self._key_down = False
         self._painted = False
         self._accepting = False
-        # Some X servers send key repeats as release+press pairs that Qt cannot flag as auto-repeat: a
-        # release only counts if no press of the same key follows within this window.
+        app = QApplication.instance()
+        assert isinstance(app, QApplication)
+        # A release of the hold key counts at once where releases are real (key_repeat.py); only where an X
+        # server repeats keys as release+press pairs that Qt may fail to flag does it wait for a press to follow.
+        self.release_debounce_ms = 0 if releases_are_real(app) else RELEASE_DEBOUNCE_MS
         self._release_timer = QTimer(self)
         self._release_timer.setSingleShot(True)
-        self._release_timer.setInterval(RELEASE_DEBOUNCE_MS)
         self._release_timer.timeout.connect(self._key_released)
         self.input.returnPressed.connect(self._submit)
         self.input.textChanged.connect(self._text_edited)
@@ -155,8 +160,6 @@ class MainWindow(QMainWindow):
         self.send_button.clicked.connect(self._submit)
         self.talk.held.connect(self.talk_pressed)
         self.talk.let_go.connect(self.talk_released)
-        app = QApplication.instance()
-        assert app is not None
         app.installEventFilter(self)
 
     def _build_menu(self) -> None:
@@ -355,8 +358,11 @@ class MainWindow(QMainWindow):
                 log.debug("hold key down")
                 self._key_down = True
                 self.talk_pressed.emit()
+            # else: a repeat sent as a press alone (detectable auto-repeat): still held
+        elif self._key_down and not self.release_debounce_ms:
+            self._key_released()
         elif self._key_down and not self._release_timer.isActive():
-            self._release_timer.start()
+            self._release_timer.start(self.release_debounce_ms)
         return True
 
     def _key_released(self) -> None:
