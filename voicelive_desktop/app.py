@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # names for the type checker only: importing them here would 
     from .ui.main_window import MainWindow
 
 log = logging.getLogger("voicelive_desktop")
+_signal_sockets: list[object] = []  # the two ends of the socket that wakes the loop when a signal arrives
 BYOM_CHOICES = ("byom-azure-openai-realtime", "byom-azure-openai-chat-completion")
 
 
@@ -167,18 +168,34 @@ def export_history(args: argparse.Namespace) -> int:
 def _quit_on_ctrl_c(window: MainWindow) -> None:
     """Ctrl+C (or SIGTERM) in the terminal closes the window, which shuts down cleanly.
 
-    Python runs signal handlers only between bytecodes, and Qt's loop is C++: a light timer hands control
-    back to Python a few times a second so the handler can run.
+    Python runs signal handlers only between bytecodes, and Qt's loop waits in C++. Rather than a timer that
+    hands control back to Python a few times a second (waking an idle app for nothing), the signal's arrival
+    itself wakes the loop: Python writes the signal number to a socket (``signal.set_wakeup_fd``) that a
+    QSocketNotifier watches, and the notifier's slot is Python code, so the handler runs right then.
     """
     import signal
+    import socket
 
-    from PySide6.QtCore import QTimer
+    from PySide6.QtCore import QSocketNotifier
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: window.close())
-    timer = QTimer(window)
-    timer.timeout.connect(lambda: None)
-    timer.start(250)
+    reader, writer = socket.socketpair()
+    for end in (reader, writer):
+        end.setblocking(False)
+    signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
+    notifier = QSocketNotifier(reader.fileno(), QSocketNotifier.Type.Read, window)
+
+    def drain() -> None:
+        while True:
+            try:
+                if not reader.recv(64):
+                    return
+            except (BlockingIOError, InterruptedError):
+                return
+
+    notifier.activated.connect(drain)
+    _signal_sockets[:] = [reader, writer]  # open for as long as the process runs
 
 
 def _wire(window: MainWindow, bridge: Bridge) -> None:
