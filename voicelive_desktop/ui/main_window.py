@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import TYPE_CHECKING
 
@@ -160,7 +161,13 @@ class MainWindow(QMainWindow):
         self.send_button.clicked.connect(self._submit)
         self.talk.held.connect(self.talk_pressed)
         self.talk.let_go.connect(self.talk_released)
-        app.installEventFilter(self)
+        # Keys go to the focus widget (or to this window when nothing has the focus): the hold key is watched
+        # there. A filter on the whole application would also run Python for each of its timer, paint and
+        # socket events, hundreds a second while a turn streams.
+        self.installEventFilter(self)
+        self._watched: QWidget | None = None
+        self._watch_focus(None, QApplication.focusWidget())
+        app.focusChanged.connect(self._watch_focus)
 
     def _build_menu(self) -> None:
         self.menus = build_menus(self)
@@ -335,8 +342,10 @@ class MainWindow(QMainWindow):
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         """The hold key works anywhere in this window except in a text field; auto-repeat is ignored."""
+        if not isinstance(event, QKeyEvent):  # first, and cheap: every event of the application comes through here
+            return False
         kind = event.type()
-        if kind not in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease) or not isinstance(event, QKeyEvent):
+        if kind not in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease):
             return False
         if not self.isActiveWindow() or QApplication.activeModalWidget() is not None:
             return False
@@ -365,6 +374,15 @@ class MainWindow(QMainWindow):
             self._release_timer.start(self.release_debounce_ms)
         return True
 
+    def _watch_focus(self, _old: QWidget | None, new: QWidget | None) -> None:
+        """Move the hold key's filter to the widget that now has the focus (where key events go)."""
+        old, self._watched = self._watched, new if new is not self else None
+        if old is not None:
+            with contextlib.suppress(RuntimeError):  # already deleted
+                old.removeEventFilter(self)
+        if self._watched is not None:
+            self._watched.installEventFilter(self)
+
     def _key_released(self) -> None:
         if self._key_down:
             log.debug("hold key up")
@@ -380,6 +398,8 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         self.closing.emit()
         app = QApplication.instance()
-        if app is not None:
-            app.removeEventFilter(self)
+        if isinstance(app, QApplication):
+            with contextlib.suppress(RuntimeError, TypeError):
+                app.focusChanged.disconnect(self._watch_focus)
+        self._watch_focus(None, None)
         super().closeEvent(event)
