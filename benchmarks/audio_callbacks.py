@@ -136,10 +136,12 @@ async def _run(seconds: float, wake: str = "clock") -> dict[str, Any]:
     warmup_s = 5.0
     await asyncio.sleep(warmup_s)
     timed_from = cap_t.n, play_t.n, reads
+    waits0 = capture.sender_waits
     cpu0, wall0 = os.times(), time.monotonic()
     await asyncio.sleep(max(1.0, seconds - warmup_s))
     cpu1, wall1 = os.times(), time.monotonic()
     timed_until = cap_t.n, play_t.n, reads
+    waits = capture.sender_waits - waits0
     # Allocation phase, after the timed one: tracemalloc slows every allocation and would skew the timings.
     tracemalloc.start()
     before = tracemalloc.take_snapshot()
@@ -159,6 +161,7 @@ async def _run(seconds: float, wake: str = "clock") -> dict[str, Any]:
         "process_cpu_percent": round(100 * cpu_s / (wall1 - wall0), 2),
         "sender_late_ms": _ms_stats(late_ns[timed_from[2] : timed_until[2]] / 1e6),
         "sender_reads_per_s": round((timed_until[2] - timed_from[2]) / (wall1 - wall0), 1),
+        "sender_waits_per_read": round(waits / max(1, timed_until[2] - timed_from[2]), 2),
         "capture": {**cap_t.summary(timed_from[0], timed_until[0]), "ring_overflow_frames": capture.dropped_frames},
         "playback": {**play_t.summary(timed_from[1], timed_until[1]), "underruns": playback.underruns},
         "retained_bytes_in_audio_code_after_warmup": sum(max(0, s.size_diff) for s in grown),

@@ -68,6 +68,7 @@ class Capture(StreamEnd):
         self._opened_at = 0
         self._stop_at: int | None = None
         self.last_block_at = 0.0  # time.monotonic() of the last callback (written by the callback only)
+        self.sender_waits = 0  # times the sender slept for a block (a benchmark figure: ideally one per block)
 
     # ----------------------------------------------------------------- callback (PortAudio thread)
     def _callback(self, indata: Any, frames: int, _time: Any, _status: Any) -> None:
@@ -144,4 +145,5 @@ class Capture(StreamEnd):
         due = self.last_block_at + period + WAKE_AFTER_DUE_S - now
         if due < -period:
             due = period  # late by more than a block (stalled, or not started yet): look once a block
+        self.sender_waits += 1
         await asyncio.sleep(max(due, RETRY_S))
