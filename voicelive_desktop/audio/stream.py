@@ -328,7 +328,7 @@ class StreamEnd:
             sd,
             kind,
             rate=rate,
-            block_frames=rate * block_ms // 1000,
+            block_frames=rate * self._device_block_ms(block_ms) // 1000,
             callback=self._callback,
             on_problem=on_problem,
             on_reopen=self._reset,
@@ -369,11 +369,15 @@ class StreamEnd:
             changed = True
         if block_ms is not None and block_ms != self.block_ms:
             self.block_ms, changed = block_ms, True
-        self.stream.block_frames = self.stream.rate * self.block_ms // 1000
+        self.stream.block_frames = self.stream.rate * self._device_block_ms(self.block_ms) // 1000
         if not changed or not self.is_open:
             return True
         self.close()
         return await self.open_async()
+
+    def _device_block_ms(self, block_ms: int) -> int:
+        """The block the device is opened with, for the block length the settings ask for."""
+        return block_ms
 
     def _set_rate(self, rate: int) -> None:
         """Speak ``rate`` to the rest of the program from the next open on."""
