@@ -1,13 +1,13 @@
 """Composition root: command line, QApplication, the qasync loop, and the wiring. Nothing else builds services.
 
-The window is shown before the Voice Live SDK and the audio stack are imported, so it paints at once; the
-rest is built on the event loop right after.
+The window is shown and painted before asyncio, qasync, the Voice Live SDK and the audio stack are imported:
+only Qt and the window's own modules come before the first paint (tests/test_first_paint.py checks it). The rest
+is built on the event loop right after.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import os
 import sys
@@ -85,22 +85,31 @@ class Launch:
     controller: Controller | None = None
 
 
-def create(args: argparse.Namespace) -> Launch:
-    """Build and show the window (a QApplication must exist). Fast: no SDK, no audio stack yet."""
+def create(args: argparse.Namespace, *, painted: Callable[[], None] | None = None) -> Launch:
+    """Build and show the window (a QApplication must exist). Fast: no SDK, no audio stack yet.
+
+    With ``painted`` (only before any event loop runs): the window paints first, ``painted`` is called then,
+    and only after that are the bridge, and asyncio with it, imported.
+    """
     from PySide6.QtCore import QByteArray
 
     from .settings import Overrides, SettingsStore, apply_overrides
-    from .ui.bridge import Bridge
     from .ui.main_window import MainWindow
 
     store = SettingsStore(Path(args.settings) if args.settings else None)
     saved = store.load()
     window = MainWindow(saved.keys.hold_key)
-    bridge = Bridge()
-    _wire(window, bridge)
     if saved.window.geometry:
         window.restoreGeometry(QByteArray.fromHex(saved.window.geometry.encode()))
+    if painted is not None:
+        window.first_painted.connect(painted)
     window.show()
+    if painted is not None:
+        _paint_now(window)
+    from .ui.bridge import Bridge
+
+    bridge = Bridge()
+    _wire(window, bridge)
     cli = Overrides(
         args.endpoint, args.model, args.voice, args.instructions, args.byom, args.api_version, args.use_token_credential
     )
@@ -110,6 +119,19 @@ def create(args: argparse.Namespace) -> Launch:
     except ValueError as exc:
         settings, problem = saved, str(exc)
     return Launch(window, bridge, store, saved, settings, problem, args)
+
+
+def _paint_now(window: MainWindow, timeout_ms: int = 500) -> None:
+    """Process the window system's events until the window has painted once (or ``timeout_ms`` passed)."""
+    from PySide6.QtCore import QEventLoop, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    painted: list[bool] = []
+    window.first_painted.connect(lambda: painted.append(True))
+    expired: list[bool] = []
+    QTimer.singleShot(timeout_ms, lambda: expired.append(True))  # also ends the wait below
+    while not painted and not expired:
+        QApplication.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -130,15 +152,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     app.setOrganizationName("voicelive-desktop")
     app.setQuitOnLastWindowClosed(False)
     theme.apply(app)
-    launch = create(args)
     launched_at = float(os.environ.get("VOICELIVE_LAUNCHED_AT", "0"))  # set by benchmarks/startup.py
 
     def painted() -> None:
         since_launch = f", {(time.time() - launched_at) * 1000:.0f} ms after launch" if launched_at else ""
         log.info("first paint after %.0f ms in main()%s", (time.perf_counter() - started) * 1000, since_launch)
 
-    launch.window.first_painted.connect(painted)
+    launch = create(args, painted=painted)
     _quit_on_ctrl_c(launch.window)
+
+    import asyncio
 
     import qasync
 
@@ -233,6 +256,8 @@ def _wire(window: MainWindow, bridge: Bridge) -> None:
 
 async def start(launch: Launch) -> Controller:
     """Build the services after the first paint, and connect (to the emulator in demo mode)."""
+    import asyncio
+
     from PySide6.QtWidgets import QApplication
 
     from .ui.settings_dialog import open_settings
@@ -274,6 +299,8 @@ def _watch_network(bridge: Bridge) -> None:
 
 async def run(launch: Launch) -> int:
     """Start, wait for the window to close, shut everything down cleanly."""
+    import asyncio
+
     closed = asyncio.Event()
     launch.window.closing.connect(closed.set)
     if launch.args.quit_after is not None:
