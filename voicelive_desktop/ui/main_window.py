@@ -30,7 +30,6 @@ from .chat_view import ChatView
 from .conversations_panel import ConversationsPanel
 from .error_banner import ErrorBanner
 from .header import TRYING, Header
-from .key_repeat import releases_are_real
 from .menus import build_menus
 from .talk_button import TalkButton
 
@@ -151,7 +150,8 @@ class MainWindow(QMainWindow):
         assert isinstance(app, QApplication)
         # A release of the hold key counts at once where releases are real (key_repeat.py); only where an X
         # server repeats keys as release+press pairs that Qt may fail to flag does it wait for a press to follow.
-        self.release_debounce_ms = 0 if releases_are_real(app) else RELEASE_DEBOUNCE_MS
+        # On X11 the server is asked for real releases once the window has painted (an X round trip, and ctypes).
+        self.release_debounce_ms = RELEASE_DEBOUNCE_MS if app.platformName() == "xcb" else 0
         self._release_timer = QTimer(self)
         self._release_timer.setSingleShot(True)
         self._release_timer.timeout.connect(self._key_released)
@@ -393,7 +393,16 @@ class MainWindow(QMainWindow):
         super().paintEvent(event)
         if not self._painted:
             self._painted = True
+            if self.release_debounce_ms:
+                QTimer.singleShot(0, self._ask_for_real_releases)
             self.first_painted.emit()
+
+    def _ask_for_real_releases(self) -> None:
+        from .key_repeat import releases_are_real
+
+        app = QApplication.instance()
+        if isinstance(app, QApplication) and releases_are_real(app):
+            self.release_debounce_ms = 0
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.closing.emit()
