@@ -121,6 +121,22 @@ def create(args: argparse.Namespace, *, painted: Callable[[], None] | None = Non
     return Launch(window, bridge, store, saved, settings, problem, args)
 
 
+def _skip_pyside_source_scan() -> None:
+    """Stop PySide6 reading the source of every module imported after it.
+
+    PySide6 looks at each newly imported module's source for "PySide6" (to know which modules may opt into
+    ``from __feature__ import ...``, which no module here does) and the source stays in ``linecache``: about
+    17 MiB for the modules this app loads, and a file read per import, first paint included. Every module then
+    gets the default that modules which never use ``__feature__`` have anyway.
+    """
+    import linecache
+
+    feature = sys.modules.get("shibokensupport.feature")
+    if feature is not None and callable(getattr(feature, "_mod_uses_pyside", None)):
+        setattr(feature, "_mod_uses_pyside", lambda module: False)  # noqa: B010 - a module attribute, on purpose
+    linecache.clearcache()
+
+
 def _paint_now(window: MainWindow, timeout_ms: int = 500) -> None:
     """Process the window system's events until the window has painted once (or ``timeout_ms`` passed)."""
     from PySide6.QtCore import QEventLoop, QTimer
@@ -144,6 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from PySide6.QtWidgets import QApplication
 
+    _skip_pyside_source_scan()
     from .ui import theme
 
     existing = QApplication.instance()
