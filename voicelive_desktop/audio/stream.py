@@ -22,6 +22,7 @@ from typing import Any
 from .backend import AudioProblem
 from .devices import Kind, OpenSpec, opening_env, resolve
 from .ring import FrameRing
+from .timings import CallbackTimings
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +80,7 @@ class ManagedStream:
         self._ops = threading.Lock()  # one start/stop/close on the PortAudio stream at a time
         self._switching: asyncio.Task[None] | None = None
         self._resumed = asyncio.Event()
+        self._timings = CallbackTimings.from_environment(kind)  # None unless VOICELIVE_AUDIO_TIMINGS is set
 
     @property
     def is_open(self) -> bool:
@@ -158,7 +160,7 @@ class ManagedStream:
                 channels=1,
                 dtype="int16",
                 latency="low",
-                callback=self._callback,
+                callback=self._callback if self._timings is None else self._timings.wrap(self._callback),
             )
             stream.start()
         self._stream = stream
@@ -182,6 +184,8 @@ class ManagedStream:
                 self._ops.release()
         else:  # a worker is starting or stopping it right now: close it there once that is done
             threading.Thread(target=self._shut_when_free, args=(stream,), name="audio-close", daemon=True).start()
+        if self._timings is not None:
+            self._timings.write(self.label, self.block_frames, self.rate)
 
     def _shut_when_free(self, stream: Any) -> None:
         with self._ops:
