@@ -1,11 +1,18 @@
 """Audio callback cost, period jitter, allocations and xruns on real PortAudio, with both cores busy.
 
     .venv/bin/python -m benchmarks.audio_callbacks --seconds 600
+    .venv/bin/python -m benchmarks.audio_callbacks --seconds 60 --loop qasync --wake callback --out FILE
 
 Runs a private PulseAudio (the tests' virtual microphone and speaker), opens capture and playback at 24 kHz
 with 20 ms blocks, keeps a turn streaming the whole time (the sender reads the capture ring, the playback ring
 is fed ahead of time), and writes benchmarks/results/audio_callbacks.json. Targets: callback p99 < 200 us,
 zero xruns.
+
+``--wake`` picks how the sender learns that a block is ready (``clock``: the app's; ``callback`` and ``poll``:
+benchmarks/wake_variants.py), ``--loop qasync`` runs on the app's Qt event loop (offscreen) instead of plain
+asyncio. Besides the callbacks, the run reports the process's CPU and the sender's lateness: from the end of
+the callback that brought the newest frames to the moment the sender had them (benchmarks/sender_wake.py
+compares the variants).
 """
 
 from __future__ import annotations
@@ -75,15 +82,30 @@ class Timings:
         }
 
 
-async def _run(seconds: float) -> dict[str, Any]:
-    from voicelive_desktop.audio.backend import load_sounddevice
+def _capture_class(wake: str) -> Any:
     from voicelive_desktop.audio.capture import Capture
+
+    from .wake_variants import CallbackWakeCapture, PollingCapture
+
+    return {"clock": Capture, "callback": CallbackWakeCapture, "poll": PollingCapture}[wake]
+
+
+def _ms_stats(values: Any) -> dict[str, float]:
+    return {
+        "p50": round(float(np.percentile(values, 50)), 3),
+        "p99": round(float(np.percentile(values, 99)), 3),
+        "max": round(float(values.max()), 3),
+    }
+
+
+async def _run(seconds: float, wake: str = "clock") -> dict[str, Any]:
+    from voicelive_desktop.audio.backend import load_sounddevice
     from voicelive_desktop.audio.playback import Playback
 
     sd = load_sounddevice()
     blocks = int(seconds * 50) + 1500
     cap_t, play_t = Timings(blocks), Timings(blocks)
-    capture = Capture(sd, preroll_ms=300)
+    capture = _capture_class(wake)(sd, preroll_ms=300)
     playback = Playback(sd, capacity_s=int(seconds) + 30)
     capture._callback = cap_t.wrap(capture._callback)  # type: ignore[method-assign]
     playback._callback = play_t.wrap(playback._callback)  # type: ignore[method-assign]
@@ -97,18 +119,29 @@ async def _run(seconds: float) -> dict[str, Any]:
         playback.enqueue("bench", second)
     capture.begin_turn()
     sent = 0
+    late_ns = np.zeros(blocks * 2, dtype=np.int64)
+    reads = 0
+    clock = time.perf_counter_ns
 
     async def sender() -> None:
-        nonlocal sent
+        nonlocal sent, reads
         async for chunk in capture.turn_audio():
+            n = cap_t.n
+            if n and reads < late_ns.shape[0]:
+                late_ns[reads] = clock() - cap_t.end[n - 1]
+                reads += 1
             sent += len(chunk)
 
     task = asyncio.create_task(sender())
     warmup_s = 5.0
     await asyncio.sleep(warmup_s)
-    timed_until = cap_t.n, play_t.n
+    timed_from = cap_t.n, play_t.n, reads
+    waits0 = capture.sender_waits
+    cpu0, wall0 = os.times(), time.monotonic()
     await asyncio.sleep(max(1.0, seconds - warmup_s))
-    timed_until = cap_t.n, play_t.n
+    cpu1, wall1 = os.times(), time.monotonic()
+    timed_until = cap_t.n, play_t.n, reads
+    waits = capture.sender_waits - waits0
     # Allocation phase, after the timed one: tracemalloc slows every allocation and would skew the timings.
     tracemalloc.start()
     before = tracemalloc.take_snapshot()
@@ -121,14 +154,36 @@ async def _run(seconds: float) -> dict[str, Any]:
     playback.close()
     audio_files = ("ring.py", "capture.py", "playback.py", "stream.py", "levels.py")
     grown = [s for s in after.compare_to(before, "lineno") if any(f in str(s.traceback) for f in audio_files)]
-    skip = int(warmup_s * 50)
+    cpu_s = (cpu1.user + cpu1.system) - (cpu0.user + cpu0.system)
     return {
-        "capture": {**cap_t.summary(skip, timed_until[0]), "ring_overflow_frames": capture.dropped_frames},
-        "playback": {**play_t.summary(skip, timed_until[1]), "underruns": playback.underruns},
+        "wake": wake,
+        "loop": type(asyncio.get_running_loop()).__name__,
+        "process_cpu_percent": round(100 * cpu_s / (wall1 - wall0), 2),
+        "sender_late_ms": _ms_stats(late_ns[timed_from[2] : timed_until[2]] / 1e6),
+        "sender_reads_per_s": round((timed_until[2] - timed_from[2]) / (wall1 - wall0), 1),
+        "sender_waits_per_read": round(waits / max(1, timed_until[2] - timed_from[2]), 2),
+        "capture": {**cap_t.summary(timed_from[0], timed_until[0]), "ring_overflow_frames": capture.dropped_frames},
+        "playback": {**play_t.summary(timed_from[1], timed_until[1]), "underruns": playback.underruns},
         "retained_bytes_in_audio_code_after_warmup": sum(max(0, s.size_diff) for s in grown),
         "retained_by_line": {str(s.traceback[0]): s.size_diff for s in grown if s.size_diff > 0},
         "sent_seconds": round(sent / 2 / 24000, 2),
     }
+
+
+def _on_loop(kind: str, coro: Any) -> dict[str, Any]:
+    if kind == "asyncio":
+        result: dict[str, Any] = asyncio.run(coro)
+        return result
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    import qasync
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication([])
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    with loop:
+        result = loop.run_until_complete(coro)
+    return result
 
 
 def main() -> None:
@@ -136,6 +191,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=600.0)
     parser.add_argument("--no-load", action="store_true", help="do not keep both cores busy")
+    parser.add_argument("--wake", choices=("clock", "callback", "poll"), default="clock", help="sender wake-up")
+    parser.add_argument("--loop", choices=("asyncio", "qasync"), default="asyncio", help="event loop to run on")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "audio_callbacks.json")
     args = parser.parse_args()
 
@@ -151,7 +208,7 @@ def main() -> None:
             burners = [multiprocessing.Process(target=_burn, args=(stop_at,)) for _ in range(os.cpu_count() or 2)]
             for proc in burners:
                 proc.start()
-        figures = asyncio.run(_run(args.seconds))
+        figures = _on_loop(args.loop, _run(args.seconds, args.wake))
     finally:
         for proc in burners:
             proc.terminate()

@@ -68,8 +68,17 @@ class AppClient(Client):
 
     name = "app"
 
-    def __init__(self, endpoint: str, display: str, sound_env: dict[str, str]) -> None:
+    def __init__(
+        self,
+        endpoint: str,
+        display: str,
+        sound_env: dict[str, str],
+        timings: Path | None = None,
+        block_ms: int | None = None,
+    ) -> None:
         self._dir = Path(tempfile.mkdtemp(prefix="vl-bench-app-"))
+        self.timings = timings
+        self.block_ms = block_ms
         self.env = {
             **sound_env,
             "DISPLAY": display,
@@ -79,11 +88,15 @@ class AppClient(Client):
             "XDG_CONFIG_HOME": str(self._dir / "config"),
         }
         self.env.pop("QT_QPA_PLATFORM", None)  # a real X window, not offscreen
+        if timings is not None:
+            self.env["VOICELIVE_AUDIO_TIMINGS"] = str(timings)  # the app's opt-in callback timings
         self.endpoint = endpoint
         self.window = ""
 
     def start(self) -> None:
         """Launch; returns once the window is shown, placed and focused (not yet connected)."""
+        if self.block_ms is not None:
+            (self._dir / "settings.toml").write_text(f"[audio]\nblock_ms = {self.block_ms}\n")
         self.launched_at = time.monotonic()
         self.proc = subprocess.Popen(
             [

@@ -119,6 +119,12 @@ def _marker_intervals(seconds: float) -> list[float]:
     return out
 
 
+def _barge_in_feed(hold_s: float) -> Any:
+    """Chirps for a barge-in turn's hold (nothing is looked for in them; the turn just must not be silent)."""
+    feed, _ = marker_train(_marker_intervals(max(0.3, hold_s - 0.4)), lead_ms=20, tail_ms=20)
+    return feed
+
+
 def _loud(chunk: bytes, threshold: int = 64) -> bool:
     return bool(np.abs(np.frombuffer(chunk[: len(chunk) // 2 * 2], dtype=np.int16)).max(initial=0) > threshold)
 
@@ -162,6 +168,7 @@ class Session:
         self.errors: list[str] = []
         self._pinger: subprocess.Popen[str] | None = None
         self._last_up = 0.0
+        self._streamed_up = float("inf")  # when the streamed turn's key came up (ends the streaming lag figure)
 
     def _sample(self, figure: str, value: float | None) -> None:
         if value is None:
@@ -212,9 +219,12 @@ class Session:
             return
         pinger.send_signal(signal.SIGINT)
         out, _ = pinger.communicate(timeout=10)
-        rtts = json.loads(out)["rtt_ms"] if out else []
+        data = json.loads(out) if out else {"rtt_ms": [], "sent_at": []}
+        rtts, sent = data["rtt_ms"], data.get("sent_at", [])
         self.figures.setdefault("gui_ping_ms", []).extend(r for r in rtts if r is not None)
         self.figures.setdefault("gui_ping_lost", []).append(sum(r is None for r in rtts))
+        held = [r for r, at in zip(rtts, sent, strict=False) if r is not None and at < self._streamed_up]
+        self.figures.setdefault("gui_lag_streaming_ms", []).extend(held)
 
     # ----------------------------------------------------------------- the streamed turn
     def _streaming_turn(self) -> None:
@@ -233,7 +243,7 @@ class Session:
         up = client.key_up()
         commit = proxy.wait_for("input_audio_buffer.commit", up, 10, "up")
         self._sample("key_up_to_commit_ms", None if commit is None else (commit.at - up) * 1000)
-        self._last_up = up
+        self._last_up = self._streamed_up = up
         ref_samples, ref_times, ref_starts = reference.stop()
         if commit is None:
             return
@@ -270,8 +280,11 @@ class Session:
                 self.errors.append(f"{client.name}: the answer was not heard at the speaker")
                 break
             down = client.key_down()
+            # Something to hear while the key is held: the app sends no turn in which nothing was heard.
+            player = self.pulse.play(_barge_in_feed(args.barge_hold).tobytes())
             time.sleep(args.barge_hold)
             up = client.key_up()
+            player.wait(5)
             keys.append((down, up))
             commit = proxy.wait_for("input_audio_buffer.commit", up, 10, "up")
             self._sample("key_up_to_commit_ms", None if commit is None else (commit.at - up) * 1000)
@@ -317,15 +330,16 @@ HOW = {
     "key_up_to_commit_ms": "key up (app: `xdotool keyup space` has returned, so the X server has the key; the "
     "~15 ms xdotool takes to start are left out; baseline: just before `up` is written to its stdin) to the "
     "proxy reading `input_audio_buffer.commit`. One from the streamed turn and one per barge-in turn. The app "
-    "waits out its 40 ms release debounce (X auto-repeat) and then captures its 200 ms release tail (default "
-    "setting, so the last syllable is not clipped) before committing, on purpose: ~240 ms of the figure is "
-    "by design. The baseline commits at once and sends no tail.",
+    "captures its 200 ms release tail (default setting, so the last syllable is not clipped) before committing, "
+    "on purpose; the tail counts from the last block the microphone had delivered at key up, so the figure is "
+    "the tail, less the input latency, plus the sender's wake-up. The baseline commits at once, with no tail.",
     "barge_in_to_silence_ms": "while the answer plays (at least 1 s after its first audio reached the proxy, "
     "and once the speaker has carried speech for the last 0.3 s, so the key never lands in a pause between "
     "phrases), key down and hold for --barge-hold s; speaker.monitor recorded with pacat (10 ms fragments, each "
     "stamped on arrival); time from the key down to the arrival of the last audible sample (|x| > 64) before "
     "the key came up. Counted only when audio was arriving in the 150 ms before the key; a barge-in whose "
-    "answer still sounded at key up is listed under errors, not counted.",
+    "answer still sounded at key up is listed under errors, not counted. Chirps play into the microphone while "
+    "the key is held, so each barge-in is a turn with something in it (the app sends no silent turn).",
     "mic_to_wire_ms": "chirps (10 ms, 1.5-7 kHz) at uneven 200-348 ms gaps played into the virtual mic while the "
     "key is held; each is found by normalized cross-correlation both in a reference recording of the mic "
     "(pacat, 10 ms fragments) and in the base64-decoded PCM16 appended on the wire; its time in each stream is "
@@ -340,21 +354,23 @@ HOW = {
     "the qasync asyncio loop also runs), from the end of the streaming CPU window (key still held, chirps "
     "playing, level meter moving) through the answers, barge-ins and the last answer; includes the X round trip "
     "(about 0.1 ms on an idle Qt window).",
+    "gui_lag_streaming_ms": "app only: those of the gui_ping_ms round trips sent while the streamed turn's key was "
+    "still held, after the streaming CPU window (--ping-while-held s): the microphone streaming to the wire and "
+    "the level meter rendering; the GUI thread's lag an input event meets then.",
     "launch_to_first_paint_ms": "app only: benchmarks/startup.py's measurement (offscreen, --demo), one "
     "fresh process per run.",
 }
 
 
 NOT_MEASURED = {
-    "app_audio_callbacks_in_the_running_app": "PortAudio calls the app's callbacks inside the app's process; "
-    "timing them needs a hook (see suggested_app_hooks). audio_callbacks.app_reference has the app's callback "
-    "classes timed alone by benchmarks/audio_callbacks.py instead.",
-    "where_the_apps_key_up_to_commit_goes": "debounce, release tail and the sender's 20 ms polling cannot be told "
-    "apart from outside; only their sum is on the wire.",
+    "where_the_apps_key_up_to_commit_goes": "the release tail, the input latency and the sender's wake-up cannot "
+    "be told apart from outside; only their sum is on the wire.",
     "rendering_share_of_the_apps_streaming_cpu": "/proc gives one figure per process; splitting the level "
     "meter's painting from the audio path needs a hook or a variant run.",
     "baseline_gui_figures": "the baseline has no window: no first paint and no GUI-thread lag.",
 }
+#: The app hook this benchmark uses: VOICELIVE_AUDIO_TIMINGS=<file> (voicelive_desktop/audio/timings.py), the
+#: callback figures from inside the running app. Hooks that could still be added:
 HOOKS = [
     "VOICELIVE_TRACE=<file>: append one JSON line per mark, stamped with time.monotonic() (the clock the harness "
     "and proxy use): key press and release seen in MainWindow.eventFilter, talk_released emitted after the "
@@ -362,9 +378,6 @@ HOOKS = [
     "starts), the tail's last chunk read in Capture.turn_audio, VoiceLiveSession.end_turn queuing the commit, "
     "Playback.flush() called, and the first Playback callback that applied the flush (stored into a preallocated "
     "slot by the callback, written from the loop), first answer audio received.",
-    "VOICELIVE_AUDIO_TIMINGS=<file>: where audio/stream.py builds the PortAudio stream, wrap the callback in the "
-    "preallocated start/end recorder benchmarks/audio_callbacks.py already uses, and write p50/p99 duration and "
-    "period at close, so the figures come from the running app, GUI and connection included.",
     "No hook needed for GUI-thread lag: the X11 _NET_WM_PING probe (benchmarks/x11_ping.py) measures it from "
     "outside. Under Wayland or offscreen it cannot; there, VOICELIVE_LOOP_LAG=1 in app.py could run one asyncio "
     "task that sleeps 20 ms and records the oversleep in a preallocated array, logged at shutdown.",
@@ -421,12 +434,13 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="sessions per client (default 3)")
     parser.add_argument("--window", type=float, default=10.0, help="CPU measuring window, s (default 10)")
     parser.add_argument("--settle", type=float, default=1.5, help="wait after connecting, s")
-    parser.add_argument("--ping-while-held", type=float, default=2.0, help="key held after the CPU window, s")
+    parser.add_argument("--ping-while-held", type=float, default=3.0, help="key held after the CPU window, s")
     parser.add_argument("--barge-ins", type=int, default=2, help="interruptions per session")
     parser.add_argument(
         "--barge-after", type=float, default=1.0, help="interrupt no sooner than this after answer audio"
     )
     parser.add_argument("--barge-hold", type=float, default=1.0, help="hold the key this long when interrupting")
+    parser.add_argument("--app-block-ms", type=int, help="the app's block size setting (default: the app's, 20)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "compare.json")
     args = parser.parse_args()
 
@@ -443,8 +457,9 @@ def main() -> None:
         "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "clients": {
             "app": "python -m voicelive_desktop --endpoint <proxy> --model gpt-realtime, API key from the "
-            "environment, fresh settings file (defaults: 20 ms blocks, mic kept open, 300 ms pre-roll, 200 ms "
-            "release tail), real X window on Xvfb, Space held with xdotool",
+            "environment, fresh settings file (defaults: 20 ms microphone blocks, 10 ms speaker blocks, mic kept "
+            "open, 300 ms pre-roll, 200 ms release tail; --app-block-ms sets the block setting), real X window on "
+            "Xvfb with key auto-repeat on, Space held with xdotool, VOICELIVE_AUDIO_TIMINGS set",
             "baseline": "python -m benchmarks.baseline_client: the Voice Live quickstart's audio pattern (50 ms "
             "blocks, one run_coroutine_threadsafe(append) per block from the audio thread, queue-fed playback "
             "callback, no rendering) on sounddevice (PyAudio has no Linux wheel), push-to-talk over stdin",
@@ -460,6 +475,7 @@ def main() -> None:
     errors: list[str] = []
     timings_dir = Path(tempfile.mkdtemp(prefix="vl-bench-timings-"))
     baseline_callbacks: list[dict[str, Any]] = []
+    app_callbacks: list[dict[str, Any]] = []
     try:
         pulse.start()
         xvfb = Xvfb()
@@ -470,9 +486,9 @@ def main() -> None:
                 log(f"run {run + 1}/{args.runs}: {name}")
                 endpoint = services[name].proxy.endpoint
                 client: Client
-                timings = timings_dir / f"baseline-{run}.json"
+                timings = timings_dir / f"{name}-{run}.json"
                 if name == "app":
-                    client = AppClient(endpoint, xvfb.display, pulse.env)
+                    client = AppClient(endpoint, xvfb.display, pulse.env, timings, args.app_block_ms)
                 else:
                     client = BaselineClient(endpoint, pulse.env, timings)
                 session = Session(client, services[name], pulse, args)
@@ -486,6 +502,8 @@ def main() -> None:
                     samples[name].setdefault(key, []).extend(values)
                 if name == "baseline" and timings.exists():
                     baseline_callbacks.append(json.loads(timings.read_text()))
+                elif timings.exists():
+                    app_callbacks.extend(json.loads(line) for line in timings.read_text().splitlines())
     finally:
         for service in services.values():
             service.stop()
@@ -510,11 +528,13 @@ def main() -> None:
     figures["mic_to_wire_ms"]["markers"] = {name: samples[name].get("markers", []) for name in samples}
     report["figures"] = figures
     report["audio_callbacks"] = {
-        "note": "not comparable one to one, so no ratio: the app's callbacks cannot be timed inside the running "
-        "app without a hook (see suggested_app_hooks); the baseline times its own callbacks during the real "
-        "sessions above (50 ms blocks, no load added).",
-        "app_reference": _callbacks_reference(),
+        "note": "each client times its own callbacks during the real sessions above (no load added): the app "
+        "through VOICELIVE_AUDIO_TIMINGS (one line per stream opened; the speaker is suspended between answers, "
+        "and its pauses are not counted as periods), the baseline with --timings. Block sizes differ (app: "
+        "microphone 20 ms, speaker 10 ms; baseline: 50 ms both), so there is no ratio.",
+        "app_in_sessions": app_callbacks,
         "baseline_in_sessions": baseline_callbacks,
+        "app_reference": _callbacks_reference(),
     }
     report["not_measured"] = NOT_MEASURED
     report["suggested_app_hooks"] = HOOKS

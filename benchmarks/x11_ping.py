@@ -2,6 +2,9 @@
 
     python -m benchmarks.x11_ping --window 0x400007 --interval 0.05     # until SIGINT; prints JSON
 
+The JSON holds ``rtt_ms`` (None for a ping not answered within 2 s) and ``sent_at`` (``time.monotonic()`` of
+each ping, the clock the benchmark harness uses), so a harness can tell phases apart.
+
 A window manager checks that a window is alive by sending it a ``WM_PROTOCOLS`` client message holding
 ``_NET_WM_PING``; Qt answers from its GUI thread's event processing, by sending the message back to the root
 window. The app's asyncio loop (qasync) runs on that same thread, so the round trip is the event-loop lag an
@@ -114,13 +117,15 @@ def main() -> None:
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
     rtts: list[float | None] = []
+    sent: list[float] = []
     next_at = time.monotonic()
     while not stop:
+        sent.append(round(time.monotonic(), 4))
         rtt = pinger.ping()
         rtts.append(None if rtt is None else round(rtt * 1000, 3))
         next_at += args.interval
         time.sleep(max(0.0, next_at - time.monotonic()))
-    json.dump({"rtt_ms": rtts}, sys.stdout)
+    json.dump({"rtt_ms": rtts, "sent_at": sent}, sys.stdout)
 
 
 if __name__ == "__main__":

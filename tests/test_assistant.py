@@ -206,6 +206,20 @@ async def test_with_the_microphone_closed_between_turns_it_opens_for_each_turn(
         await core.close()
 
 
+async def test_without_a_preroll_the_microphone_closes_between_turns_even_when_kept_open(sd: ModuleType) -> None:
+    core = build_core(sd, options=AudioOptions(keep_mic_open=True))
+    try:
+        assert core.microphone is not None and core.microphone.capture is not None
+        core.microphone.capture.preroll_ms = 0
+        await core.microphone.start()
+        assert not core.microphone.capture.is_open, "nothing to keep from before the key: no callbacks while idle"
+        core.microphone.capture.preroll_ms = 300
+        await core.microphone.apply(AudioOptions(keep_mic_open=True))
+        assert core.microphone.capture.is_open
+    finally:
+        await core.close()
+
+
 async def test_release_returns_when_the_turn_was_cancelled_while_the_microphone_was_opening(
     sd: ModuleType, emulator: Emulator
 ) -> None:

@@ -1,13 +1,13 @@
 """Composition root: command line, QApplication, the qasync loop, and the wiring. Nothing else builds services.
 
-The window is shown before the Voice Live SDK and the audio stack are imported, so it paints at once; the
-rest is built on the event loop right after.
+The window is shown and painted before asyncio, qasync, the Voice Live SDK and the audio stack are imported:
+only Qt and the window's own modules come before the first paint (tests/test_first_paint.py checks it). The rest
+is built on the event loop right after.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import os
 import sys
@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING
 from . import __version__
 
 if TYPE_CHECKING:  # names for the type checker only: importing them here would slow the first paint
+    import asyncio
+
     from .controller import Controller, DemoService
     from .desktop.single_instance import SingleInstance
     from .keystore import SecretStore
@@ -29,6 +31,7 @@ if TYPE_CHECKING:  # names for the type checker only: importing them here would 
     from .ui.main_window import MainWindow
 
 log = logging.getLogger("voicelive_desktop")
+_signal_sockets: list[object] = []  # the two ends of the socket that wakes the loop when a signal arrives
 BYOM_CHOICES = ("byom-azure-openai-realtime", "byom-azure-openai-chat-completion")
 
 
@@ -98,25 +101,35 @@ class Launch:
     instance: SingleInstance | None = None
 
 
-def create(args: argparse.Namespace) -> Launch:
-    """Build and show the window (a QApplication must exist). Fast: no SDK, no audio stack yet."""
+def create(args: argparse.Namespace, *, painted: Callable[[], None] | None = None) -> Launch:
+    """Build and show the window (a QApplication must exist). Fast: no SDK, no audio stack yet.
+
+    With ``painted`` (only before any event loop runs): the window paints first, ``painted`` is called then,
+    and only after that are the bridge, and asyncio with it, imported.
+    """
     from PySide6.QtCore import QByteArray
 
     from .settings import Overrides, SettingsStore, apply_overrides
-    from .ui.bridge import Bridge
     from .ui.main_window import MainWindow
 
     store = SettingsStore(Path(args.settings) if args.settings else None)
     saved = store.load()
     window = MainWindow(saved.keys.hold_key)
-    bridge = Bridge()
-    _wire(window, bridge)
     if saved.window.geometry:
         window.restoreGeometry(QByteArray.fromHex(saved.window.geometry.encode()))
-    if args.minimized or saved.desktop.start_minimized:
+    minimized = args.minimized or saved.desktop.start_minimized
+    if minimized:
         window.showMinimized()  # into the tray once the services (and the tray) are up
     else:
+        if painted is not None:
+            window.first_painted.connect(painted)
         window.show()
+        if painted is not None:
+            _paint_now(window)
+    from .ui.bridge import Bridge
+
+    bridge = Bridge()
+    _wire(window, bridge)
     cli = Overrides(
         args.endpoint,
         args.model,
@@ -135,6 +148,35 @@ def create(args: argparse.Namespace) -> Launch:
     return Launch(window, bridge, store, saved, settings, problem, args)
 
 
+def _skip_pyside_source_scan() -> None:
+    """Stop PySide6 reading the source of every module imported after it.
+
+    PySide6 looks at each newly imported module's source for "PySide6" (to know which modules may opt into
+    ``from __feature__ import ...``, which no module here does) and the source stays in ``linecache``: about
+    17 MiB for the modules this app loads, and a file read per import, first paint included. Every module then
+    gets the default that modules which never use ``__feature__`` have anyway.
+    """
+    import linecache
+
+    feature = sys.modules.get("shibokensupport.feature")
+    if feature is not None and callable(getattr(feature, "_mod_uses_pyside", None)):
+        setattr(feature, "_mod_uses_pyside", lambda module: False)  # noqa: B010 - a module attribute, on purpose
+    linecache.clearcache()
+
+
+def _paint_now(window: MainWindow, timeout_ms: int = 500) -> None:
+    """Process the window system's events until the window has painted once (or ``timeout_ms`` passed)."""
+    from PySide6.QtCore import QEventLoop, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    painted: list[bool] = []
+    window.first_painted.connect(lambda: painted.append(True))
+    expired: list[bool] = []
+    QTimer.singleShot(timeout_ms, lambda: expired.append(True))  # also ends the wait below
+    while not painted and not expired:
+        QApplication.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the app; returns the exit code."""
     started = time.perf_counter()
@@ -147,6 +189,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from PySide6.QtWidgets import QApplication
 
+    _skip_pyside_source_scan()
     from .ui import theme
 
     existing = QApplication.instance()
@@ -159,16 +202,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if instance is None:
         return 0  # the app already runs: it raised its window and took this command line
     theme.apply(app)
-    launch = create(args)
-    launch.instance = instance
     launched_at = float(os.environ.get("VOICELIVE_LAUNCHED_AT", "0"))  # set by benchmarks/startup.py
 
     def painted() -> None:
         since_launch = f", {(time.time() - launched_at) * 1000:.0f} ms after launch" if launched_at else ""
         log.info("first paint after %.0f ms in main()%s", (time.perf_counter() - started) * 1000, since_launch)
 
-    launch.window.first_painted.connect(painted)
+    launch = create(args, painted=painted)
+    launch.instance = instance
     _quit_on_ctrl_c(launch.window)
+
+    import asyncio
 
     import qasync
 
@@ -194,6 +238,8 @@ def _finish_without_display(loop: asyncio.AbstractEventLoop, task: asyncio.Task[
     """Run ``task`` to its end after Qt has left its main loop (the display is gone, and no Qt loop will start
     again while the application closes): dispatching Qt's events by hand still runs the timers and sockets
     asyncio needs."""
+    import asyncio
+
     from PySide6.QtCore import QCoreApplication, QEventLoop
 
     deadline = time.monotonic() + timeout_s
@@ -255,18 +301,34 @@ def desktop_entry(*, install: bool) -> int:
 def _quit_on_ctrl_c(window: MainWindow) -> None:
     """Ctrl+C (or SIGTERM) in the terminal closes the window, which shuts down cleanly.
 
-    Python runs signal handlers only between bytecodes, and Qt's loop is C++: a light timer hands control
-    back to Python a few times a second so the handler can run.
+    Python runs signal handlers only between bytecodes, and Qt's loop waits in C++. Rather than a timer that
+    hands control back to Python a few times a second (waking an idle app for nothing), the signal's arrival
+    itself wakes the loop: Python writes the signal number to a socket (``signal.set_wakeup_fd``) that a
+    QSocketNotifier watches, and the notifier's slot is Python code, so the handler runs right then.
     """
     import signal
+    import socket
 
-    from PySide6.QtCore import QTimer
+    from PySide6.QtCore import QSocketNotifier
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: window.close())
-    timer = QTimer(window)
-    timer.timeout.connect(lambda: None)
-    timer.start(250)
+    reader, writer = socket.socketpair()
+    for end in (reader, writer):
+        end.setblocking(False)
+    signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
+    notifier = QSocketNotifier(reader.fileno(), QSocketNotifier.Type.Read, window)
+
+    def drain() -> None:
+        while True:
+            try:
+                if not reader.recv(64):
+                    return
+            except (BlockingIOError, InterruptedError):
+                return
+
+    notifier.activated.connect(drain)
+    _signal_sockets[:] = [reader, writer]  # open for as long as the process runs
 
 
 def _wire(window: MainWindow, bridge: Bridge) -> None:
@@ -305,6 +367,8 @@ def _wire(window: MainWindow, bridge: Bridge) -> None:
 
 async def start(launch: Launch) -> Controller:
     """Build the services after the first paint, and connect (to the emulator in demo mode)."""
+    import asyncio
+
     from PySide6.QtWidgets import QApplication
 
     from .ui.desktop import DesktopIntegration
@@ -366,6 +430,8 @@ def _watch_network(bridge: Bridge) -> None:
 
 async def run(launch: Launch) -> int:
     """Start, wait for the window to close, shut everything down cleanly."""
+    import asyncio
+
     closed = asyncio.Event()
     launch.window.closing.connect(closed.set)
     launch.quit = closed.set

@@ -62,6 +62,8 @@ log = logging.getLogger(__name__)
 #: A turn whose loudest moment stays below this (dBFS peak) heard nothing: below any speech, above digital
 #: silence and the noise floor of a microphone at rest. It is not sent, so a tap of the key costs no answer.
 SILENCE_PEAK_DB = -50.0
+#: The level meter shows no more than about 30 levels a second: the rest of the blocks' levels are not sent.
+LEVEL_EVERY_S = 0.03
 REPLAY_CHUNK_BYTES = 24000  # half a second at 24 kHz: replayed audio goes in pieces the service accepts
 _ACCEPTING = (ConnState.CONNECTING, ConnState.CONNECTED, ConnState.RECONNECTING)
 MUTED = "The microphone is muted: unmute it in the tray menu (or the View menu) to talk. Typing works."
@@ -140,6 +142,7 @@ class Assistant:
         self._last_target: Target | None = None
         self._continued = False  # an earlier conversation was brought back: the next session says so
         self._key_up_at: float | None = None
+        self._level_at = float("-inf")
         self._hands_free: asyncio.Task[None] | None = None
         self._hands_free_stop = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -185,7 +188,10 @@ class Assistant:
     def _level(self, level: Level) -> None:
         if self._utterance is not None:
             self._utterance.loudest_db = max(self._utterance.loudest_db, level.peak_db)
-        self._emit(LevelChanged(level))
+        now = self._clock()
+        if now - self._level_at >= LEVEL_EVERY_S:
+            self._level_at = now
+            self._emit(LevelChanged(level))
 
     def _drained(self) -> None:
         if self.turn is TurnState.SPEAKING and not self._answering:

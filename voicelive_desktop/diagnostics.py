@@ -14,11 +14,14 @@ import platform
 import sys
 from dataclasses import dataclass
 from importlib import metadata
+from typing import TYPE_CHECKING
 
 from . import __version__
 from .settings import Settings, to_plain
 from .voicelive.errors import SECRETS
-from .voicelive.session import VoiceLiveSession
+
+if TYPE_CHECKING:  # the log ring is set up before the first paint: the SDK loads only after it
+    from .voicelive.session import VoiceLiveSession
 
 LOG_LINES = 200
 

@@ -1,8 +1,9 @@
 """When the microphone is open, Qt-free: the one place that decides it, and that knows when there is none.
 
 With a pre-roll the microphone stays open between turns (the start of the first word is already in the ring
-when the key goes down); without one it may close while idle and open for each turn. The device is opened in a
-worker thread, never on the event loop.
+when the key goes down), its callback copying each block into the ring and nothing more; with the pre-roll
+set to 0 ms, or the microphone not kept open, it closes while idle (no callbacks at all) and opens for each
+turn. The device is opened in a worker thread, never on the event loop.
 """
 
 from __future__ import annotations
@@ -83,8 +84,10 @@ class Microphone:
 
     @property
     def preroll_wanted(self) -> bool:
-        """Whether the microphone stays open between turns (the pre-roll needs it)."""
-        return self.options.keep_mic_open and not self.muted
+        """Whether the microphone stays open between turns: kept open, not muted, and a pre-roll to keep."""
+        return (
+            self.options.keep_mic_open and not self.muted and self.capture is not None and self.capture.preroll_ms > 0
+        )
 
     async def set_muted(self, muted: bool) -> None:
         """Mute (close the microphone; no turn opens it) or unmute (open it again if it stays open)."""
@@ -111,7 +114,7 @@ class Microphone:
         if self.capture is not None:
             if options.input_device != old.input_device:
                 self.missing = not await self.capture.configure(device=options.input_device)
-            if not options.keep_mic_open and self.capture.is_open:
+            if not self.preroll_wanted and self.capture.is_open:
                 self.capture.close()
         await self.start()
 

@@ -139,3 +139,28 @@ async def test_a_device_that_never_calls_back_is_reported_once_not_reopened_fore
             await until(lambda: len(problems) > 3, 2.0)  # it must not keep reopening after giving up
     finally:
         playback.close()
+
+
+async def test_between_answers_the_speaker_stops_calling_back_and_the_next_answer_starts_it(
+    sd: ModuleType, pulse: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from voicelive_desktop.audio import playback as playback_module
+
+    monkeypatch.setattr(playback_module, "IDLE_SUSPEND_S", 0.2)
+    playback = Playback(sd)
+    assert playback.open()
+    recording = pulse.record()
+    try:
+        await until(lambda: playback.stream.suspended and not playback.stream.switching, 5)
+        callbacks = playback.stream.callbacks
+        await asyncio.sleep(0.3)
+        assert playback.stream.callbacks == callbacks, "a suspended stream must not call back"
+        playback.enqueue("item_1", tone(440, 0.5))
+        assert not playback.stream.suspended
+        await _heard(recording, 500, 5)
+        await until(lambda: playback.stream.suspended, 5)
+    finally:
+        playback.close()
+        recorded = recording.stop()
+    assert 480 <= loud_ms(recorded) <= 520, "the answer after a suspension must sound whole"
+    assert playback.stream.is_open is False

@@ -1,14 +1,17 @@
 """Microphone capture with pre-roll and a release tail, so that no word is clipped at either end.
 
-The PortAudio callback copies each block into a ring and returns: it allocates nothing, logs nothing, takes
-no lock and does not wake the event loop (a cross-thread wake-up releases and re-takes the GIL, which cost
-up to milliseconds per callback when the GUI thread was busy). The sender instead looks at the ring once per
-block on the loop's own timer. Everything else (resampling, metering, framing the turn) happens there.
+The PortAudio callback copies each block into a ring, notes when it did, and returns: it allocates nothing
+beyond that time stamp, logs nothing, takes no lock and does not wake the event loop (a cross-thread wake-up
+releases and re-takes the GIL, which cost up to milliseconds per callback when the GUI thread was busy). While
+a turn runs, the sender sleeps until just after the device's next block is due by the device's own clock (the
+time of the last callback plus one block), so a block goes out within a millisecond or two of its arrival,
+with one timer per block and nothing more. Resampling, metering and framing the turn happen there.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Callable
 from types import ModuleType
 from typing import Any
@@ -21,6 +24,14 @@ from .levels import measure
 from .ring import FrameRing
 from .stream import StreamEnd
 from .values import Level
+
+#: How long after a block is due by the device's clock the sender looks for it (the loop's timers have
+#: millisecond resolution and the callbacks some jitter).
+WAKE_AFTER_DUE_S = 0.0015
+#: When a due block has not arrived yet, look again this soon.
+RETRY_S = 0.002
+#: A device that delivers nothing for this long during the release tail has stopped: the turn ends there.
+STALLED_S = 1.0
 
 
 class Capture(StreamEnd):
@@ -56,11 +67,14 @@ class Capture(StreamEnd):
         self._scratch = np.zeros(rate * 4, dtype=np.int16)
         self._opened_at = 0
         self._stop_at: int | None = None
+        self.last_block_at = 0.0  # time.monotonic() of the last callback (written by the callback only)
+        self.sender_waits = 0  # times the sender slept for a block (a benchmark figure: ideally one per block)
 
     # ----------------------------------------------------------------- callback (PortAudio thread)
     def _callback(self, indata: Any, frames: int, _time: Any, _status: Any) -> None:
         self.stream.tick()
         self._ring.write(np.frombuffer(indata, dtype=np.int16, count=frames))
+        self.last_block_at = time.monotonic()
 
     # ----------------------------------------------------------------- control (event loop)
     @property
@@ -102,7 +116,8 @@ class Capture(StreamEnd):
         if self.stream.device_rate != self.rate:
             resampler = soxr.ResampleStream(self.stream.device_rate, self.rate, 1, dtype="int16")
         block = self._ms_to_device_frames(self.block_ms)
-        last_written, starved = self._ring.written, 0
+        loop = asyncio.get_running_loop()
+        last_written, last_progress = self._ring.written, loop.time()
         while True:
             stop_at = self._stop_at
             remaining = None if stop_at is None else stop_at - self._ring.read
@@ -122,11 +137,18 @@ class Capture(StreamEnd):
                 continue
             if not self.stream.is_open:
                 return
-            if stop_at is not None and self._ring.written == last_written:
-                starved += 1
-                if starved * self.block_ms >= 1000:
-                    return  # the device stopped during the tail: end with what was captured
-            else:
-                starved = 0
-            last_written = self._ring.written
-            await asyncio.sleep(self.block_ms / 1000)
+            now = loop.time()
+            if self._ring.written != last_written:
+                last_written, last_progress = self._ring.written, now
+            elif stop_at is not None and now - last_progress >= STALLED_S:
+                return  # the device stopped during the tail: end with what was captured
+            await self._until_next_block(now)
+
+    async def _until_next_block(self, now: float) -> None:
+        """Sleep until just after the device's next block is due, by the time of its last callback."""
+        period = self.block_ms / 1000
+        due = self.last_block_at + period + WAKE_AFTER_DUE_S - now
+        if due < -period:
+            due = period  # late by more than a block (stalled, or not started yet): look once a block
+        self.sender_waits += 1
+        await asyncio.sleep(max(due, RETRY_S))

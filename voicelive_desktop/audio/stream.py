@@ -3,6 +3,10 @@
 A device that disappears does not always raise: PulseAudio may move the stream, or PortAudio may simply stop
 calling back. So a watchdog on the event loop checks that callbacks keep coming; when they stop (or the
 stream ends by itself), the problem is reported and the stream is reopened on the system default device.
+
+A stream with nothing to do can be suspended: PortAudio stops calling back (each callback costs the process
+CPU, however little it does), and it is started again in a worker thread when there is work. The watchdog
+sleeps meanwhile.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
@@ -17,6 +22,7 @@ from typing import Any
 from .backend import AudioProblem
 from .devices import Kind, OpenSpec, list_devices, opening_env, resolve
 from .ring import FrameRing
+from .timings import CallbackTimings
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +43,7 @@ class ManagedStream:
         on_reopen: called on the event loop after the stream was reopened (e.g. at another rate).
     """
 
-    CHECK_EVERY_S = 0.25
+    CHECK_EVERY_S = 0.5
     SILENT_FOR_S = 0.75
     FIRST_CALLBACK_S = 3.0  # some servers take a while to start a new stream
     MAX_REOPENS = 2  # in a row, without a stable stretch between them
@@ -69,6 +75,12 @@ class ManagedStream:
         self._reopens = 0
         self._reopened_at = 0.0
         self.latency_s = 0.0
+        self.suspended = False  # wanted: no callbacks until resume()
+        self._running = False  # what the device was last told: started or stopped
+        self._ops = threading.Lock()  # one start/stop/close on the PortAudio stream at a time
+        self._switching: asyncio.Task[None] | None = None
+        self._resumed = asyncio.Event()
+        self._timings = CallbackTimings.from_environment(kind)  # None unless VOICELIVE_AUDIO_TIMINGS is set
 
     @property
     def is_open(self) -> bool:
@@ -97,6 +109,7 @@ class ManagedStream:
     def _opened(self, ok: bool, problems: list[AudioProblem]) -> bool:
         for problem in problems:  # reported on the caller's thread, never from the worker
             self.on_problem(problem)
+        self._resumed.set()
         if ok:
             self._ensure_watchdog()
         return ok
@@ -147,10 +160,12 @@ class ManagedStream:
                 channels=1,
                 dtype="int16",
                 latency="low",
-                callback=self._callback,
+                callback=self._callback if self._timings is None else self._timings.wrap(self._callback),
             )
             stream.start()
         self._stream = stream
+        self._running = True
+        self.suspended = False
         self.latency_s = float(stream.latency)
 
     def close(self) -> None:
@@ -159,11 +174,65 @@ class ManagedStream:
             self._watchdog.cancel()
             self._watchdog = None
         stream, self._stream = self._stream, None
-        if stream is not None:
-            with contextlib.suppress(Exception):
-                stream.abort()
-            with contextlib.suppress(Exception):
-                stream.close()
+        self.suspended = self._running = False
+        if stream is None:
+            return
+        if self._ops.acquire(blocking=False):
+            try:
+                _shut(stream)
+            finally:
+                self._ops.release()
+        else:  # a worker is starting or stopping it right now: close it there once that is done
+            threading.Thread(target=self._shut_when_free, args=(stream,), name="audio-close", daemon=True).start()
+        if self._timings is not None:
+            self._timings.write(self.label, self.block_frames, self.rate)
+
+    def _shut_when_free(self, stream: Any) -> None:
+        with self._ops:
+            _shut(stream)
+
+    # ----------------------------------------------------------------- suspend and resume (event loop)
+    def suspend(self) -> None:
+        """Stop the callbacks while there is nothing to do (the device is stopped in a worker thread)."""
+        if self._stream is not None and not self.suspended:
+            self.suspended = True
+            self._resumed.clear()
+            self._follow_wanted_state()
+
+    def resume(self) -> None:
+        """Start calling back again after :meth:`suspend` (in a worker thread; the first callback follows)."""
+        if self.suspended:
+            self.suspended = False
+            self._resumed.set()
+            self._follow_wanted_state()
+
+    @property
+    def switching(self) -> bool:
+        """True while the device is being started or stopped."""
+        return self._switching is not None and not self._switching.done()
+
+    def _follow_wanted_state(self) -> None:
+        if not self.switching:
+            self._switching = asyncio.get_running_loop().create_task(self._follow(), name=f"audio-{self.kind}-switch")
+
+    async def _follow(self) -> None:
+        """Start or stop the device until it is as wanted (the wish may change while a switch runs)."""
+        while (stream := self._stream) is not None and self._running == self.suspended:
+            if not await asyncio.to_thread(self._switch, stream, not self.suspended):
+                return
+
+    def _switch(self, stream: Any, start: bool) -> bool:
+        """In a worker thread: start or stop ``stream``, unless it was closed meanwhile."""
+        with self._ops:
+            if self._stream is not stream:
+                return False
+            try:
+                stream.start() if start else stream.abort()
+            except self.sd.PortAudioError as exc:
+                log.info("cannot %s %s: %s", "start" if start else "stop", self.label, exc)
+                return False  # the watchdog finds a stream that does not call back, and reopens it
+            self._running = start
+            return True
 
     def _ensure_watchdog(self) -> None:
         try:
@@ -180,6 +249,13 @@ class ManagedStream:
             stream = self._stream
             if stream is None:
                 return
+            if self.suspended or self.switching:
+                await self._resumed.wait()  # no callbacks expected: nothing to watch until resumed
+                switching = self._switching
+                if switching is not None and not switching.done():
+                    await asyncio.wait({switching})
+                seen, last_alive = self.callbacks, loop.time()
+                continue
             if self.callbacks != seen and stream.active:
                 seen, last_alive = self.callbacks, loop.time()
                 if loop.time() - self._reopened_at > self.STABLE_S:
@@ -201,6 +277,13 @@ class ManagedStream:
             if await self.open_async(None) and self._on_reopen is not None:
                 self._on_reopen()
             return
+
+
+def _shut(stream: Any) -> None:
+    with contextlib.suppress(Exception):
+        stream.abort()
+    with contextlib.suppress(Exception):
+        stream.close()
 
 
 _KEEP: Any = object()
@@ -253,7 +336,7 @@ class StreamEnd:
             sd,
             kind,
             rate=rate,
-            block_frames=rate * block_ms // 1000,
+            block_frames=rate * self._device_block_ms(block_ms) // 1000,
             callback=self._callback,
             on_problem=on_problem,
             on_reopen=self._reset,
@@ -294,11 +377,15 @@ class StreamEnd:
             changed = True
         if block_ms is not None and block_ms != self.block_ms:
             self.block_ms, changed = block_ms, True
-        self.stream.block_frames = self.stream.rate * self.block_ms // 1000
+        self.stream.block_frames = self.stream.rate * self._device_block_ms(self.block_ms) // 1000
         if not changed or not self.is_open:
             return True
         self.close()
         return await self.open_async()
+
+    def _device_block_ms(self, block_ms: int) -> int:
+        """The block the device is opened with, for the block length the settings ask for."""
+        return block_ms
 
     def _set_rate(self, rate: int) -> None:
         """Speak ``rate`` to the rest of the program from the next open on."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import TYPE_CHECKING
 
@@ -36,6 +37,8 @@ if TYPE_CHECKING:
     from ..controller import ControllerState, Notice
 
 log = logging.getLogger(__name__)
+#: Only where a release may be a disguised repeat (an X server without detectable auto-repeat): a release
+#: counts once no press of the key followed within this long.
 RELEASE_DEBOUNCE_MS = 40
 #: The longest message the composer takes. Longer pastes are cut here, and the user is told.
 MAX_MESSAGE_CHARS = 20_000
@@ -150,11 +153,14 @@ class MainWindow(QMainWindow):
         self.hide_to_tray = False  # closing hides the window (Settings > Desktop, with a tray)
         self._quitting = False
         self.global_key_status = ""  # what Settings > Keys says about the global hold key
-        # Some X servers send key repeats as release+press pairs that Qt cannot flag as auto-repeat: a
-        # release only counts if no press of the same key follows within this window.
+        app = QApplication.instance()
+        assert isinstance(app, QApplication)
+        # A release of the hold key counts at once where releases are real (key_repeat.py); only where an X
+        # server repeats keys as release+press pairs that Qt may fail to flag does it wait for a press to follow.
+        # On X11 the server is asked for real releases once the window has painted (an X round trip, and ctypes).
+        self.release_debounce_ms = RELEASE_DEBOUNCE_MS if app.platformName() == "xcb" else 0
         self._release_timer = QTimer(self)
         self._release_timer.setSingleShot(True)
-        self._release_timer.setInterval(RELEASE_DEBOUNCE_MS)
         self._release_timer.timeout.connect(self._key_released)
         self.input.returnPressed.connect(self._submit)
         self.input.textChanged.connect(self._text_edited)
@@ -162,9 +168,13 @@ class MainWindow(QMainWindow):
         self.send_button.clicked.connect(self._submit)
         self.talk.held.connect(self.talk_pressed)
         self.talk.let_go.connect(self.talk_released)
-        app = QApplication.instance()
-        assert app is not None
-        app.installEventFilter(self)
+        # Keys go to the focus widget (or to this window when nothing has the focus): the hold key is watched
+        # there. A filter on the whole application would also run Python for each of its timer, paint and
+        # socket events, hundreds a second while a turn streams.
+        self.installEventFilter(self)
+        self._watched: QWidget | None = None
+        self._watch_focus(None, QApplication.focusWidget())
+        app.focusChanged.connect(self._watch_focus)
 
     def _build_menu(self) -> None:
         self.menus = build_menus(self)
@@ -341,8 +351,10 @@ class MainWindow(QMainWindow):
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         """The hold key works anywhere in this window except in a text field; auto-repeat is ignored."""
+        if not isinstance(event, QKeyEvent):  # first, and cheap: every event of the application comes through here
+            return False
         kind = event.type()
-        if kind not in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease) or not isinstance(event, QKeyEvent):
+        if kind not in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease):
             return False
         if not self.isActiveWindow() or QApplication.activeModalWidget() is not None:
             return False
@@ -364,9 +376,21 @@ class MainWindow(QMainWindow):
                 log.debug("hold key down")
                 self._key_down = True
                 self.talk_pressed.emit()
+            # else: a repeat sent as a press alone (detectable auto-repeat): still held
+        elif self._key_down and not self.release_debounce_ms:
+            self._key_released()
         elif self._key_down and not self._release_timer.isActive():
-            self._release_timer.start()
+            self._release_timer.start(self.release_debounce_ms)
         return True
+
+    def _watch_focus(self, _old: QWidget | None, new: QWidget | None) -> None:
+        """Move the hold key's filter to the widget that now has the focus (where key events go)."""
+        old, self._watched = self._watched, new if new is not self else None
+        if old is not None:
+            with contextlib.suppress(RuntimeError):  # already deleted
+                old.removeEventFilter(self)
+        if self._watched is not None:
+            self._watched.installEventFilter(self)
 
     def _key_released(self) -> None:
         if self._key_down:
@@ -378,12 +402,21 @@ class MainWindow(QMainWindow):
         super().paintEvent(event)
         if not self._painted:
             self._painted = True
+            if self.release_debounce_ms:
+                QTimer.singleShot(0, self._ask_for_real_releases)
             self.first_painted.emit()
 
     def quit_app(self) -> None:
         """Quit for real (File > Quit, the tray's Quit), even when closing only hides the window."""
         self._quitting = True
         self.close()
+
+    def _ask_for_real_releases(self) -> None:
+        from .key_repeat import releases_are_real
+
+        app = QApplication.instance()
+        if isinstance(app, QApplication) and releases_are_real(app):
+            self.release_debounce_ms = 0
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self.hide_to_tray and not self._quitting:
@@ -393,6 +426,8 @@ class MainWindow(QMainWindow):
             return
         self.closing.emit()
         app = QApplication.instance()
-        if app is not None:
-            app.removeEventFilter(self)
+        if isinstance(app, QApplication):
+            with contextlib.suppress(RuntimeError, TypeError):
+                app.focusChanged.disconnect(self._watch_focus)
+        self._watch_focus(None, None)
         super().closeEvent(event)

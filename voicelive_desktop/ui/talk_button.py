@@ -1,8 +1,16 @@
-"""The big hold-to-talk button, with the turn state and a live level meter drawn inside it."""
+"""The big hold-to-talk button, with the turn state and a live level meter drawn inside it.
+
+The microphone level arrives once per audio block (50 times a second). Repainting the whole button for each
+one cost about half of the app's CPU while the key was held, so the meter repaints only its own strip, only
+when its width in pixels changed, and at most :data:`METER_FPS` times a second.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QRectF, Qt, Signal
+import math
+import time
+
+from PySide6.QtCore import QRect, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPaintEvent, QPalette
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
@@ -21,6 +29,10 @@ _COLORS = {
     TurnState.THINKING: QColor("#c28a18"),
     TurnState.SPEAKING: QColor("#2f9e61"),
 }
+#: The meter's repaints per second at most.
+METER_FPS = 30
+_MARGIN = 2  # between the widget's edge and the button's rounded shape
+_METER_BOTTOM, _METER_HEIGHT = 12, 6  # the meter's distance from the shape's bottom, and its height
 
 
 class TalkButton(QWidget):
@@ -43,6 +55,13 @@ class TalkButton(QWidget):
         self.enabled_for_talk = False
         self.hold_key_name = hold_key_name
         self._down = False
+        self.meter_repaints = 0  # strip-only repaints asked for (tests check the throttle with it)
+        self._meter_px = 0  # the meter width last asked to be painted
+        self._caption_at: tuple[str, int, int, QRect] | None = None  # (caption, width, height, where it is drawn)
+        self._next_meter_at = 0.0
+        self._meter_timer = QTimer(self)  # runs only when a change arrives within 1/METER_FPS of the last paint
+        self._meter_timer.setSingleShot(True)
+        self._meter_timer.timeout.connect(self._repaint_meter)
         self._refresh_accessibility()
 
     @property
@@ -58,13 +77,49 @@ class TalkButton(QWidget):
         self.state = state
         if state is not TurnState.LISTENING:
             self.level_db = -96.0
+            self._meter_timer.stop()
+        self._meter_px = 0
         self._refresh_accessibility()
         self.update()
 
     def set_level(self, level: Level) -> None:
-        """Show the microphone level (dBFS)."""
+        """Show the microphone level (dBFS): repaints the meter's strip when its width changed, throttled."""
         self.level_db = level.rms_db
-        self.update()
+        if self.state is not TurnState.LISTENING or self._meter_timer.isActive():
+            return  # not shown; or a repaint is already due, and it will read the newest level
+        if self._meter_width() == self._meter_px:
+            return
+        wait = self._next_meter_at - time.monotonic()
+        if wait > 0:
+            self._meter_timer.start(math.ceil(wait * 1000))
+        else:
+            self._repaint_meter()
+
+    def _repaint_meter(self) -> None:
+        width = self._meter_width()
+        if self.state is not TurnState.LISTENING or width == self._meter_px:
+            return
+        self._meter_px = width
+        self._next_meter_at = time.monotonic() + 1 / METER_FPS
+        self.meter_repaints += 1
+        self.update(self._meter_strip())
+
+    def _shape(self) -> QRectF:
+        return QRectF(self.rect()).adjusted(_MARGIN, _MARGIN, -_MARGIN, -_MARGIN)
+
+    def _meter_track(self) -> QRectF:
+        """Where the meter is drawn at full scale."""
+        rect = self._shape()
+        radius = rect.height() / 2
+        return QRectF(rect.left() + radius, rect.bottom() - _METER_BOTTOM, rect.width() - 2 * radius, _METER_HEIGHT)
+
+    def _meter_strip(self) -> QRect:
+        """The pixels the meter can touch (rounded outwards): all a level change repaints."""
+        return self._meter_track().toAlignedRect().adjusted(-1, -1, 1, 1)
+
+    def _meter_width(self) -> int:
+        fraction = max(0.0, min(1.0, (self.level_db + 60.0) / 60.0))
+        return round(self._meter_track().width() * fraction)
 
     def set_talk_enabled(self, enabled: bool) -> None:
         """Connected or not."""
@@ -87,10 +142,10 @@ class TalkButton(QWidget):
             self._down = False
             self.let_go.emit()
 
-    def paintEvent(self, _event: QPaintEvent) -> None:
+    def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        rect = QRectF(self.rect()).adjusted(2, 2, -2, -2)
+        rect = self._shape()
         palette = self.palette()
         color = _COLORS[self.state] or palette.color(QPalette.ColorRole.Highlight)
         if not self.enabled_for_talk:
@@ -100,14 +155,27 @@ class TalkButton(QWidget):
         painter.setBrush(color)
         painter.drawRoundedRect(rect, radius, radius)
         if self.state is TurnState.LISTENING:
-            fraction = max(0.0, min(1.0, (self.level_db + 60.0) / 60.0))
-            meter = QRectF(rect.left() + radius, rect.bottom() - 12, (rect.width() - 2 * radius) * fraction, 6)
+            track = self._meter_track()
+            self._meter_px = self._meter_width()
+            meter = QRectF(track.left(), track.top(), self._meter_px, track.height())
             painter.setBrush(QColor(255, 255, 255, 200))
             painter.drawRoundedRect(meter, 3, 3)
-        painter.setPen(QColor("white"))
         font = painter.font()
         font.setPointSizeF(font.pointSizeF() * 1.25)
         font.setBold(True)
         painter.setFont(font)
-        painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, self.caption)
+        caption = self.caption
+        if event.rect().intersects(self._caption_rect(painter, caption)):  # a meter repaint leaves the caption be
+            painter.setPen(QColor("white"))
+            painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, caption)
         painter.end()
+
+    def _caption_rect(self, painter: QPainter, caption: str) -> QRect:
+        """Where ``caption`` is drawn (laid out again only when the caption or the size changed)."""
+        cached = self._caption_at
+        if cached is None or cached[:3] != (caption, self.width(), self.height()):
+            where = painter.fontMetrics().boundingRect(
+                self._shape().toAlignedRect(), Qt.AlignmentFlag.AlignCenter, caption
+            )
+            cached = self._caption_at = (caption, self.width(), self.height(), where)
+        return cached[3]

@@ -21,7 +21,7 @@ import contextlib
 import enum
 import logging
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
@@ -34,7 +34,6 @@ from azure.ai.voicelive.models import (
     ClientEvent,
     ClientEventConversationItemCreate,
     ClientEventConversationItemTruncate,
-    ClientEventInputAudioBufferAppend,
     ClientEventInputAudioBufferClear,
     ClientEventInputAudioBufferCommit,
     ClientEventResponseCancel,
@@ -100,6 +99,10 @@ RESPONSE_DONE_TIMEOUT_S = 8.0
 MAX_MALFORMED_IN_A_ROW = 20
 OUTPUT_BYTES_PER_MS = 48  # PCM16 mono at 24 kHz, the only output format used
 _STOP = object()
+#: ``input_audio_buffer.append`` goes out 50 times a second while the key is held: as a plain mapping (which the
+#: SDK's ``send`` JSON-encodes as it is) it skips building and walking an SDK model each time.
+_APPEND = "input_audio_buffer.append"
+Outgoing = ClientEvent | Mapping[str, str]
 
 
 class Connector(Protocol):
@@ -141,7 +144,7 @@ class VoiceLiveSession:
         self._credential = credential
         self._connector = connector
         self._events: asyncio.Queue[AppEvent | None] = asyncio.Queue()
-        self._outbox: asyncio.Queue[ClientEvent | object] = asyncio.Queue()
+        self._outbox: asyncio.Queue[Outgoing | object] = asyncio.Queue()
         self._stack: contextlib.AsyncExitStack | None = None
         self._conn: VoiceLiveConnection | None = None
         self._reader: asyncio.Task[None] | None = None
@@ -271,7 +274,7 @@ class VoiceLiveSession:
     def append_audio(self, pcm16: bytes) -> None:
         """Queue microphone audio (PCM16 mono at the configured input rate)."""
         if pcm16:
-            self._send(ClientEventInputAudioBufferAppend(audio=base64.b64encode(pcm16).decode("ascii")))
+            self._send({"type": _APPEND, "audio": base64.b64encode(pcm16).decode("ascii")})
 
     def commit_turn(self, sent_bytes: int) -> bool:
         """The key came up: commit the ``sent_bytes`` of audio and ask for an answer.
@@ -375,7 +378,7 @@ class VoiceLiveSession:
             self._phase = _Phase.REQUESTED
 
     # ----------------------------------------------------------------- plumbing
-    def _send(self, event: ClientEvent) -> None:
+    def _send(self, event: Outgoing) -> None:
         if self._conn is None or self._closing:
             log.debug("dropping %s: not connected", event.get("type"))
             return
@@ -405,7 +408,7 @@ class VoiceLiveSession:
         conn = self._conn
         assert conn is not None
         while (event := await self._outbox.get()) is not _STOP:
-            assert isinstance(event, ClientEvent)
+            assert isinstance(event, ClientEvent | Mapping)
             try:
                 await conn.send(event)
             except VoiceLiveConnectionError as exc:

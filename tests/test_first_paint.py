@@ -1,0 +1,68 @@
+"""What the app imports before its window first paints: Qt and the window's own modules, nothing more.
+
+The SDK, azure.core, numpy, the audio stack, the emulator, the durable history (sqlite3), asyncio and qasync
+all load after the first paint. The app runs its real ``main()`` in a fresh process, which reports the modules
+loaded the moment the window has painted, and stops there.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PROBE = """
+import json, os, sys
+from voicelive_desktop import app
+
+paint_now = app._paint_now
+
+def paint_and_report(window, *args, **kwargs):
+    paint_now(window, *args, **kwargs)
+    print(json.dumps(sorted(sys.modules)), flush=True)
+    os._exit(0)
+
+app._paint_now = paint_and_report
+app.main(["--settings", sys.argv[1]])
+"""
+NOT_BEFORE_PAINT = (
+    "azure",
+    "aiohttp",
+    "numpy",
+    "sounddevice",
+    "soxr",
+    "sqlite3",
+    "keyring",
+    "asyncio",
+    "qasync",
+    "pocketsphinx",
+    "voicelive_desktop.emulator",
+    "voicelive_desktop.audio.capture",
+    "voicelive_desktop.audio.playback",
+    "voicelive_desktop.voicelive.session",
+    "voicelive_desktop.conversation.store",
+    "voicelive_desktop.conversation.history",
+    "voicelive_desktop.controller",
+    "voicelive_desktop.assistant",
+)
+
+
+def test_only_qt_and_the_window_are_imported_before_the_first_paint(tmp_path: Path) -> None:
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE, str(tmp_path / "settings.toml")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    loaded = json.loads(result.stdout.strip().splitlines()[-1])
+    assert "voicelive_desktop.ui.main_window" in loaded and "PySide6.QtWidgets" in loaded
+    early = [m for m in loaded if any(m == name or m.startswith(name + ".") for name in NOT_BEFORE_PAINT)]
+    assert early == [], f"imported before the first paint: {early}"

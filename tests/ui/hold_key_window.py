@@ -1,0 +1,62 @@
+"""The app's main window in a real X window (for tests/ui/test_hold_key_x11.py): reports the hold key's intents.
+
+Prints ``ready <window id>`` once shown with the chat focused, then ``press`` / ``release`` for each
+``talk_pressed`` / ``talk_released``, and ``keys <n> releases-real <bool>`` (how many Space key events reached
+the window's filter) when it gets ``count`` on its stdin.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+
+from PySide6.QtCore import QEvent, QObject, Signal
+from PySide6.QtGui import QKeyEvent
+from PySide6.QtWidgets import QApplication
+
+from voicelive_desktop.ui.main_window import MainWindow
+
+
+class _Counter(QObject):
+    """Counts the Space key events the application delivers, before the window's own filter sees them."""
+
+    asked = Signal()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.keys = 0
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if isinstance(event, QKeyEvent) and event.key() == 0x20 and watched.isWidgetType():
+            self.keys += 1
+        return False
+
+
+def main() -> None:
+    """Show the window, report until stdin closes."""
+    app = QApplication(sys.argv[:1])
+    window = MainWindow("Space")
+    counter = _Counter()
+    app.installEventFilter(counter)  # installed after the window's: it sees events first
+    window.talk_pressed.connect(lambda: print("press", flush=True))
+    window.talk_released.connect(lambda: print("release", flush=True))
+    counter.asked.connect(
+        lambda: print(f"keys {counter.keys} releases-real {not window.release_debounce_ms}", flush=True)
+    )
+    window.show()
+    window.activateWindow()
+    window.chat.setFocus()
+    print(f"ready {int(window.winId())}", flush=True)
+
+    def read_stdin() -> None:
+        for line in sys.stdin:
+            if line.strip() == "count":
+                counter.asked.emit()
+        app.quit()
+
+    threading.Thread(target=read_stdin, daemon=True).start()
+    app.exec()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,79 @@
+"""The talk button's level meter: it repaints its own strip, only when it moved, at most METER_FPS times a second."""
+
+from __future__ import annotations
+
+import time
+
+from PySide6.QtCore import QEvent, QObject, QRect
+from PySide6.QtGui import QPaintEvent
+from pytestqt.qtbot import QtBot
+
+from voicelive_desktop.assistant_events import TurnState
+from voicelive_desktop.audio.values import Level
+from voicelive_desktop.ui.talk_button import METER_FPS, TalkButton
+
+
+class _Paints(QObject):
+    """Records the rectangle of every paint event the button gets."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rects: list[QRect] = []
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if isinstance(event, QPaintEvent):
+            self.rects.append(event.rect())
+        return False
+
+
+def _button(qtbot: QtBot) -> TalkButton:
+    button = TalkButton()
+    qtbot.addWidget(button)
+    button.resize(400, 72)
+    button.set_talk_enabled(True)
+    button.show()
+    qtbot.waitExposed(button)
+    return button
+
+
+def test_a_level_change_repaints_only_the_meter_strip(qtbot: QtBot) -> None:
+    button = _button(qtbot)
+    button.set_state(TurnState.LISTENING)
+    qtbot.wait(50)
+    paints = _Paints()
+    button.installEventFilter(paints)
+    button.set_level(Level(-20.0, -10.0))
+    qtbot.waitUntil(lambda: bool(paints.rects), timeout=1000)
+    strip = button._meter_strip()
+    assert all(strip.contains(rect) for rect in paints.rects), (paints.rects, strip)
+    assert button._meter_px > 0
+
+
+def test_no_repaint_when_the_meter_would_not_move_or_is_not_shown(qtbot: QtBot) -> None:
+    button = _button(qtbot)
+    button.set_level(Level(-20.0, -10.0))  # idle: the meter is not shown
+    assert button.meter_repaints == 0
+    button.set_state(TurnState.LISTENING)
+    for _ in range(10):
+        button.set_level(Level(-96.0, -96.0))  # silence: the meter stays empty
+    assert button.meter_repaints == 0
+    button.set_level(Level(-30.0, -20.0))
+    qtbot.waitUntil(lambda: button.meter_repaints == 1, timeout=1000)
+    for _ in range(10):
+        button.set_level(Level(-30.0, -20.0))
+    qtbot.wait(100)
+    assert button.meter_repaints == 1
+
+
+def test_levels_at_block_rate_repaint_at_most_meter_fps_and_end_on_the_last_level(qtbot: QtBot) -> None:
+    button = _button(qtbot)
+    button.set_state(TurnState.LISTENING)
+    started = time.monotonic()
+    for i in range(100):  # levels twice as often as 20 ms blocks bring them, each one different
+        button.set_level(Level(-60.0 + i * 0.5, -50.0))
+        qtbot.wait(10)
+    elapsed = time.monotonic() - started
+    qtbot.wait(100)
+    # A slow machine repaints less often, never more: the bound grows with the time the loop really took.
+    assert 1 <= button.meter_repaints <= METER_FPS * elapsed + 2
+    assert button._meter_px == button._meter_width(), "the last level is the one shown"
