@@ -109,6 +109,8 @@ class AppClient(Client):
                 "gpt-realtime",
                 "--settings",
                 str(self._dir / "settings.toml"),
+                "--history",  # a history of its own: no earlier conversation is restored and carried
+                str(self._dir / "history.sqlite3"),
             ],
             env=self.env,
             cwd=ROOT,

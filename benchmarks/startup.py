@@ -29,7 +29,18 @@ def one_run(settings: Path) -> float:
     """Milliseconds from launch to first paint, for one fresh process."""
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "VOICELIVE_LAUNCHED_AT": repr(time.time())}
     out = subprocess.run(
-        [sys.executable, "-m", "voicelive_desktop", "--demo", "--settings", str(settings), "--quit-after", "1.5"],
+        [
+            sys.executable,
+            "-m",
+            "voicelive_desktop",
+            "--demo",
+            "--quit-after",
+            "1.5",
+            "--settings",
+            str(settings),
+            "--history",
+            str(settings.with_name("history.sqlite3")),
+        ],
         env=env,
         cwd=ROOT,
         capture_output=True,

@@ -43,7 +43,17 @@ def main() -> int:
         env = {**os.environ, **pulse.env, "DISPLAY": display}
         env.pop("QT_QPA_PLATFORM", None)  # a real X window, not offscreen
         app = subprocess.Popen(
-            [sys.executable, "-m", "voicelive_desktop", "--demo", "--settings", str(settings), *sys.argv[2:]],
+            [
+                sys.executable,
+                "-m",
+                "voicelive_desktop",
+                "--demo",
+                *sys.argv[2:],
+                "--settings",
+                str(settings),
+                "--history",
+                str(settings.with_name("history.sqlite3")),
+            ],
             env=env,
             cwd=ROOT,
         )

@@ -66,3 +66,13 @@ def test_a_turn_shown_before_the_service_named_it_takes_the_service_events() -> 
     conversation.alias("local-1", "item_9")
     conversation.apply(UserTranscriptFinal("item_9", "said while offline"))
     assert conversation.messages == [waiting] and waiting.text == "said while offline"
+
+
+def test_a_divider_right_after_a_divider_takes_its_place_and_one_after_words_does_not() -> None:
+    conversation = Conversation()
+    conversation.add_divider("Continued with gpt-realtime")
+    conversation.add_divider("Now talking to gpt-4.1")
+    assert [(m.role, m.text) for m in conversation.messages] == [(Role.DIVIDER, "Now talking to gpt-4.1")]
+    conversation.add_answer_that_never_came("item_1", "no answer")
+    conversation.add_divider("Continued with gpt-4.1")
+    assert [m.role for m in conversation.messages] == [Role.DIVIDER, Role.ASSISTANT, Role.DIVIDER]

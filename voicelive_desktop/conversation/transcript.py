@@ -205,8 +205,14 @@ class Conversation:
     def add_divider(self, text: str) -> Message:
         """A line across the chat, e.g. "Now talking to gpt-4.1 (BYOM chat completion)".
 
-        It goes before the messages still waiting to be sent: those go to the model the divider names.
+        It goes before the messages still waiting to be sent: those go to the model the divider names. Right
+        after another divider (relaunched, or reconnected, with nothing said since), it takes that one's place:
+        the chat keeps one line, saying where the conversation goes on now.
         """
+        settled = [m for m in self.messages if not m.pending]
+        if settled and settled[-1].role is Role.DIVIDER:
+            settled[-1].text = text
+            return settled[-1]
         self._dividers += 1
         divider = Message(f"divider-{self._dividers}", Role.DIVIDER, text, final=True)
         waiting = next((i for i, m in enumerate(self.messages) if m.pending), len(self.messages))
