@@ -7,6 +7,7 @@ mapping and the macOS trust message are checked on any machine.
 
 from __future__ import annotations
 
+import importlib
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -115,9 +116,9 @@ def xvfb() -> Iterator[Xvfb]:
 
 
 def test_real_pynput_on_x11(xvfb: Xvfb, monkeypatch: pytest.MonkeyPatch) -> None:
-    """pynput is a dependency on Windows and macOS only; where it is installed, check it on a real X server."""
+    """pynput is the app's dependency on Windows and macOS only; the tests install it to check it on a real X server."""
     monkeypatch.setenv("DISPLAY", xvfb.display)
-    real = pytest.importorskip("pynput.keyboard")
+    real = importlib.import_module("pynput.keyboard")  # a test dependency; it needs DISPLAY to import
     window = FocusWindow(xvfb)
     events: list[str] = []
     backend = PynputHoldKey("linux", real)
