@@ -37,6 +37,16 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         _pulse.stop()
 
 
+@pytest.fixture(autouse=True)
+def _pulse_survives() -> Iterator[None]:
+    """Blame the test during which the sound server died, with its log, and start it again for the rest."""
+    yield
+    if _pulse is not None and not _pulse.alive():
+        tail = _pulse.log_tail()
+        _pulse.restart()
+        pytest.fail(f"the private PulseAudio died during this test; its log ended with:\n{tail}")
+
+
 @pytest.fixture(scope="session")
 def pulse() -> Any:
     """The private PulseAudio (virtual microphone ``micfeed``, virtual speaker ``speaker``)."""

@@ -54,7 +54,7 @@ class PrivatePulse:
         exe = shutil.which("pulseaudio")
         if exe is None:
             raise RuntimeError("pulseaudio is not installed; run scripts/setup.sh")
-        self.runtime.mkdir(mode=0o700, parents=True)
+        self.runtime.mkdir(mode=0o700, parents=True, exist_ok=True)
         config = self.root / "default.pa"
         config.write_text(CONFIG)
         subprocess.run(
@@ -81,6 +81,32 @@ class PrivatePulse:
         for sink in ("speaker", "micfeed"):
             self._keep_clocked(sink)
         time.sleep(2.2)
+
+    def alive(self) -> bool:
+        """Whether the daemon this object started still runs."""
+        if self._pid is None:
+            return False
+        try:
+            os.kill(self._pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+
+    def log_tail(self, lines: int = 25) -> str:
+        """The end of the daemon's log (it says why it stopped, if it did)."""
+        log = self.root / "pulse.log"
+        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:]) if log.exists() else "(no log)"
+
+    def restart(self) -> None:
+        """Start the daemon again after it died; clients reach it through the same environment."""
+        for proc in self._clocks:
+            proc.kill()
+        self._clocks.clear()
+        log = self.root / "pulse.log"
+        if log.exists():
+            log.rename(self.root / f"pulse.{time.time():.0f}.log")
+        (self.runtime / "pulse" / "pid").unlink(missing_ok=True)
+        self.start()
 
     def _keep_clocked(self, sink: str) -> None:
         """Record ``sink``'s monitor to nowhere, so the sink renders in small blocks, not 2 s ones."""
