@@ -84,3 +84,17 @@ async def test_a_session_closing_when_the_app_quits_closes_its_socket_and_stops(
     with pytest.raises(asyncio.CancelledError):
         await closing
     await until(lambda: emulator.open_sockets == 0, 5)
+
+
+async def test_a_session_whose_sender_failed_on_a_dying_socket_still_closes(emulator: Emulator) -> None:
+    session = VoiceLiveSession(target(emulator), key_credential(), SessionConfig())
+    assert await session.connect()
+
+    async def reset() -> None:
+        raise ConnectionResetError("the socket was reset")
+
+    assert session._sender is not None
+    session._sender.cancel()  # the sender, as if its last send had failed on a reset socket
+    session._sender = asyncio.create_task(reset())
+    await session.close()
+    await until(lambda: emulator.open_sockets == 0, 5)

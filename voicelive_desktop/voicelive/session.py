@@ -223,10 +223,10 @@ class VoiceLiveSession:
         try:
             if self._sender is not None:
                 self._outbox.put_nowait(_STOP)
-                await finish(self._sender, grace_s=2)  # flushes what was queued; cancelled if stuck
+                await self._finish_quietly(self._sender, grace_s=2)  # flushes what was queued; cancelled if stuck
             if self._reader is not None:
                 # Stop reading before the socket closes, or the SDK sees the closing frame and logs a warning.
-                await finish(self._reader, cancel=True)
+                await self._finish_quietly(self._reader, cancel=True)
         finally:  # also when the caller is cancelled meanwhile: the socket still closes
             for task in (self._sender, self._reader):
                 if task is not None:
@@ -243,6 +243,13 @@ class VoiceLiveSession:
         if self._state is not ConnState.FAILED:
             self._set_state(ConnState.DISCONNECTED)
         self._events.put_nowait(None)
+
+    @staticmethod
+    async def _finish_quietly(task: asyncio.Task[None], *, grace_s: float | None = None, cancel: bool = False) -> None:
+        try:
+            await finish(task, grace_s=grace_s, cancel=cancel)
+        except Exception as exc:  # it failed on a dying socket: closing goes on all the same
+            log.debug("%s ended with %s", task.get_name(), type(exc).__name__)
 
     async def events(self) -> AsyncIterator[AppEvent]:
         """Every app event, in order, until the session is closed."""
