@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import asyncio
 
-from pytestqt.qtbot import QtBot
-
 from tests.helpers import until
 from voicelive_desktop.app import Launch, create, parse_args, shutdown, start
 
 
-async def launch_app(qtbot: QtBot, argv: list[str], *, active: bool = True) -> Launch:
+async def launch_app(argv: list[str], *, active: bool = True) -> Launch:
     """The app as ``voicelive-desktop <argv>`` starts it: window shown, services built, connected.
 
     Args:
         active: also wait until the window has the keyboard focus (tests that press keys need it).
     """
     launch = create(parse_args(argv))
-    qtbot.addWidget(launch.window)
+    # Not handed to qtbot: its teardown closes and deletes widgets before the fixtures' own teardown runs, and
+    # the app must be quit (the window's geometry saved, the session closed) with its window still there.
     controller = await start(launch)
     await until(lambda: controller.supervisor.connected, 10)
     launch.window.activateWindow()
@@ -32,3 +31,4 @@ async def quit_app(launch: Launch) -> None:
         launch._quit = True  # type: ignore[attr-defined]
         launch.window.quit_app()  # File > Quit: really quits, even with close-to-tray on
         await asyncio.wait_for(shutdown(launch), 10)
+        launch.window.deleteLater()

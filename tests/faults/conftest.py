@@ -102,6 +102,7 @@ class FaultApp:
         finished = [(m.id, m.text) for m in conversation.messages if m.final and not m.pending and m.text]
         self.window.close()
         await asyncio.wait_for(shutdown(self.launch), 15)
+        self.window.deleteLater()  # the window is not qtbot's: qtbot would delete it before this runs
         store = HistoryStore(self.folder / "history.sqlite3")
         try:
             saved = {(s.message_id, s.text) for s in store.load(conversation.id)}
@@ -130,7 +131,6 @@ async def fault_app(
             *extra,
         ]  # fmt: skip
         app = create(parse_args(argv))
-        qtbot.addWidget(app.window)
         await start(app)
         made.append(FaultApp(app, emulator, tmp_path, qtbot))
         if wait:
