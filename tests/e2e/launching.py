@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import asyncio
 
+import shiboken6
+from pytestqt.qtbot import QtBot
+
 from tests.helpers import until
 from voicelive_desktop.app import Launch, create, parse_args, shutdown, start
 
 
-async def launch_app(argv: list[str], *, active: bool = True) -> Launch:
+async def launch_app(qtbot: QtBot, argv: list[str], *, active: bool = True) -> Launch:
     """The app as ``voicelive-desktop <argv>`` starts it: window shown, services built, connected.
 
     Args:
         active: also wait until the window has the keyboard focus (tests that press keys need it).
     """
     launch = create(parse_args(argv))
-    # Not handed to qtbot: its teardown closes and deletes widgets before the fixtures' own teardown runs, and
-    # the app must be quit (the window's geometry saved, the session closed) with its window still there.
+    qtbot.addWidget(launch.window)  # deleted by qtbot after the test; quit_app below copes if that came first
     controller = await start(launch)
     await until(lambda: controller.supervisor.connected, 10)
     launch.window.activateWindow()
@@ -29,6 +31,8 @@ async def quit_app(launch: Launch) -> None:
     """Close the window and shut down as the app does on exit; a second call does nothing."""
     if launch.controller is not None and not getattr(launch, "_quit", False):
         launch._quit = True  # type: ignore[attr-defined]
-        launch.window.quit_app()  # File > Quit: really quits, even with close-to-tray on
+        if shiboken6.isValid(launch.window):
+            launch.window.quit_app()  # File > Quit: really quits, even with close-to-tray on
+        else:  # qtbot's teardown closed and deleted the window before this fixture's teardown ran
+            launch.display_lost = True  # there is no window geometry left to save
         await asyncio.wait_for(shutdown(launch), 10)
-        launch.window.deleteLater()

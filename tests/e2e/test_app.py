@@ -36,7 +36,7 @@ async def _until(condition: Callable[[], object], timeout: float = 20.0) -> None
 @pytest.fixture
 async def demo_app(qtbot: QtBot, pulse: Any, tmp_path: Path) -> AsyncIterator[Launch]:
     """The real app in demo mode: window shown and active, services built, connected to its emulator."""
-    launch = await launch_app(["--demo", "--settings", str(tmp_path / "settings.toml")])
+    launch = await launch_app(qtbot, ["--demo", "--settings", str(tmp_path / "settings.toml")])
     try:
         yield launch
     finally:
@@ -50,7 +50,7 @@ async def azure_app(
     """The real app pointed at an emulator the test runs, as a user points it at Azure (key from the env)."""
     monkeypatch.setenv("AZURE_VOICELIVE_API_KEY", API_KEY)
     argv = ["--endpoint", emulator.endpoint, "--model", "gpt-realtime", "--settings", str(tmp_path / "s.toml")]
-    launch = await launch_app(argv)
+    launch = await launch_app(qtbot, argv)
     try:
         yield launch
     finally:

@@ -54,10 +54,10 @@ def _key(monkeypatch: pytest.MonkeyPatch) -> None:
 async def test_a_relaunch_brings_the_last_conversation_back_and_into_the_session(
     qtbot: QtBot, pulse: Any, emulator: Emulator, tmp_path: Path
 ) -> None:
-    first = await launch_app(_argv(emulator, tmp_path))
+    first = await launch_app(qtbot, _argv(emulator, tmp_path))
     await _type(qtbot, first, "remember the lighthouse")
     await quit_app(first)
-    again = await launch_app(_argv(emulator, tmp_path))
+    again = await launch_app(qtbot, _argv(emulator, tmp_path))
     try:
         controller = again.controller
         assert controller is not None
@@ -77,13 +77,13 @@ async def test_a_relaunch_brings_the_last_conversation_back_and_into_the_session
 async def test_relaunching_with_nothing_said_leaves_one_line_across_the_chat_not_a_pile(
     qtbot: QtBot, pulse: Any, emulator: Emulator, tmp_path: Path
 ) -> None:
-    first = await launch_app(_argv(emulator, tmp_path))
+    first = await launch_app(qtbot, _argv(emulator, tmp_path))
     await _type(qtbot, first, "remember the lighthouse")
     await quit_app(first)
     for _ in range(3):  # open, look, close: nothing said
-        again = await launch_app(_argv(emulator, tmp_path))
+        again = await launch_app(qtbot, _argv(emulator, tmp_path))
         await quit_app(again)
-    last = await launch_app(_argv(emulator, tmp_path))
+    last = await launch_app(qtbot, _argv(emulator, tmp_path))
     try:
         controller = last.controller
         assert controller is not None
@@ -105,7 +105,7 @@ async def test_relaunching_with_nothing_said_leaves_one_line_across_the_chat_not
 async def test_the_conversations_panel_new_search_rename_delete_undo_and_continue(
     qtbot: QtBot, pulse: Any, emulator: Emulator, tmp_path: Path
 ) -> None:
-    launch = await launch_app(_argv(emulator, tmp_path))
+    launch = await launch_app(qtbot, _argv(emulator, tmp_path))
     window, controller = launch.window, launch.controller
     assert controller is not None
     try:
@@ -154,7 +154,7 @@ async def test_the_conversations_panel_new_search_rename_delete_undo_and_continu
 async def test_export_from_the_file_menu_and_from_the_command_line(
     qtbot: QtBot, pulse: Any, emulator: Emulator, tmp_path: Path
 ) -> None:
-    launch = await launch_app(_argv(emulator, tmp_path))
+    launch = await launch_app(qtbot, _argv(emulator, tmp_path))
     try:
         await _type(qtbot, launch, "export me please")
         launch.window.menus.export_conversation.trigger()

@@ -51,7 +51,7 @@ async def app(
     monkeypatch.setenv("AZURE_VOICELIVE_API_KEY", API_KEY)
     (tmp_path / "settings.toml").write_text("[desktop]\nclose_to_tray = true\n", encoding="utf-8")
     argv = ["--endpoint", emulator.endpoint, "--model", "gpt-realtime", "--settings", str(tmp_path / "settings.toml")]
-    launch = await launch_app([*argv, "--history", str(tmp_path / "history.sqlite3")])
+    launch = await launch_app(qtbot, [*argv, "--history", str(tmp_path / "history.sqlite3")])
     try:
         yield launch
     finally:

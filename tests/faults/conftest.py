@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import shiboken6
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
@@ -100,9 +101,11 @@ class FaultApp:
         self.closed = True
         conversation = self.controller.assistant.conversation
         finished = [(m.id, m.text) for m in conversation.messages if m.final and not m.pending and m.text]
-        self.window.close()
+        if shiboken6.isValid(self.window):
+            self.window.close()
+        else:  # qtbot's teardown deleted the window of a test that failed before closing its app
+            self.launch.display_lost = True
         await asyncio.wait_for(shutdown(self.launch), 15)
-        self.window.deleteLater()  # the window is not qtbot's: qtbot would delete it before this runs
         store = HistoryStore(self.folder / "history.sqlite3")
         try:
             saved = {(s.message_id, s.text) for s in store.load(conversation.id)}
@@ -131,6 +134,7 @@ async def fault_app(
             *extra,
         ]  # fmt: skip
         app = create(parse_args(argv))
+        qtbot.addWidget(app.window)
         await start(app)
         made.append(FaultApp(app, emulator, tmp_path, qtbot))
         if wait:
