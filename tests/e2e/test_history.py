@@ -17,7 +17,6 @@ from pytestqt.qtbot import QtBot
 from tests.e2e.launching import launch_app, quit_app
 from tests.helpers import API_KEY, until
 from voicelive_desktop.app import Launch
-from voicelive_desktop.conversation.store import HistoryStore
 from voicelive_desktop.conversation.transcript import Role
 from voicelive_desktop.emulator import Emulator
 
@@ -72,34 +71,6 @@ async def test_a_relaunch_brings_the_last_conversation_back_and_into_the_session
         assert carried[0] == "remember the lighthouse" and "lighthouse" in carried[1]
     finally:
         await quit_app(again)
-
-
-async def test_relaunching_with_nothing_said_leaves_one_line_across_the_chat_not_a_pile(
-    qtbot: QtBot, pulse: Any, emulator: Emulator, tmp_path: Path
-) -> None:
-    first = await launch_app(qtbot, _argv(emulator, tmp_path))
-    await _type(qtbot, first, "remember the lighthouse")
-    await quit_app(first)
-    for _ in range(3):  # open, look, close: nothing said
-        again = await launch_app(qtbot, _argv(emulator, tmp_path))
-        await quit_app(again)
-    last = await launch_app(qtbot, _argv(emulator, tmp_path))
-    try:
-        controller = last.controller
-        assert controller is not None
-        roles = [m.role for m in controller.assistant.conversation.messages]
-        assert roles == [Role.USER, Role.ASSISTANT, Role.DIVIDER], roles
-        await until(lambda: len(last.window.chat.bubbles()) == 3, 5)
-        await _type(qtbot, last, "and the harbour")
-    finally:
-        await quit_app(last)
-    store = HistoryStore(tmp_path / "history.sqlite3")
-    try:
-        kept = store.load(controller.assistant.conversation.id)
-    finally:
-        store.close()
-    assert [s.text.startswith("Continued with") for s in kept].count(True) == 1, "one divider kept, not four"
-    assert kept[-1].text.startswith("You wrote: and the harbour")
 
 
 async def test_the_conversations_panel_new_search_rename_delete_undo_and_continue(
