@@ -18,8 +18,8 @@ from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QApplication, QDialogButtonBox
 from pytestqt.qtbot import QtBot
 
-from tests.e2e.launching import launch_app, quit_app
 from tests.helpers import API_KEY, until
+from tests.launching import launch_app, quit_app
 from voicelive_desktop.app import Launch
 from voicelive_desktop.assistant_events import TurnState
 from voicelive_desktop.conversation.transcript import Role

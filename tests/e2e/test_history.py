@@ -14,8 +14,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QDialogButtonBox, QFileDialog, QLineEdit
 from pytestqt.qtbot import QtBot
 
-from tests.e2e.launching import launch_app, quit_app
 from tests.helpers import API_KEY, until
+from tests.launching import launch_app, quit_app
 from voicelive_desktop.app import Launch
 from voicelive_desktop.conversation.transcript import Role
 from voicelive_desktop.emulator import Emulator

@@ -16,8 +16,8 @@ from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction
 from pytestqt.qtbot import QtBot
 
-from tests.e2e.launching import launch_app, quit_app
 from tests.helpers import API_KEY, until
+from tests.launching import launch_app, quit_app
 from voicelive_desktop.app import Launch
 from voicelive_desktop.assistant import MUTED
 from voicelive_desktop.conversation.transcript import Role

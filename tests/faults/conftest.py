@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import shiboken6
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from tests.helpers import API_KEY, until
-from voicelive_desktop.app import Launch, create, parse_args, shutdown, start
+from tests.launching import quit_app
+from voicelive_desktop.app import Launch, create, parse_args, start
 from voicelive_desktop.assistant_events import TurnState
 from voicelive_desktop.controller import Controller
 from voicelive_desktop.conversation.store import HistoryStore
@@ -101,11 +101,7 @@ class FaultApp:
         self.closed = True
         conversation = self.controller.assistant.conversation
         finished = [(m.id, m.text) for m in conversation.messages if m.final and not m.pending and m.text]
-        if shiboken6.isValid(self.window):
-            self.window.close()
-        else:  # qtbot's teardown deleted the window of a test that failed before closing its app
-            self.launch.display_lost = True
-        await asyncio.wait_for(shutdown(self.launch), 15)
+        await quit_app(self.launch, timeout_s=15)
         store = HistoryStore(self.folder / "history.sqlite3")
         try:
             saved = {(s.message_id, s.text) for s in store.load(conversation.id)}

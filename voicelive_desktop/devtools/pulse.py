@@ -99,9 +99,7 @@ class PrivatePulse:
 
     def restart(self) -> None:
         """Start the daemon again after it died; clients reach it through the same environment."""
-        for proc in self._clocks:
-            proc.kill()
-        self._clocks.clear()
+        self._stop_clocks()
         log = self.root / "pulse.log"
         if log.exists():
             log.rename(self.root / f"pulse.{time.time():.0f}.log")
@@ -119,8 +117,7 @@ class PrivatePulse:
             )
         )
 
-    def stop(self) -> None:
-        """Stop the clock keepers and the daemon this object started."""
+    def _stop_clocks(self) -> None:
         for proc in self._clocks:
             proc.terminate()
         for proc in self._clocks:
@@ -128,6 +125,11 @@ class PrivatePulse:
                 proc.wait(timeout=3)
             except subprocess.TimeoutExpired:
                 proc.kill()
+        self._clocks.clear()
+
+    def stop(self) -> None:
+        """Stop the clock keepers and the daemon this object started."""
+        self._stop_clocks()
         if self._pid is not None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self._pid, signal.SIGTERM)

@@ -1,4 +1,4 @@
-"""Launching the real app in this process (offscreen window, real services) and closing it as a user does."""
+"""Launching the real app in this process (offscreen, real services) and quitting it as a user does."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ async def launch_app(qtbot: QtBot, argv: list[str], *, active: bool = True) -> L
     return launch
 
 
-async def quit_app(launch: Launch) -> None:
+async def quit_app(launch: Launch, timeout_s: float = 10) -> None:
     """Close the window and shut down as the app does on exit; a second call does nothing."""
     if launch.controller is not None and not getattr(launch, "_quit", False):
         launch._quit = True  # type: ignore[attr-defined]
@@ -35,4 +35,4 @@ async def quit_app(launch: Launch) -> None:
             launch.window.quit_app()  # File > Quit: really quits, even with close-to-tray on
         else:  # qtbot's teardown closed and deleted the window before this fixture's teardown ran
             launch.display_lost = True  # there is no window geometry left to save
-        await asyncio.wait_for(shutdown(launch), 10)
+        await asyncio.wait_for(shutdown(launch), timeout_s)
