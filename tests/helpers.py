@@ -76,7 +76,16 @@ class EventLog:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._changed.wait(), 0.05)
 
-        await asyncio.wait_for(wait(), timeout)
+        try:
+            await asyncio.wait_for(wait(), timeout)
+        except TimeoutError:
+            raise AssertionError(f"not so after {timeout} s; {self.summary()}") from None
+
+    def summary(self, last: int = 15) -> str:
+        """The turns shown and the last few events, for a failure message (long payloads cut short)."""
+        shown = [state.value for state in self.turns()]
+        events = "\n  ".join(repr(e)[:200] for e in self.items[-last:])
+        return f"turns: {shown}; last events:\n  {events}"
 
     async def wait_for(self, predicate: Callable[[Any], bool], timeout: float = 10.0) -> Any:
         """The first event (already seen or coming) that satisfies ``predicate``."""

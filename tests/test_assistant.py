@@ -64,7 +64,7 @@ async def test_a_spoken_turn_is_heard_answered_and_played(
     recording = pulse.record()
     try:
         await _speak(voiced, pulse, speech_pcm)
-        await events.until(lambda: events.turns()[-1:] == [IDLE] and len(events.turns()) >= 4)
+        await events.until(lambda: events.turns()[-1:] == [IDLE] and len(events.turns()) >= 4, 30)
     finally:
         played = recording.stop()
     assert events.turns() == [LISTENING, THINKING, SPEAKING, IDLE]
