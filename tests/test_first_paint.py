@@ -1,8 +1,9 @@
 """What the app imports before its window first paints: Qt and the window's own modules, nothing more.
 
-The SDK, azure.core, numpy, the audio stack, the emulator, the durable history (sqlite3), asyncio and qasync
-all load after the first paint. The app runs its real ``main()`` in a fresh process, which reports the modules
-loaded the moment the window has painted, and stops there.
+The SDK, azure.core, numpy, the audio stack, the emulator, the durable history (sqlite3), asyncio, qasync and
+importlib.metadata (package versions, for a diagnostics report) all load after the first paint. The app runs
+its real ``main()`` in a fresh process, which reports the modules loaded the moment the window has painted,
+and stops there.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ NOT_BEFORE_PAINT = (
     "voicelive_desktop.conversation.history",
     "voicelive_desktop.controller",
     "voicelive_desktop.assistant",
+    "importlib.metadata",  # package versions, for a diagnostics report only
 )
 
 

@@ -13,7 +13,6 @@ import logging
 import platform
 import sys
 from dataclasses import dataclass
-from importlib import metadata
 from typing import TYPE_CHECKING
 
 from . import __version__
@@ -54,6 +53,8 @@ class Detail:
 
 
 def _version(package: str) -> str:
+    from importlib import metadata  # only when a report is written: about 12 ms, kept off the first paint
+
     try:
         return metadata.version(package)
     except metadata.PackageNotFoundError:
