@@ -186,7 +186,7 @@ class Session:
                 raise RuntimeError(f"{client.name} did not configure its session")
             self._sample("launch_to_session_update_ms", (update.at - client.launched_at) * 1000)
             time.sleep(args.settle)
-            self._sample("cpu_idle_percent", self._cpu(args.window))
+            self._sample("cpu_idle_percent", self._cpu(args.window, "idle"))
             self._streaming_turn()
             self._barge_ins()
             self._sample("rss_after_turns_mib", procfs.rss_kib(client.pid) / 1024)
@@ -197,9 +197,12 @@ class Session:
             self._stop_pinger()
             client.stop()
 
-    def _cpu(self, seconds: float) -> float:
+    def _cpu(self, seconds: float, phase: str) -> float:
+        """The process's CPU over ``seconds``; its threads' shares go to the ``threads_<phase>`` samples."""
         window = procfs.CpuWindow(self.client.pid).start()
+        by_thread = procfs.ThreadWindow(self.client.pid).start()
         time.sleep(seconds)
+        self.figures.setdefault(f"threads_{phase}", []).append(by_thread.stop())
         return window.stop()
 
     # ----------------------------------------------------------------- GUI ping probe (app only)
@@ -236,7 +239,7 @@ class Session:
         down = client.key_down()
         time.sleep(0.2)
         player = self.pulse.play(feed.tobytes())
-        self._sample("cpu_streaming_percent", self._cpu(args.window))
+        self._sample("cpu_streaming_percent", self._cpu(args.window, "streaming"))
         self._start_pinger()  # after the CPU window: the probe costs the app a little CPU
         player.wait(hold_s + 10)
         time.sleep(0.3)
@@ -314,6 +317,25 @@ def _stats(values: list[float]) -> dict[str, Any] | None:
         "max": round(float(arr.max()), 3),
         "n": len(values),
     }
+
+
+THREADS_HOW = (
+    "where each client's CPU went during the idle and the streaming windows above, thread by thread (from "
+    "/proc/<pid>/task/*/stat and status; threads of one name summed; median over the sessions, 0 where a "
+    "session had no such thread): cpu_percent of one core, and switches_per_s (voluntary + involuntary context "
+    "switches: roughly, how often the thread woke). 'main' is the first thread (the app's GUI and event loop); "
+    "'threaded-ml' is libpulse's thread inside ALSA's pulse plugin; PortAudio's callback thread inherits the "
+    "name of the thread that opened the stream (the app opens it from a worker, '_QThreadWorker')."
+)
+
+
+def _thread_medians(windows: list[dict[str, dict[str, float]]]) -> dict[str, dict[str, float]]:
+    names = {name for window in windows for name in window}
+    out = {}
+    for name in names:
+        rows = [window.get(name, {"cpu_percent": 0.0, "switches_per_s": 0.0}) for window in windows]
+        out[name] = {key: round(float(np.median([row[key] for row in rows])), 2) for key in rows[0]}
+    return dict(sorted(out.items(), key=lambda kv: -kv[1]["cpu_percent"]))
 
 
 def _ratio(app: dict[str, Any] | None, baseline: dict[str, Any] | None, key: str) -> float | None:
@@ -527,6 +549,13 @@ def main() -> None:
     figures["gui_ping_ms"]["pings_lost"] = sum(samples["app"].get("gui_ping_lost", []))
     figures["mic_to_wire_ms"]["markers"] = {name: samples[name].get("markers", []) for name in samples}
     report["figures"] = figures
+    report["threads"] = {
+        "how": THREADS_HOW,
+        **{
+            name: {phase: _thread_medians(samples[name].get(f"threads_{phase}", [])) for phase in ("idle", "streaming")}
+            for name in samples
+        },
+    }
     report["audio_callbacks"] = {
         "note": "each client times its own callbacks during the real sessions above (no load added): the app "
         "through VOICELIVE_AUDIO_TIMINGS (one line per stream opened; the speaker is suspended between answers, "

@@ -61,6 +61,64 @@ class CpuWindow:
         return percent_of_core(cpu - self.cpu0, wall - self.wall0)
 
 
+@dataclass(frozen=True)
+class ThreadSample:
+    """One thread's counters at one moment."""
+
+    name: str  # "main" for the process's first thread, else the thread's name (comm)
+    cpu_ticks: int
+    switches: int  # voluntary + involuntary context switches: each one is a wake-up or a preemption
+
+
+def parse_switches(status: str) -> int:
+    """voluntary_ctxt_switches + nonvoluntary_ctxt_switches from the text of a /proc status file."""
+    return sum(int(line.split()[1]) for line in status.splitlines() if "ctxt_switches:" in line)
+
+
+def threads(pid: int) -> dict[int, ThreadSample]:
+    """Every thread of ``pid`` now (threads that end while being read are left out)."""
+    out: dict[int, ThreadSample] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            stat, status = (task / "stat").read_text(), (task / "status").read_text()
+            name = "main" if int(task.name) == pid else (task / "comm").read_text().strip()
+        except (OSError, ValueError):
+            continue
+        out[int(task.name)] = ThreadSample(name, parse_stat_cpu_ticks(stat), parse_switches(status))
+    return out
+
+
+@dataclass
+class ThreadWindow:
+    """Where a process's CPU went over a window, thread by thread, and how often each thread woke."""
+
+    pid: int
+    before: dict[int, ThreadSample] | None = None
+    wall0: float = 0.0
+
+    def start(self) -> ThreadWindow:
+        """Note every thread's counters now."""
+        self.before, self.wall0 = threads(self.pid), time.monotonic()
+        return self
+
+    def stop(self) -> dict[str, dict[str, float]]:
+        """Per thread name (threads of the same name summed): ``cpu_percent`` of one core and
+        ``switches_per_s``, for the threads that used CPU or switched more than once a second."""
+        after, wall = threads(self.pid), time.monotonic() - self.wall0
+        before = self.before or {}
+        totals: dict[str, list[float]] = {}
+        for tid, now in after.items():
+            then = before.get(tid, ThreadSample(now.name, 0, 0))
+            row = totals.setdefault(now.name, [0.0, 0.0])
+            row[0] += (now.cpu_ticks - then.cpu_ticks) / CLOCK_TICKS
+            row[1] += now.switches - then.switches
+        return {
+            name: {"cpu_percent": round(percent_of_core(cpu, wall), 2), "switches_per_s": round(sw / wall, 1)}
+            for name, (cpu, sw) in sorted(totals.items(), key=lambda kv: -kv[1][0])
+            if cpu > 0 or sw > wall
+        }
+
+
 def percent_of_core(cpu_s: float, wall_s: float) -> float:
     """CPU seconds over wall seconds, as a percentage of one core."""
     return 100.0 * cpu_s / wall_s if wall_s > 0 else 0.0
