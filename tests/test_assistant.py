@@ -13,7 +13,7 @@ from tests.helpers import Core, build_core, target, until
 from voicelive_desktop.assistant_events import AudioStatus, LatencyMeasured, TurnState
 from voicelive_desktop.audio.capture import Capture
 from voicelive_desktop.conversation.transcript import Role
-from voicelive_desktop.devtools.speech import loud_ms
+from voicelive_desktop.devtools.speech import heard_until_ms, loud_ms
 from voicelive_desktop.emulator import Emulator
 from voicelive_desktop.microphone import AudioOptions
 from voicelive_desktop.voicelive.config import SessionConfig, TurnDetectionConfig, TurnMode
@@ -96,8 +96,12 @@ async def test_pressing_while_the_answer_plays_cuts_it_where_it_was_heard(
         recording.stop()
         await assistant.release()
     truncate = next(e for e in emulator.last().received if e["type"] == "conversation.item.truncate")
-    sounded = _sounded_ms(played)
-    assert abs(truncate["audio_end_ms"] - sounded) <= 60, f"cut at {truncate['audio_end_ms']} ms, heard {sounded} ms"
+    answer_pcm = np.frombuffer(
+        b"".join(base64.b64decode(e["delta"]) for e in emulator.last().sent if e["type"] == "response.audio.delta"),
+        np.int16,
+    )
+    heard = heard_until_ms(answer_pcm, played)  # the answer's audio up to where the speaker fell silent
+    assert abs(truncate["audio_end_ms"] - heard) <= 60, f"cut at {truncate['audio_end_ms']} ms, heard {heard} ms"
     assert assistant.playback is not None
     still_sounding_ms = assistant.playback.output_latency_s * 1000  # what was already in the device
     assert loud_ms(played) - heard_when_pressed <= still_sounding_ms + 60, "the rest was not dropped at once"

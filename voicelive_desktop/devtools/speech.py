@@ -49,6 +49,23 @@ def best_alignment(source: npt.NDArray[np.int16], captured: npt.NDArray[np.int16
     return lag, float(np.dot(x, y) / denom) if denom else 0.0
 
 
+def heard_until_ms(
+    source: npt.NDArray[np.int16], played: npt.NDArray[np.int16], tail_ms: int = 400, rate: int = RATE
+) -> float:
+    """How far into ``source`` (ms) the recording ``played`` got: where its last ``tail_ms`` of sound is found.
+
+    Unlike the time from the first to the last audible sample, this does not count the silence a busy machine
+    inserts when the speaker runs dry (an underrun delays the rest of the audio; it does not skip any).
+    """
+    loud = np.flatnonzero(np.abs(played) > 500)
+    if loud.size == 0:
+        return 0.0
+    end = int(loud[-1]) + 1
+    tail = played[max(0, end - rate * tail_ms // 1000) : end]
+    lag, _ = best_alignment(source, tail)
+    return (lag + len(tail)) * 1000 / rate
+
+
 def dominant_frequency(samples: npt.NDArray[np.int16], rate: int = RATE) -> float:
     """The strongest frequency in ``samples``."""
     spectrum = np.abs(np.fft.rfft(samples.astype(np.float64) * np.hanning(len(samples))))
