@@ -9,14 +9,20 @@ import numpy as np
 from .ring import Frames
 from .values import SILENCE_DB, Level
 
+FULL_SCALE = 32768.0
+
 
 def measure(frames: Frames) -> Level:
-    """Loudness of ``frames``; silence reads as -96 dBFS."""
+    """Loudness of ``frames``; silence reads as -96 dBFS.
+
+    It runs for every microphone block: one float copy for the sum of squares, and the peak from the int16
+    extremes (no absolute-value or scaled copies).
+    """
     if frames.size == 0:
         return Level(SILENCE_DB, SILENCE_DB)
-    as_float = frames.astype(np.float32) / 32768.0
-    rms = math.sqrt(float(np.dot(as_float, as_float)) / frames.size)
-    peak = float(np.max(np.abs(as_float)))
+    as_float = frames.astype(np.float32)
+    rms = math.sqrt(float(np.dot(as_float, as_float)) / frames.size) / FULL_SCALE
+    peak = max(int(frames.max()), -int(frames.min())) / FULL_SCALE
     return Level(_db(rms), _db(peak))
 
 

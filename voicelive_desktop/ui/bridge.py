@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from PySide6.QtCore import QObject, Signal
 
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from ..settings import Settings
 
 log = logging.getLogger(__name__)
+_E = TypeVar("_E")
 
 
 class Bridge(QObject):
@@ -67,34 +68,42 @@ class Bridge(QObject):
         self.controller: Controller | None = None
         self._tasks: set[asyncio.Future[object]] = set()
         self._names: dict[asyncio.Future[object], str] = {}
+        self._routes: dict[type, Callable[[object], None]] = {}
 
     # ----------------------------------------------------------------- events out
     def deliver(self, event: object) -> None:
-        """The listener the controller and assistant report to: one signal per kind of event."""
-        from ..controller import ControllerState, Notice
+        """The listener the controller and assistant report to: one signal per kind of event.
 
-        if isinstance(event, MessageChanged):
-            self.message_changed.emit(event.message)
-        elif isinstance(event, LevelChanged):
-            self.level_changed.emit(event.level)
-        elif isinstance(event, TurnChanged):
-            self.turn_changed.emit(event.state)
-        elif isinstance(event, ConnectionChanged):
-            self.connection_changed.emit(event)
-        elif isinstance(event, ErrorRaised):
-            self.error.emit(event)
-        elif isinstance(event, LatencyMeasured):
-            self.latency_measured.emit(event.ms)
-        elif isinstance(event, AudioStatus):
-            self.audio_status.emit(event)
-        elif isinstance(event, ConversationReplaced):
-            self.conversation_replaced.emit(event.conversation_id, event.messages)
-        elif isinstance(event, AskAgainOffered):
-            self.ask_again_offered.emit(event.offered)
-        elif isinstance(event, ControllerState):
-            self.state_changed.emit(event)
-        elif isinstance(event, Notice):
-            self.notice.emit(event)
+        Called for every event, the microphone level 30 times a second among them: one dictionary lookup by
+        the event's type (the table is built at the first event; events of other types are not shown).
+        """
+        routes = self._routes or self._build_routes()
+        route = routes.get(type(event))
+        if route is not None:
+            route(event)
+
+    def _build_routes(self) -> dict[type, Callable[[object], None]]:
+        from ..controller import ControllerState, Notice  # the controller loads after the window's first paint
+
+        def each(kind: type[_E], emit: Callable[[_E], None]) -> tuple[type, Callable[[object], None]]:
+            return kind, cast("Callable[[object], None]", emit)
+
+        self._routes = dict(
+            [
+                each(LevelChanged, lambda e: self.level_changed.emit(e.level)),
+                each(MessageChanged, lambda e: self.message_changed.emit(e.message)),
+                each(TurnChanged, lambda e: self.turn_changed.emit(e.state)),
+                each(ConnectionChanged, self.connection_changed.emit),
+                each(ErrorRaised, self.error.emit),
+                each(LatencyMeasured, lambda e: self.latency_measured.emit(e.ms)),
+                each(AudioStatus, self.audio_status.emit),
+                each(ConversationReplaced, lambda e: self.conversation_replaced.emit(e.conversation_id, e.messages)),
+                each(AskAgainOffered, lambda e: self.ask_again_offered.emit(e.offered)),
+                each(ControllerState, self.state_changed.emit),
+                each(Notice, self.notice.emit),
+            ]
+        )
+        return self._routes
 
     def attach(self, controller: Controller) -> None:
         """Hand over the controller once it is built."""

@@ -23,7 +23,7 @@ import logging
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import aiohttp
 from azure.ai.voicelive.aio import ConnectionClosed, VoiceLiveConnection
@@ -415,9 +415,8 @@ class VoiceLiveSession:
         conn = self._conn
         assert conn is not None
         while (event := await self._outbox.get()) is not _STOP:
-            assert isinstance(event, ClientEvent | Mapping)
             try:
-                await conn.send(event)
+                await conn.send(cast(Outgoing, event))  # only _send and connect put anything else but _STOP
             except VoiceLiveConnectionError as exc:
                 log.debug("send failed: %s", errors.SECRETS.scrub(str(exc)))
                 return
