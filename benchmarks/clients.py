@@ -128,7 +128,14 @@ class AppClient(Client):
                 self.window = self._xdotool("search", "--name", WINDOW_TITLE).split()[0]
         self._xdotool("windowmove", self.window, "0", "0")
         self._xdotool("windowsize", self.window, "1100", "760")
-        self._xdotool("windowfocus", "--sync", self.window)  # no window manager: focus it ourselves
+        for attempt in range(5):  # no window manager: focus it ourselves (refused now and then on a busy X server)
+            try:
+                self._xdotool("windowfocus", "--sync", self.window)
+                break
+            except subprocess.CalledProcessError:
+                if attempt == 4:
+                    raise
+                time.sleep(0.2)
         # Click into the chat, away from the text field, where Space would type instead of talk.
         self._xdotool("mousemove", "--window", self.window, "550", "300", "click", "1")
 
