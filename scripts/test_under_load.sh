@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Run the whole test suite RUNS times in a row (default 10) while another process keeps every core busy,
-# stopping at the first failure. A test that passes only on a quiet machine shows up here.
+# Run the whole test suite RUNS times (default 10) while another process keeps every core busy, stopping at the
+# first failure. A test that passes only on a quiet machine shows up here.
 #   scripts/test_under_load.sh [RUNS] [pytest arguments...]
+# TEST_JOBS=2 runs two suites at a time (each in its own runtime folder, so their single-instance sockets never
+# meet): each is then also the other's load, and RUNS take half as long.
 # Each run's output goes to .test-under-load/run-N.log; the summary line of each is printed as it ends.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs="${1:-10}"
 shift || true
+jobs="${TEST_JOBS:-1}"
 scripts/setup.sh --dev >/dev/null
 export QT_QPA_PLATFORM=offscreen
 mkdir -p .test-under-load
@@ -18,16 +21,39 @@ for _ in $(seq "$(nproc)"); do
   python3 -c "while True: pass" &
   burners+=("$!")
 done
-echo "$(nproc) busy loops running; $runs runs of the suite"
+echo "$(nproc) busy loops running; $runs runs of the suite, $jobs at a time"
 
-for n in $(seq "$runs"); do
+run_one() {
+  local n="$1" runtime
+  shift
+  runtime=$(mktemp -d)
+  chmod 700 "$runtime"
+  local started status=0
   started=$(date +%s)
-  if .venv/bin/python -m pytest -q -p no:cacheprovider "$@" >".test-under-load/run-$n.log" 2>&1; then
+  XDG_RUNTIME_DIR="$runtime" .venv/bin/python -m pytest -q -p no:cacheprovider "$@" >".test-under-load/run-$n.log" 2>&1 ||
+    status=$?
+  rm -rf "$runtime"
+  if [ "$status" -eq 0 ]; then
     echo "run $n/$runs passed in $(($(date +%s) - started)) s: $(tail -n 1 ".test-under-load/run-$n.log")"
   else
     echo "run $n/$runs FAILED after $(($(date +%s) - started)) s; see .test-under-load/run-$n.log:" >&2
     grep -E "^(FAILED|ERROR)" ".test-under-load/run-$n.log" >&2 || tail -n 20 ".test-under-load/run-$n.log" >&2
-    exit 1
   fi
+  return "$status"
+}
+
+n=1
+while [ "$n" -le "$runs" ]; do
+  pids=()
+  for ((k = n; k < n + jobs && k <= runs; k++)); do
+    run_one "$k" "$@" &
+    pids+=("$!")
+  done
+  failed=0
+  for pid in "${pids[@]}"; do
+    wait "$pid" || failed=1
+  done
+  [ "$failed" -eq 0 ] || exit 1
+  n=$((n + jobs))
 done
 echo "all $runs runs passed with every core busy"
