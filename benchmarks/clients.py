@@ -75,10 +75,13 @@ class AppClient(Client):
         sound_env: dict[str, str],
         timings: Path | None = None,
         block_ms: int | None = None,
+        *,
+        preroll_ms: int | None = None,
     ) -> None:
         self._dir = Path(tempfile.mkdtemp(prefix="vl-bench-app-"))
         self.timings = timings
         self.block_ms = block_ms
+        self.preroll_ms = preroll_ms
         self.env = {
             **sound_env,
             "DISPLAY": display,
@@ -86,7 +89,11 @@ class AppClient(Client):
             "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring",
             "HOME": str(self._dir),
             "XDG_CONFIG_HOME": str(self._dir / "config"),
+            # Its own runtime folder, so its single-instance socket never meets another app's (a user's running
+            # app, or a benchmark app left over); the sound server is found through PULSE_SERVER.
+            "XDG_RUNTIME_DIR": str(self._dir / "runtime"),
         }
+        (self._dir / "runtime").mkdir(mode=0o700)
         self.env.pop("QT_QPA_PLATFORM", None)  # a real X window, not offscreen
         if timings is not None:
             self.env["VOICELIVE_AUDIO_TIMINGS"] = str(timings)  # the app's opt-in callback timings
@@ -95,8 +102,10 @@ class AppClient(Client):
 
     def start(self) -> None:
         """Launch; returns once the window is shown, placed and focused (not yet connected)."""
-        if self.block_ms is not None:
-            (self._dir / "settings.toml").write_text(f"[audio]\nblock_ms = {self.block_ms}\n")
+        audio = {"block_ms": self.block_ms, "preroll_ms": self.preroll_ms}
+        lines = [f"{key} = {value}\n" for key, value in audio.items() if value is not None]
+        if lines:
+            (self._dir / "settings.toml").write_text("[audio]\n" + "".join(lines))
         self.launched_at = time.monotonic()
         self.proc = subprocess.Popen(
             [
@@ -119,21 +128,29 @@ class AppClient(Client):
             stderr=open(self._dir / "app.log", "w"),  # noqa: SIM115 - the child owns it
             text=True,
         )
+        try:
+            self._place_window()
+        except BaseException:
+            self.stop()  # an app left running would also take the next launch over through its single instance
+            raise
+
+    def _place_window(self) -> None:
         deadline = time.monotonic() + 30
         while not self.window:
             if time.monotonic() > deadline or self.proc.poll() is not None:
                 raise RuntimeError(f"the app's window did not appear; log: {self.log_tail()}")
             time.sleep(0.1)
-            with contextlib.suppress(subprocess.CalledProcessError, IndexError):
-                self.window = self._xdotool("search", "--name", WINDOW_TITLE).split()[0]
+            with contextlib.suppress(subprocess.CalledProcessError, IndexError):  # mapped, so it can take focus
+                self.window = self._xdotool("search", "--onlyvisible", "--name", WINDOW_TITLE).split()[0]
         self._xdotool("windowmove", self.window, "0", "0")
         self._xdotool("windowsize", self.window, "1100", "760")
-        for attempt in range(5):  # no window manager: focus it ourselves (refused now and then on a busy X server)
+        deadline = time.monotonic() + 10
+        while True:  # no window manager: focus it ourselves (a busy X server refuses now and then)
             try:
                 self._xdotool("windowfocus", "--sync", self.window)
                 break
             except subprocess.CalledProcessError:
-                if attempt == 4:
+                if time.monotonic() > deadline:
                     raise
                 time.sleep(0.2)
         # Click into the chat, away from the text field, where Space would type instead of talk.

@@ -17,6 +17,8 @@ One session per client per run:
 5. while the answer plays, key down again (barge-in), hold, let go, ``--barge-ins`` times: key down to the
    last audible sample recorded from the speaker.
 6. once the last answer has finished playing, VmRSS.
+Then, per run, one more app session with the pre-roll off (the microphone closes between turns): idle CPU only.
+Each CPU window also records every thread's share and wake-ups ("threads" in the report).
 The app's launch to first paint comes from benchmarks/startup.py. Everything goes to
 benchmarks/results/compare.json.
 """
@@ -197,6 +199,19 @@ class Session:
             self._stop_pinger()
             client.stop()
 
+    def run_idle_only(self) -> None:
+        """Launch, wait until configured, measure idle CPU only (``cpu_idle_preroll_off_percent``), stop."""
+        client, proxy = self.client, self.proxy
+        client.start()
+        try:
+            update = proxy.wait_for("session.update", client.launched_at, 30, "up")
+            if update is None or proxy.wait_for("session.updated", update.at, 10, "down") is None:
+                raise RuntimeError(f"{client.name} did not configure its session")
+            time.sleep(self.args.settle)
+            self._sample("cpu_idle_preroll_off_percent", self._cpu(self.args.window, "idle_preroll_off"))
+        finally:
+            client.stop()
+
     def _cpu(self, seconds: float, phase: str) -> float:
         """The process's CPU over ``seconds``; its threads' shares go to the ``threads_<phase>`` samples."""
         window = procfs.CpuWindow(self.client.pid).start()
@@ -349,6 +364,8 @@ HOW = {
     "window / wall time; % of one core; client process only (the emulator and proxy are other processes). "
     "The app renders its level meter meanwhile; the baseline renders nothing.",
     "cpu_idle_percent": "connected, mic open, nothing happening; same reading over the window.",
+    "cpu_idle_preroll_off_percent": "app only, one more session per run with the pre-roll set to 0 ms (the "
+    "microphone then closes between turns): connected, nothing happening; same reading over the window.",
     "key_up_to_commit_ms": "key up (app: `xdotool keyup space` has returned, so the X server has the key; the "
     "~15 ms xdotool takes to start are left out; baseline: just before `up` is written to its stdin) to the "
     "proxy reading `input_audio_buffer.commit`. One from the streamed turn and one per barge-in turn. The app "
@@ -526,6 +543,21 @@ def main() -> None:
                     baseline_callbacks.append(json.loads(timings.read_text()))
                 elif timings.exists():
                     app_callbacks.extend(json.loads(line) for line in timings.read_text().splitlines())
+            log(f"run {run + 1}/{args.runs}: app, idle with the pre-roll off")
+            quiet = Session(
+                AppClient(services["app"].proxy.endpoint, xvfb.display, pulse.env, preroll_ms=0),
+                services["app"],
+                pulse,
+                args,
+            )
+            try:
+                quiet.run_idle_only()
+            except Exception as exc:
+                errors.append(f"app (pre-roll off) run {run + 1}: {type(exc).__name__}: {exc}")
+                log(errors[-1])
+            errors.extend(quiet.errors)
+            for key, values in quiet.figures.items():
+                samples["app"].setdefault(key, []).extend(values)
     finally:
         for service in services.values():
             service.stop()
@@ -552,7 +584,11 @@ def main() -> None:
     report["threads"] = {
         "how": THREADS_HOW,
         **{
-            name: {phase: _thread_medians(samples[name].get(f"threads_{phase}", [])) for phase in ("idle", "streaming")}
+            name: {
+                phase: _thread_medians(samples[name].get(f"threads_{phase}", []))
+                for phase in ("idle", "streaming", "idle_preroll_off")
+                if samples[name].get(f"threads_{phase}")
+            }
             for name in samples
         },
     }
