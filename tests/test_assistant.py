@@ -10,7 +10,8 @@ from typing import Any
 import numpy as np
 
 from tests.helpers import Core, build_core, target, until
-from voicelive_desktop.assistant_events import AudioStatus, LatencyMeasured, TurnState
+from voicelive_desktop.assistant import LEVEL_EVERY_S
+from voicelive_desktop.assistant_events import AudioStatus, LatencyMeasured, LevelChanged, TurnState
 from voicelive_desktop.audio.capture import Capture
 from voicelive_desktop.conversation.transcript import Role
 from voicelive_desktop.devtools.speech import heard_until_ms, loud_ms
@@ -74,6 +75,10 @@ async def test_a_spoken_turn_is_heard_answered_and_played(
     assert loud_ms(played) > 1000, "the answer was not heard from the speaker"
     assert events.of(LatencyMeasured) and 0 < events.of(LatencyMeasured)[0].ms < 5000
     assert _sent_audio_bytes(emulator) >= len(speech_pcm) + 2 * 24000 * 300 // 1000, "speech and pre-roll"
+    levels = [e.level for e in events.of(LevelChanged)]
+    assert levels and max(level.rms_db for level in levels) > -35, "the meter showed the speech"
+    turn_s = _sent_audio_bytes(emulator) / (2 * 24000)
+    assert len(levels) <= turn_s / LEVEL_EVERY_S + 2, "no more levels than the meter can show"
 
 
 async def test_pressing_while_the_answer_plays_cuts_it_where_it_was_heard(

@@ -36,7 +36,8 @@ from .assistant_events import (
 )
 from .audio.backend import AudioProblem
 from .audio.capture import Capture
-from .audio.values import Level
+from .audio.levels import measure
+from .audio.ring import Frames
 from .conversation.transcript import Conversation, Message, Role
 from .microphone import Microphone
 from .tasks import finish
@@ -85,7 +86,7 @@ class _Utterance(_UserTurn):
 
     sent_to: VoiceLiveSession | None = None
     sent_bytes: int = 0
-    loudest_db: float = -96.0  # the loudest block heard: a tap with nothing said is not sent
+    heard_sound: bool = False  # a block peaked above SILENCE_PEAK_DB: a tap with nothing said is not sent
     started: bool = False  # the microphone is open and the turn began
     released: bool = False
     task: asyncio.Task[None] | None = None
@@ -121,7 +122,7 @@ class Assistant:
         self.mic = microphone
         self.playback = microphone.playback if microphone is not None else None
         if microphone is not None and microphone.capture is not None:
-            microphone.capture.on_level = self._level
+            microphone.capture.on_block = self._block
         if self.playback is not None:
             self.playback.on_drained = self._drained
         self._clock = clock
@@ -185,11 +186,22 @@ class Assistant:
         due = self._answering or self._queue or self._awaiting or (self.session and self.session.response_pending)
         self._set_turn(TurnState.THINKING if due else TurnState.IDLE)
 
-    def _level(self, level: Level) -> None:
-        if self._utterance is not None:
-            self._utterance.loudest_db = max(self._utterance.loudest_db, level.peak_db)
+    def _block(self, frames: Frames) -> None:
+        """A block of the turn's audio: metered when the level meter is due, and until the turn heard a sound.
+
+        Once someone speaks, most blocks are not metered at all (they arrive 50 times a second; the meter shows
+        about 30 levels a second).
+        """
+        utterance = self._utterance
+        listening = utterance is not None and not utterance.heard_sound
         now = self._clock()
-        if now - self._level_at >= LEVEL_EVERY_S:
+        due = now - self._level_at >= LEVEL_EVERY_S
+        if not (due or listening):
+            return
+        level = measure(frames)
+        if utterance is not None and level.peak_db >= SILENCE_PEAK_DB:
+            utterance.heard_sound = True
+        if due:
             self._level_at = now
             self._emit(LevelChanged(level))
 
@@ -417,7 +429,7 @@ class Assistant:
         if self.mic is not None:
             self.mic.after_turn()
         rate = self.session.config.input_sample_rate if self.session is not None else 24000
-        silent = utterance.loudest_db < SILENCE_PEAK_DB
+        silent = not utterance.heard_sound
         if silent or len(utterance.audio) * 1000 // (2 * rate) < MIN_COMMIT_MS:
             if self.session is not None:
                 self.session.commit_turn(0)  # clears the buffer; nothing to answer

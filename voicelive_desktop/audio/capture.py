@@ -5,7 +5,8 @@ beyond that time stamp, logs nothing, takes no lock and does not wake the event 
 releases and re-takes the GIL, which cost up to milliseconds per callback when the GUI thread was busy). While
 a turn runs, the sender sleeps until just after the device's next block is due by the device's own clock (the
 time of the last callback plus one block), so a block goes out within a millisecond or two of its arrival,
-with one timer per block and nothing more. Resampling, metering and framing the turn happen there.
+with one timer per block and nothing more. Resampling and framing the turn happen there; the listener
+(``on_block``) meters what it needs.
 """
 
 from __future__ import annotations
@@ -20,10 +21,8 @@ import numpy as np
 import soxr
 
 from .backend import AudioProblem
-from .levels import measure
-from .ring import FrameRing
+from .ring import FrameRing, Frames
 from .stream import StreamEnd
-from .values import Level
 
 #: How long after a block is due by the device's clock the sender looks for it (the loop's timers have
 #: millisecond resolution and the callbacks some jitter).
@@ -43,7 +42,8 @@ class Capture(StreamEnd):
         block_ms: PortAudio block length.
         preroll_ms: audio from before the key went down that is sent first.
         tail_ms: audio captured after the key came up.
-        on_level: called on the loop with each chunk's level, while a turn runs.
+        on_block: called on the loop with each chunk of the turn (frames at the session rate, valid during the
+            call only), e.g. to meter it.
         on_problem: called on the loop with audio problems.
     """
 
@@ -55,13 +55,13 @@ class Capture(StreamEnd):
         block_ms: int = 20,
         preroll_ms: int = 300,
         tail_ms: int = 200,
-        on_level: Callable[[Level], None] | None = None,
+        on_block: Callable[[Frames], None] | None = None,
         on_problem: Callable[[AudioProblem], None] = lambda problem: None,
     ) -> None:
         self.block_ms = block_ms
         self.preroll_ms = preroll_ms
         self.tail_ms = tail_ms
-        self.on_level = on_level
+        self.on_block = on_block
         self.stream = self._managed_stream(sd, "input", rate=rate, block_ms=block_ms, on_problem=on_problem)
         self._ring = FrameRing(rate * 4)
         self._scratch = np.zeros(rate * 4, dtype=np.int16)
@@ -130,8 +130,8 @@ class Capture(StreamEnd):
                 chunk = self._scratch[:n]
                 if resampler is not None:
                     chunk = resampler.resample_chunk(chunk, last=last)
-                if self.on_level is not None and n:
-                    self.on_level(measure(chunk))
+                if self.on_block is not None and n:
+                    self.on_block(chunk)
                 if chunk.size:
                     yield chunk.tobytes()
                 continue
