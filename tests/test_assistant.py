@@ -105,7 +105,8 @@ async def test_pressing_while_the_answer_plays_cuts_it_where_it_was_heard(
         b"".join(base64.b64decode(e["delta"]) for e in emulator.last().sent if e["type"] == "response.audio.delta"),
         np.int16,
     )
-    heard = heard_until_ms(answer_pcm, played)  # the answer's audio up to where the speaker fell silent
+    heard, match = heard_until_ms(answer_pcm, played)  # the answer's audio up to where the speaker fell silent
+    assert match > 0.8, f"what the speaker played was not found in the answer ({match:.2f})"
     assert abs(truncate["audio_end_ms"] - heard) <= 60, f"cut at {truncate['audio_end_ms']} ms, heard {heard} ms"
     assert assistant.playback is not None
     still_sounding_ms = assistant.playback.output_latency_s * 1000  # what was already in the device

@@ -40,7 +40,7 @@ def best_alignment(source: npt.NDArray[np.int16], captured: npt.NDArray[np.int16
     size = 1 << (n - 1).bit_length()
     corr = np.fft.irfft(np.fft.rfft(a, size) * np.conj(np.fft.rfft(b, size)), size)
     lag = int(np.argmax(corr))
-    if lag > size // 2:
+    if lag > size - len(b):  # indices past the last lag at which ``captured`` still overlaps: negative lags
         lag -= size
     x, y = (a[lag:], b) if lag >= 0 else (a, b[-lag:])
     m = min(len(x), len(y))
@@ -51,19 +51,37 @@ def best_alignment(source: npt.NDArray[np.int16], captured: npt.NDArray[np.int16
 
 def heard_until_ms(
     source: npt.NDArray[np.int16], played: npt.NDArray[np.int16], tail_ms: int = 400, rate: int = RATE
-) -> float:
-    """How far into ``source`` (ms) the recording ``played`` got: where its last ``tail_ms`` of sound is found.
+) -> tuple[float, float]:
+    """How far into ``source`` (ms) the recording ``played`` got, and how well that was matched (0..1).
 
-    Unlike the time from the first to the last audible sample, this does not count the silence a busy machine
-    inserts when the speaker runs dry (an underrun delays the rest of the audio; it does not skip any).
+    The end of what was played (its last ``tail_ms`` of sound, from after its last stretch of digital silence)
+    is looked for in ``source`` by normalised cross-correlation. Unlike the time from the first to the last
+    audible sample, this does not count the silence a busy machine inserts when the speaker runs dry (an
+    underrun delays the rest of the audio; it skips none). A source that repeats itself exactly (the emulator's
+    tone fallback) can match at the wrong repeat: use speech.
     """
-    loud = np.flatnonzero(np.abs(played) > 500)
+    loud = np.flatnonzero(np.abs(played.astype(np.int32)) > 500)
     if loud.size == 0:
-        return 0.0
+        return 0.0, 0.0
     end = int(loud[-1]) + 1
-    tail = played[max(0, end - rate * tail_ms // 1000) : end]
-    lag, _ = best_alignment(source, tail)
-    return (lag + len(tail)) * 1000 / rate
+    start = max(0, end - rate * tail_ms // 1000)
+    quiet = np.abs(played[start:end].astype(np.int32)) <= 8
+    run = rate // 50  # 20 ms of digital silence: an underrun (or a pause) inside the tail
+    silent_runs = np.flatnonzero(np.convolve(quiet, np.ones(run, dtype=np.int32), "valid") == run)
+    if silent_runs.size and end - (start + int(silent_runs[-1]) + run) >= rate // 10:
+        start += int(silent_runs[-1]) + run  # keep the last 100 ms or more of uninterrupted sound
+    tail = played[start:end].astype(np.float64)
+    m = len(tail)
+    a = source.astype(np.float64)
+    if m == 0 or len(a) < m:
+        return 0.0, 0.0
+    size = 1 << (len(a) + m - 1).bit_length()
+    corr = np.fft.irfft(np.fft.rfft(a, size) * np.conj(np.fft.rfft(tail, size)), size)[: len(a) - m + 1]
+    energy = np.concatenate(([0.0], np.cumsum(a * a)))
+    window = np.sqrt(np.maximum(energy[m:] - energy[:-m], 1e-9))
+    score = corr / (window * max(float(np.sqrt(np.dot(tail, tail))), 1e-9))
+    lag = int(np.argmax(score))
+    return (lag + m) * 1000 / rate, float(score[lag])
 
 
 def dominant_frequency(samples: npt.NDArray[np.int16], rate: int = RATE) -> float:
