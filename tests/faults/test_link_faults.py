@@ -123,8 +123,11 @@ async def test_a_session_that_expires_is_replaced_and_the_conversation_goes_on(
 ) -> None:
     from voicelive_desktop import supervisor
 
-    monkeypatch.setattr(supervisor, "RENEW_BEFORE_S", 6.0)  # the answer (about 5 s of speech) ends well before
-    emulator.options.session_lifetime_s = 8.0
+    # Renewing may start 2 s after connecting. With expires_at announced, the first answer (about 5 s of speech)
+    # must end at a turn boundary before the limit: 12 s leaves room on a busy machine. Without it, the session
+    # runs into its 8 s limit mid-conversation.
+    monkeypatch.setattr(supervisor, "RENEW_BEFORE_S", 10.0 if announced else 6.0)
+    emulator.options.session_lifetime_s = 12.0 if announced else 8.0
     emulator.options.announce_expiry = announced
     app = await fault_app("--api-version", "2026-07-15")
     await app.say("remember the word orchid")
