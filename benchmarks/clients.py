@@ -149,7 +149,7 @@ class AppClient(Client):
             try:
                 self._xdotool("windowfocus", "--sync", self.window)
                 break
-            except subprocess.CalledProcessError:
+            except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.2)

@@ -103,7 +103,8 @@ class ThreadWindow:
 
     def stop(self) -> dict[str, dict[str, float]]:
         """Per thread name (threads of the same name summed): ``cpu_percent`` of one core and
-        ``switches_per_s``, for the threads that used CPU or switched more than once a second."""
+        ``switches_per_s``, for the threads that used CPU or switched more than once a second. A thread that
+        ended during the window is not counted (its CPU shows in the process total only)."""
         after, wall = threads(self.pid), time.monotonic() - self.wall0
         before = self.before or {}
         totals: dict[str, list[float]] = {}

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Run the whole test suite RUNS times (default 10) while another process keeps every core busy, stopping at the
-# first failure. A test that passes only on a quiet machine shows up here.
+# Run the whole test suite RUNS times (default 10) while another process keeps every core busy, stopping after
+# the first failure (with TEST_JOBS=2, once its partner run has ended too). A test that passes only on a quiet
+# machine shows up here.
 #   scripts/test_under_load.sh [RUNS] [pytest arguments...]
 # TEST_JOBS=2 runs two suites at a time (each in its own runtime folder, so their single-instance sockets never
 # meet): each is then also the other's load, and RUNS take half as long.
@@ -10,12 +11,18 @@ cd "$(dirname "$0")/.."
 runs="${1:-10}"
 shift || true
 jobs="${TEST_JOBS:-1}"
+[[ $runs =~ ^[1-9][0-9]*$ ]] || { echo "RUNS must be a whole number of runs, not '$runs'" >&2; exit 2; }
+[[ $jobs =~ ^[1-9][0-9]*$ ]] || { echo "TEST_JOBS must be 1 or more, not '$jobs'" >&2; exit 2; }
 scripts/setup.sh --dev >/dev/null
 export QT_QPA_PLATFORM=offscreen
 mkdir -p .test-under-load
 
 burners=()
-stop_burners() { [ "${#burners[@]}" -eq 0 ] || kill "${burners[@]}" 2>/dev/null || true; }
+runtimes=$(mktemp -d)  # each run's runtime folder goes in here; removed at the end, interrupted or not
+stop_burners() {
+  [ "${#burners[@]}" -eq 0 ] || kill "${burners[@]}" 2>/dev/null || true
+  rm -rf "$runtimes"
+}
 trap stop_burners EXIT
 for _ in $(seq "$(nproc)"); do
   python3 -c "while True: pass" &
@@ -26,7 +33,7 @@ echo "$(nproc) busy loops running; $runs runs of the suite, $jobs at a time"
 run_one() {
   local n="$1" runtime
   shift
-  runtime=$(mktemp -d)
+  runtime=$(mktemp -d -p "$runtimes")
   chmod 700 "$runtime"
   local started status=0
   started=$(date +%s)
