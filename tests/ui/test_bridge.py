@@ -64,3 +64,55 @@ async def test_intents_reach_the_services_and_events_come_back_as_signals(bridge
     bridge.disconnect_session()
     await until(lambda: states[-1].state is ConnState.DISCONNECTED)
     assert not bridge.send_text("not connected: refused, the window keeps it")
+
+
+def _every_event() -> list[tuple[object, str, tuple[object, ...]]]:
+    """One event of each kind the app reports, the signal it must come out of, and what that signal carries."""
+    from datetime import UTC, datetime
+
+    from voicelive_desktop.assistant_events import (
+        AskAgainOffered,
+        AudioStatus,
+        ConversationReplaced,
+        LatencyMeasured,
+        LevelChanged,
+        MessageChanged,
+        TurnChanged,
+    )
+    from voicelive_desktop.audio.values import Level
+    from voicelive_desktop.controller import Notice
+    from voicelive_desktop.voicelive.events import ErrorCategory, ErrorRaised
+
+    view = MessageView("m1", Role.USER, "hi", "hi", True, False, False, "", False, datetime.now(UTC))
+    level = Level(-20.0, -6.0)
+    connection = ConnectionChanged(ConnState.CONNECTED, "here")
+    error = ErrorRaised(ErrorCategory.AUDIO, "No microphone")
+    audio = AudioStatus("Mic", "Speaker", True)
+    state = ControllerState(False, Mode.MANAGED, "gpt-realtime", ("gpt-realtime",))
+    notice = Notice("Using the demo", key="demo")
+    return [
+        (LevelChanged(level), "level_changed", (level,)),
+        (MessageChanged(view), "message_changed", (view,)),
+        (TurnChanged(TurnState.THINKING), "turn_changed", (TurnState.THINKING,)),
+        (connection, "connection_changed", (connection,)),
+        (error, "error", (error,)),
+        (LatencyMeasured(412), "latency_measured", (412,)),
+        (audio, "audio_status", (audio,)),
+        (ConversationReplaced("c1", (view,)), "conversation_replaced", ("c1", (view,))),
+        (AskAgainOffered(True), "ask_again_offered", (True,)),
+        (state, "state_changed", (state,)),
+        (notice, "notice", (notice,)),
+    ]
+
+
+@pytest.mark.parametrize("index", range(11))
+def test_each_kind_of_event_comes_out_of_its_own_signal_only(index: int) -> None:
+    events = _every_event()
+    event, name, carried = events[index]
+    bridge = Bridge()
+    heard: dict[str, list[tuple[object, ...]]] = {}
+    for _, signal_name, _ in events:
+        getattr(bridge, signal_name).connect(lambda *args, n=signal_name: heard.setdefault(n, []).append(args))
+    bridge.deliver(event)
+    bridge.deliver(object())  # something the window does not show: ignored
+    assert heard == {name: [carried]}
