@@ -41,6 +41,20 @@ def test_holding_space_is_one_press_and_one_release_despite_auto_repeat(window: 
     assert seen == ["press", "release"], "a real release counts at once: nothing is waited out"
 
 
+def test_the_hold_key_works_when_nothing_in_the_window_has_the_focus(window: MainWindow) -> None:
+    seen = _recorder(window)
+    focus = QApplication.focusWidget()
+    if focus is not None:
+        focus.clearFocus()
+    assert QApplication.focusWidget() is None  # keys now go to the window itself
+    _key(window, QEvent.Type.KeyPress)
+    for _ in range(5):
+        _key(window, QEvent.Type.KeyPress, repeat=True)
+    assert seen == ["press"]
+    _key(window, QEvent.Type.KeyRelease)
+    assert seen == ["press", "release"]
+
+
 def test_repeats_sent_as_presses_alone_are_ignored_and_the_release_counts_at_once(window: MainWindow) -> None:
     seen = _recorder(window)
     window.chat.setFocus()

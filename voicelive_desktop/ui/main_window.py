@@ -168,10 +168,11 @@ class MainWindow(QMainWindow):
         self.send_button.clicked.connect(self._submit)
         self.talk.held.connect(self.talk_pressed)
         self.talk.let_go.connect(self.talk_released)
-        # Keys go to the focus widget (or to this window when nothing has the focus): the hold key is watched
-        # there. A filter on the whole application would also run Python for each of its timer, paint and
-        # socket events, hundreds a second while a turn streams.
-        self.installEventFilter(self)
+        # Keys go to the focus widget (or to this window when nothing has the focus, or when the focus widget
+        # leaves them): the hold key is watched on the focus widget by an event filter, and here by this window's
+        # own key handlers. A filter runs Python for every event of what it watches, each wrapped for Python
+        # first: on this window that was also its paint and update requests (two per level-meter repaint) and
+        # each auto-repeat's shortcut check; on the whole application, hundreds of events a second more.
         self._watched: QWidget | None = None
         self._watch_focus(None, QApplication.focusWidget())
         app.focusChanged.connect(self._watch_focus)
@@ -350,9 +351,22 @@ class MainWindow(QMainWindow):
         return isinstance(watched, text_input) or isinstance(QApplication.focusWidget(), text_input)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        """The hold key works anywhere in this window except in a text field; auto-repeat is ignored."""
-        if not isinstance(event, QKeyEvent):  # first, and cheap: every event of the application comes through here
+        """The focus widget's key events: the hold key is taken before the widget sees it."""
+        if not isinstance(event, QKeyEvent):  # first, and cheap: every event of the focus widget comes through
             return False
+        return self._hold_key_event(watched, event)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if not self._hold_key_event(self, event):
+            super().keyPressEvent(event)
+
+    def keyReleaseEvent(self, event: QKeyEvent) -> None:
+        if not self._hold_key_event(self, event):
+            super().keyReleaseEvent(event)
+
+    def _hold_key_event(self, watched: QObject, event: QKeyEvent) -> bool:
+        """The hold key works anywhere in this window except in a text field; auto-repeat is ignored. True: the
+        event was the hold key's, and is taken."""
         kind = event.type()
         if kind not in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease):
             return False
