@@ -15,8 +15,8 @@ FULL_SCALE = 32768.0
 def measure(frames: Frames) -> Level:
     """Loudness of ``frames``; silence reads as -96 dBFS.
 
-    It runs for every microphone block: one float copy for the sum of squares, and the peak from the int16
-    extremes (no absolute-value or scaled copies).
+    It runs up to about 30 times a second while the key is held: one float copy for the sum of squares, and the
+    peak from the int16 extremes (no absolute-value or scaled copies).
     """
     if frames.size == 0:
         return Level(SILENCE_DB, SILENCE_DB)
