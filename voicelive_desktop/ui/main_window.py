@@ -171,8 +171,8 @@ class MainWindow(QMainWindow):
         # Keys go to the focus widget (or to this window when nothing has the focus, or when the focus widget
         # leaves them): the hold key is watched on the focus widget by an event filter, and here by this window's
         # own key handlers. A filter runs Python for every event of what it watches, each wrapped for Python
-        # first: on this window that was also its paint and update requests (two per level-meter repaint) and
-        # each auto-repeat's shortcut check; on the whole application, hundreds of events a second more.
+        # first: on this window it would also see its paint and update requests (two per level-meter repaint)
+        # and each auto-repeat's shortcut check; on the whole application, hundreds of events a second more.
         self._watched: QWidget | None = None
         self._watch_focus(None, QApplication.focusWidget())
         app.focusChanged.connect(self._watch_focus)
