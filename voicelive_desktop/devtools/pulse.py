@@ -67,6 +67,10 @@ class PrivatePulse:
                 "--exit-idle-time=-1",
                 "--disallow-exit=yes",
                 "--use-pid-file=yes",
+                # Audio goes through POSIX shared memory, not memfd: with memfd, PulseAudio 16 aborted now and
+                # then ("Cannot send block reference with non-registered memfd ID", then an assertion in
+                # memblock_replace_import; upstream issue 824), the daemon or, through libpulse, the client.
+                "--enable-memfd=no",
                 f"--log-target=file:{self.root}/pulse.log",
             ],
             env=self.run_env(),
