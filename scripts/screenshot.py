@@ -34,7 +34,7 @@ def main() -> int:
             print(f"{tool} is missing: run scripts/setup.sh first", file=sys.stderr)
             return 1
     display = ":87"
-    xvfb = subprocess.Popen(["Xvfb", display, "-screen", "0", "1100x760x24", "-nolisten", "tcp"])
+    xvfb = subprocess.Popen(["Xvfb", display, "-screen", "0", "1100x760x24", "-nolisten", "tcp", "-noreset"])
     pulse = PrivatePulse()
     app = None
     try:

@@ -25,7 +25,9 @@ class Xvfb:
                 raise RuntimeError(f"{tool} is missing: run scripts/setup.sh (xvfb, xdotool, x11-xserver-utils)")
         read_fd, write_fd = os.pipe()
         self.process = subprocess.Popen(
-            ["Xvfb", "-displayfd", str(write_fd), "-nolisten", "tcp", "-screen", "0", size],
+            # -noreset: by default the server resets when its last client leaves, forgetting the key-repeat
+            # settings and refusing the clients that connect meanwhile (xset, a test's second X connection).
+            ["Xvfb", "-displayfd", str(write_fd), "-nolisten", "tcp", "-noreset", "-screen", "0", size],
             pass_fds=(write_fd,),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -41,8 +43,8 @@ class Xvfb:
         self.env = {**os.environ, "DISPLAY": self.display}
         self.env.pop("WAYLAND_DISPLAY", None)
         self.env.pop("QT_QPA_PLATFORM", None)  # a real X window, not offscreen
-        # A held key repeats quickly: one second brings many repeats. (On a busy machine a fresh server has
-        # refused an X client now and then: the settings are tried again.)
+        # A held key repeats quickly: one second brings many repeats. (Should a busy server refuse a client,
+        # the settings are tried again.)
         for attempt in range(5):
             try:
                 self.run("xset", "r", "on")
