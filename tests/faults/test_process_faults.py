@@ -17,6 +17,7 @@ from typing import Any
 
 from tests.helpers import API_KEY, Locker, until
 from voicelive_desktop.conversation.transcript import Role
+from voicelive_desktop.devtools.speech import loud_ms
 from voicelive_desktop.devtools.xserver import Xvfb
 from voicelive_desktop.emulator import Emulator
 from voicelive_desktop.recorder import CUT_BY_EXIT
@@ -69,6 +70,12 @@ async def _launch_in_x(
     return xvfb, app
 
 
+def _played_then_quiet(samples: Any, quiet_s: float = 1.0) -> bool:
+    """Something sounded at the speaker, and nothing has for the last ``quiet_s`` (24 kHz recording)."""
+    tail = int(24000 * quiet_s)
+    return len(samples) > tail and loud_ms(samples) > 0 and loud_ms(samples[-tail:]) == 0
+
+
 async def _type_line(xvfb: Xvfb, text: str) -> None:
     """Type ``text`` into the focused window and press Return."""
     await asyncio.to_thread(xvfb.run, "xdotool", "type", "--delay", "20", text)
@@ -109,11 +116,14 @@ async def test_kill_9_of_the_app_mid_answer_then_relaunch(
 ) -> None:
     emulator.options.pace.realtime_factor = 0.5  # a long, slow answer: the kill lands while it streams
     xvfb, app = await _launch_in_x(emulator, pulse, tmp_path)
+    speaker = pulse.record()
     try:
         for text in ("a first question", "tell me about the sea"):
             await _type_line(xvfb, text)
             if text == "a first question":
                 await until(lambda: any(e["type"] == "response.done" for e in emulator.last().sent), 60)
+                # Typing while an answer plays cuts it: the next question waits until this one has been heard.
+                await until(lambda: _played_then_quiet(speaker.samples()), 60)
                 emulator.options.pace.realtime_factor = 0.25
 
         def second_answer_streaming() -> bool:
@@ -126,6 +136,7 @@ async def test_kill_9_of_the_app_mid_answer_then_relaunch(
         os.kill(app.pid, signal.SIGKILL)
         await asyncio.to_thread(app.wait, 10)
     finally:
+        speaker.stop()
         if app.poll() is None:
             app.kill()
         xvfb.stop()
