@@ -32,13 +32,18 @@ def tone(freq: float, seconds: float, amplitude: float = 0.4, rate: int = RATE) 
     return (amplitude * 32767 * np.sin(2 * np.pi * freq * t)).astype(np.int16).tobytes()
 
 
+def _cross_correlation(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """sum(a[k + n] * b[n]) for every lag k, by FFT: lags 0.. first, negative lags wrapped to the end."""
+    size = 1 << (len(a) + len(b) - 1).bit_length()
+    return np.fft.irfft(np.fft.rfft(a, size) * np.conj(np.fft.rfft(b, size)), size)
+
+
 def best_alignment(source: npt.NDArray[np.int16], captured: npt.NDArray[np.int16]) -> tuple[int, float]:
     """Offset of ``captured`` inside ``source`` (or vice versa, negative) and the normalized correlation there."""
     a = source.astype(np.float64)
     b = captured.astype(np.float64)
-    n = len(a) + len(b)
-    size = 1 << (n - 1).bit_length()
-    corr = np.fft.irfft(np.fft.rfft(a, size) * np.conj(np.fft.rfft(b, size)), size)
+    corr = _cross_correlation(a, b)
+    size = len(corr)
     lag = int(np.argmax(corr))
     if lag > size - len(b):  # indices past the last lag at which ``captured`` still overlaps: negative lags
         lag -= size
@@ -75,8 +80,7 @@ def heard_until_ms(
     a = source.astype(np.float64)
     if m == 0 or len(a) < m:
         return 0.0, 0.0
-    size = 1 << (len(a) + m - 1).bit_length()
-    corr = np.fft.irfft(np.fft.rfft(a, size) * np.conj(np.fft.rfft(tail, size)), size)[: len(a) - m + 1]
+    corr = _cross_correlation(a, tail)[: len(a) - m + 1]  # the lags at which the tail lies wholly inside
     energy = np.concatenate(([0.0], np.cumsum(a * a)))
     window = np.sqrt(np.maximum(energy[m:] - energy[:-m], 1e-9))
     score = corr / (window * max(float(np.sqrt(np.dot(tail, tail))), 1e-9))
