@@ -48,7 +48,7 @@ from voicelive_desktop.devtools.pulse import PrivatePulse, StampedRecording, sta
 from . import procfs
 from .clients import AppClient, BaselineClient, Client, Xvfb
 from .markers import chirp, find_markers, marker_train, match_markers, sample_times, silence_after
-from .wire_proxy import WireProxy
+from .wire_proxy import WireEvent, WireProxy
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = (
@@ -183,12 +183,10 @@ class Session:
 
     def run(self) -> None:
         """Launch, measure, stop (the client is stopped whatever happens)."""
-        client, proxy, args = self.client, self.proxy, self.args
+        client, args = self.client, self.args
         client.start()
         try:
-            update = proxy.wait_for("session.update", client.launched_at, 30, "up")
-            if update is None or proxy.wait_for("session.updated", update.at, 10, "down") is None:
-                raise RuntimeError(f"{client.name} did not configure its session")
+            update = self._configured()
             self._sample("launch_to_session_update_ms", (update.at - client.launched_at) * 1000)
             time.sleep(args.settle)
             self._sample("cpu_idle_percent", self._cpu(args.window, "idle"))
@@ -204,16 +202,22 @@ class Session:
 
     def run_idle_only(self) -> None:
         """Launch, wait until configured, measure idle CPU only (``cpu_idle_preroll_off_percent``), stop."""
-        client, proxy = self.client, self.proxy
+        client = self.client
         client.start()
         try:
-            update = proxy.wait_for("session.update", client.launched_at, 30, "up")
-            if update is None or proxy.wait_for("session.updated", update.at, 10, "down") is None:
-                raise RuntimeError(f"{client.name} did not configure its session")
+            self._configured()
             time.sleep(self.args.settle)
             self._sample("cpu_idle_preroll_off_percent", self._cpu(self.args.window, "idle_preroll_off"))
         finally:
             client.stop()
+
+    def _configured(self) -> WireEvent:
+        """The client's ``session.update`` on the wire, once the service has answered it; raises if not."""
+        client, proxy = self.client, self.proxy
+        update = proxy.wait_for("session.update", client.launched_at, 30, "up")
+        if update is None or proxy.wait_for("session.updated", update.at, 10, "down") is None:
+            raise RuntimeError(f"{client.name} did not configure its session")
+        return update
 
     def _cpu(self, seconds: float, phase: str) -> float:
         """The process's CPU over ``seconds``; its threads' shares go to the ``threads_<phase>`` samples."""
