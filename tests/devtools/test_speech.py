@@ -37,6 +37,25 @@ def test_underrun_silence_does_not_count_as_heard(answer: np.ndarray) -> None:
     assert abs(heard_ms - (int(loud[-1]) + 1) * 1000 / RATE) <= 2
 
 
+@pytest.mark.parametrize("glitch", ["dropped", "repeated", "silent"])
+@pytest.mark.parametrize("before_end_ms", [60, 150, 300])
+def test_a_glitch_near_the_end_still_finds_where_playback_stopped(
+    answer: np.ndarray, glitch: str, before_end_ms: int
+) -> None:
+    cut = RATE * 2
+    heard = answer[:cut]
+    at, n = cut - RATE * before_end_ms // 1000, RATE * 15 // 1000  # 15 ms, as a late audio callback loses
+    pieces = {
+        "dropped": [heard[:at], heard[at + n :]],
+        "repeated": [heard[:at], heard[at - n :]],
+        "silent": [heard[:at], np.zeros(n, dtype=np.int16), heard[at:]],
+    }
+    heard_ms, match = heard_until_ms(answer, np.concatenate(pieces[glitch]))
+    loud = np.flatnonzero(np.abs(heard.astype(np.int32)) > 500)
+    assert match > 0.9
+    assert abs(heard_ms - (int(loud[-1]) + 1) * 1000 / RATE) <= 15 + 2
+
+
 def test_nothing_played_was_heard_nowhere(answer: np.ndarray) -> None:
     assert heard_until_ms(answer, np.zeros(RATE, dtype=np.int16)) == (0.0, 0.0)
 

@@ -162,13 +162,15 @@ class PrivatePulse:
         """Remove a device added with :meth:`add_sink`."""
         self.pactl("unload-module", module)
 
-    def play(self, pcm16: bytes, device: str = "micfeed") -> subprocess.Popen[bytes]:
+    def play(self, pcm16: bytes, device: str = "micfeed", buffer_ms: int = 300) -> subprocess.Popen[bytes]:
         """Start playing mono 24 kHz PCM16 into ``device`` (the virtual microphone by default); returns at once.
 
-        ``wait()`` on the returned process waits until the sound has been handed to the server.
+        ``wait()`` on the returned process waits until the server has played the sound to its end. The server
+        holds up to ``buffer_ms`` of it ahead: a person's voice does not stop when a busy machine stalls a
+        process, and with too small a buffer a stalled player (or server) would put silence into the sound.
         """
         proc = subprocess.Popen(
-            ["pacat", "--playback", *_PACAT_FORMAT, "--latency-msec=20", "-d", device],
+            ["pacat", "--playback", *_PACAT_FORMAT, f"--latency-msec={buffer_ms}", "-d", device],
             stdin=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             env=self.run_env(),

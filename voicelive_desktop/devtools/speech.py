@@ -61,9 +61,11 @@ def heard_until_ms(
 
     The end of what was played (its last ``tail_ms`` of sound, from after its last stretch of digital silence)
     is looked for in ``source`` by normalised cross-correlation. Unlike the time from the first to the last
-    audible sample, this does not count the silence a busy machine inserts when the speaker runs dry (an
-    underrun delays the rest of the audio; it skips none). A source that repeats itself exactly (the emulator's
-    tone fallback) can match at the wrong repeat: use speech.
+    audible sample, this does not count the silence a busy machine inserts when the speaker runs dry. A glitch
+    inside the tail (a piece dropped or played twice) lowers the match of the whole tail, so its last half,
+    quarter... (down to 50 ms) are tried in turn until one matches well; the position found is then off by at
+    most the glitch's length. A source that repeats itself exactly (the emulator's tone fallback) can match at
+    the wrong repeat: use speech.
     """
     loud = np.flatnonzero(np.abs(played.astype(np.int32)) > 500)
     if loud.size == 0:
@@ -75,17 +77,23 @@ def heard_until_ms(
     silent_runs = np.flatnonzero(np.convolve(quiet, np.ones(run, dtype=np.int32), "valid") == run)
     if silent_runs.size and end - (start + int(silent_runs[-1]) + run) >= rate // 10:
         start += int(silent_runs[-1]) + run  # keep the last 100 ms or more of uninterrupted sound
-    tail = played[start:end].astype(np.float64)
-    m = len(tail)
     a = source.astype(np.float64)
-    if m == 0 or len(a) < m:
-        return 0.0, 0.0
-    corr = _cross_correlation(a, tail)[: len(a) - m + 1]  # the lags at which the tail lies wholly inside
     energy = np.concatenate(([0.0], np.cumsum(a * a)))
-    window = np.sqrt(np.maximum(energy[m:] - energy[:-m], 1e-9))
-    score = corr / (window * max(float(np.sqrt(np.dot(tail, tail))), 1e-9))
-    lag = int(np.argmax(score))
-    return (lag + m) * 1000 / rate, float(score[lag])
+    best = (0.0, 0.0)
+    m = end - start
+    while m >= rate // 20:  # the whole tail first, then its last half, quarter...: a glitch splits it
+        tail = played[end - m : end].astype(np.float64)
+        if len(a) >= m:
+            corr = _cross_correlation(a, tail)[: len(a) - m + 1]  # the lags at which the tail lies wholly inside
+            window = np.sqrt(np.maximum(energy[m:] - energy[:-m], 1e-9))
+            score = corr / (window * max(float(np.sqrt(np.dot(tail, tail))), 1e-9))
+            lag = int(np.argmax(score))
+            found = ((lag + m) * 1000 / rate, float(score[lag]))
+            if found[1] >= 0.9:
+                return found
+            best = max(best, found, key=lambda f: f[1])
+        m //= 2
+    return best
 
 
 def dominant_frequency(samples: npt.NDArray[np.int16], rate: int = RATE) -> float:
