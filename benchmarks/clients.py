@@ -24,7 +24,7 @@ from voicelive_desktop.devtools.xserver import Xvfb
 
 ROOT = Path(__file__).resolve().parent.parent
 WINDOW_TITLE = "^Voice Live$"
-__all__ = ["AppClient", "BaselineClient", "Client", "Xvfb"]
+__all__ = ["AppClient", "BaselineClient", "Client", "OpenMicClient", "Xvfb"]
 
 
 class Client:
@@ -239,4 +239,38 @@ class BaselineClient(Client):
         if self.proc.poll() is None:
             with contextlib.suppress(BrokenPipeError):
                 self._say("quit")
+        self._wait_exit()
+
+
+class OpenMicClient(Client):
+    """``python -m benchmarks.open_mic``: no client at all, only a microphone held open (the idle CPU's floor)."""
+
+    name = "open-mic"
+
+    def __init__(self, sound_env: dict[str, str], block_ms: int) -> None:
+        self.env = dict(sound_env)
+        self.block_ms = block_ms
+
+    def start(self) -> None:
+        """Launch; returns once the stream is open."""
+        self.launched_at = time.monotonic()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.open_mic", "--block-ms", str(self.block_ms)],
+            env=self.env,
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline().strip()
+        if line != "ready":
+            self._wait_exit()
+            raise RuntimeError(f"the open microphone did not start: {line!r}")
+
+    def stop(self) -> None:
+        """Close its stdin: it closes the stream and exits."""
+        with contextlib.suppress(BrokenPipeError):
+            assert self.proc.stdin is not None
+            self.proc.stdin.close()
         self._wait_exit()

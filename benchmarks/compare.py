@@ -17,7 +17,9 @@ One session per client per run:
 5. while the answer plays, key down again (barge-in), hold, let go, ``--barge-ins`` times: key down to the
    last audible sample recorded from the speaker.
 6. once the last answer has finished playing, VmRSS.
-Then, per run, one more app session with the pre-roll off (the microphone closes between turns): idle CPU only.
+Then, per run, one more app session with the pre-roll off (the microphone closes between turns): idle CPU only;
+and, as the floor under both idle figures, a process that only holds the microphone open (benchmarks/open_mic.py)
+at each client's block.
 Each CPU window also records every thread's share and wake-ups ("threads" in the report).
 The app's launch to first paint comes from benchmarks/startup.py. Everything goes to
 benchmarks/results/compare.json.
@@ -46,7 +48,7 @@ import numpy as np
 from voicelive_desktop.devtools.pulse import PrivatePulse, StampedRecording, stamped_stream
 
 from . import procfs
-from .clients import AppClient, BaselineClient, Client, Xvfb
+from .clients import AppClient, BaselineClient, Client, OpenMicClient, Xvfb
 from .markers import chirp, find_markers, marker_train, match_markers, sample_times, silence_after
 from .wire_proxy import WireEvent, WireProxy
 
@@ -211,6 +213,15 @@ class Session:
         finally:
             client.stop()
 
+    def run_open_only(self) -> None:
+        """Launch a client that needs no service (the open microphone), settle, measure CPU, stop."""
+        self.client.start()
+        try:
+            time.sleep(self.args.settle)
+            self._sample("cpu_open_mic_floor_percent", self._cpu(self.args.window, "open_mic_floor"))
+        finally:
+            self.client.stop()
+
     def _configured(self) -> WireEvent:
         """The client's ``session.update`` on the wire, once the service has answered it; raises if not."""
         client, proxy = self.client, self.proxy
@@ -373,6 +384,10 @@ HOW = {
     "cpu_idle_percent": "connected, mic open, nothing happening; same reading over the window.",
     "cpu_idle_preroll_off_percent": "app only, one more session per run with the pre-roll set to 0 ms (the "
     "microphone then closes between turns): connected, nothing happening; same reading over the window.",
+    "cpu_open_mic_floor_percent": "neither client: benchmarks/open_mic.py holds the default microphone open "
+    "through the same stack (sounddevice, PortAudio, ALSA's pulse plugin) with an empty callback, at the app's "
+    "microphone block (app column) and at the baseline's 50 ms (baseline column); same reading. The floor under "
+    "each client's idle figure: what an open microphone costs before any of the client's own code runs.",
     "key_up_to_commit_ms": "key up (app: `xdotool keyup space` has returned, so the X server has the key; the "
     "~15 ms xdotool takes to start are left out; baseline: just before `up` is written to its stdin) to the "
     "proxy reading `input_audio_buffer.commit`. One from the streamed turn and one per barge-in turn. The app "
@@ -565,6 +580,16 @@ def main() -> None:
             errors.extend(quiet.errors)
             for key, values in quiet.figures.items():
                 samples["app"].setdefault(key, []).extend(values)
+            for name, block_ms in (("app", args.app_block_ms or 20), ("baseline", 50)):
+                log(f"run {run + 1}/{args.runs}: an open microphone alone, {block_ms} ms blocks ({name}'s floor)")
+                floor = Session(OpenMicClient(pulse.run_env(), block_ms), services[name], pulse, args)
+                try:
+                    floor.run_open_only()
+                except Exception as exc:
+                    errors.append(f"open microphone ({name}) run {run + 1}: {type(exc).__name__}: {exc}")
+                    log(errors[-1])
+                for key, values in floor.figures.items():
+                    samples[name].setdefault(key, []).extend(values)
     finally:
         for service in services.values():
             service.stop()
@@ -593,7 +618,7 @@ def main() -> None:
         **{
             name: {
                 phase: _thread_medians(samples[name].get(f"threads_{phase}", []))
-                for phase in ("idle", "streaming", "idle_preroll_off")
+                for phase in ("idle", "streaming", "idle_preroll_off", "open_mic_floor")
                 if samples[name].get(f"threads_{phase}")
             }
             for name in samples
