@@ -46,6 +46,7 @@ from typing import Any
 import numpy as np
 
 from voicelive_desktop.devtools.pulse import PrivatePulse, StampedRecording, stamped_stream
+from voicelive_desktop.settings import AudioSettings
 
 from . import procfs
 from .clients import AppClient, BaselineClient, Client, OpenMicClient, Xvfb
@@ -501,7 +502,7 @@ def main() -> None:
         "--barge-after", type=float, default=1.0, help="interrupt no sooner than this after answer audio"
     )
     parser.add_argument("--barge-hold", type=float, default=1.0, help="hold the key this long when interrupting")
-    parser.add_argument("--app-block-ms", type=int, help="the app's block size setting (default: the app's, 20)")
+    parser.add_argument("--app-block-ms", type=int, help="the app's block size setting (default: the app's, 40)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "compare.json")
     args = parser.parse_args()
 
@@ -518,7 +519,7 @@ def main() -> None:
         "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "clients": {
             "app": "python -m voicelive_desktop --endpoint <proxy> --model gpt-realtime, API key from the "
-            "environment, fresh settings file (defaults: 20 ms microphone blocks, 10 ms speaker blocks, mic kept "
+            "environment, fresh settings file (defaults: 40 ms microphone blocks, 10 ms speaker blocks, mic kept "
             "open, 300 ms pre-roll, 200 ms release tail; --app-block-ms sets the block setting), real X window on "
             "Xvfb with key auto-repeat on, Space held with xdotool, VOICELIVE_AUDIO_TIMINGS set",
             "baseline": "python -m benchmarks.baseline_client: the Voice Live quickstart's audio pattern (50 ms "
@@ -580,7 +581,7 @@ def main() -> None:
             errors.extend(quiet.errors)
             for key, values in quiet.figures.items():
                 samples["app"].setdefault(key, []).extend(values)
-            for name, block_ms in (("app", args.app_block_ms or 20), ("baseline", 50)):
+            for name, block_ms in (("app", args.app_block_ms or AudioSettings().block_ms), ("baseline", 50)):
                 log(f"run {run + 1}/{args.runs}: an open microphone alone, {block_ms} ms blocks ({name}'s floor)")
                 floor = Session(OpenMicClient(pulse.run_env(), block_ms), services[name], pulse, args)
                 try:
@@ -628,7 +629,7 @@ def main() -> None:
         "note": "each client times its own callbacks during the real sessions above (no load added): the app "
         "through VOICELIVE_AUDIO_TIMINGS (one line per stream opened; the speaker is suspended between answers, "
         "and its pauses are not counted as periods), the baseline with --timings. Block sizes differ (app: "
-        "microphone 20 ms, speaker 10 ms; baseline: 50 ms both), so there is no ratio.",
+        "microphone 40 ms by default, speaker 10 ms; baseline: 50 ms both), so there is no ratio.",
         "app_in_sessions": app_callbacks,
         "baseline_in_sessions": baseline_callbacks,
         "app_reference": _callbacks_reference(),

@@ -43,7 +43,7 @@ def _everything_changed() -> Settings:
     s.model.transcription_model = "whisper-1"
     s.model.transcription_language = "fr-FR"
     s.conversation = settings_module.ConversationSettings(TurnMode.AZURE_SEMANTIC_VAD, 0.3, 800, 200, False, False)
-    s.audio = settings_module.AudioSettings("usb_mic", "usb_headset", 500, 350, 40, False, 16000)
+    s.audio = settings_module.AudioSettings("usb_mic", "usb_headset", 500, 350, 60, False, 16000)
     s.keys.hold_key = "F8"
     s.keys.global_key, s.keys.global_key_enabled = "Ctrl+Alt+Space", False
     s.desktop = settings_module.DesktopSettings(True, False, True, True, True)
