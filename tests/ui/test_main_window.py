@@ -66,6 +66,24 @@ def test_repeats_sent_as_presses_alone_are_ignored_and_the_release_counts_at_onc
     assert seen == ["press", "release"]
 
 
+def test_while_held_the_window_claims_the_key_so_its_repeats_are_never_taken_for_a_shortcut(
+    window: MainWindow,
+) -> None:
+    window.chat.setFocus()
+
+    def claimed() -> bool:
+        override = QKeyEvent(QEvent.Type.ShortcutOverride, Qt.Key.Key_Space, Qt.KeyboardModifier.NoModifier, " ")
+        override.ignore()  # as Qt sends it: accepted means "the focus widget wants this key"
+        QApplication.sendEvent(QApplication.focusWidget() or window, override)
+        return override.isAccepted()
+
+    assert not claimed(), "not held: the key is left to the widgets and their shortcuts"
+    _key(window, QEvent.Type.KeyPress)
+    assert claimed(), "held: each repeat skips Qt's shortcut search"
+    _key(window, QEvent.Type.KeyRelease)
+    assert not claimed()
+
+
 def test_repeats_disguised_as_release_and_press_do_not_end_the_turn(window: MainWindow, qtbot: QtBot) -> None:
     window.release_debounce_ms = RELEASE_DEBOUNCE_MS  # an X server that refused detectable auto-repeat
     seen = _recorder(window)

@@ -368,6 +368,12 @@ class MainWindow(QMainWindow):
         """The hold key works anywhere in this window except in a text field; auto-repeat is ignored. True: the
         event was the hold key's, and is taken."""
         kind = event.type()
+        if self._key_down and event.key() == self.hold_key:  # held: the auto-repeat's 40 or so events a second
+            if kind == QEvent.Type.ShortcutOverride:
+                event.accept()  # the held key is ours, not a shortcut: Qt skips its shortcut search
+                return True
+            if event.isAutoRepeat():
+                return True
         if kind not in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease):
             return False
         if not self.isActiveWindow() or QApplication.activeModalWidget() is not None:
