@@ -512,7 +512,8 @@ def main() -> None:
         "note": NOTE,
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "git_commit": _git("rev-parse", "HEAD"),
-        "git_dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
+        # changed files other than the benchmarks' own results (a re-run rewrites those)
+        "git_dirty": bool(_git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!benchmarks/results")),
         "machine": procfs.machine(),
         "python": platform.python_version(),
         "packages": _versions(),
