@@ -55,6 +55,23 @@ class Client:
         """Ask the client to quit, and make sure it did."""
         raise NotImplementedError
 
+    def _launch_module(self, module: str, *args: str, env: dict[str, str], what: str) -> None:
+        """Start ``python -m module args`` with a stdin to command it, and wait for its ``ready`` line."""
+        self.launched_at = time.monotonic()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", module, *args],
+            env=env,
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline().strip()
+        if line != "ready":
+            self._wait_exit()
+            raise RuntimeError(f"{what} did not start: {line!r}")
+
     def _wait_exit(self) -> None:
         try:
             self.proc.wait(10)
@@ -195,29 +212,8 @@ class BaselineClient(Client):
 
     def start(self) -> None:
         """Launch; returns once it says its session is configured."""
-        self.launched_at = time.monotonic()
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "benchmarks.baseline_client",
-                "--endpoint",
-                self.endpoint,
-                "--model",
-                "gpt-realtime",
-                "--timings",
-                str(self.timings),
-            ],
-            env=self.env,
-            cwd=ROOT,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline().strip()
-        if line != "ready":
-            raise RuntimeError(f"the baseline client did not start: {line!r}")
+        args = ("--endpoint", self.endpoint, "--model", "gpt-realtime", "--timings", str(self.timings))
+        self._launch_module("benchmarks.baseline_client", *args, env=self.env, what="the baseline client")
 
     def _say(self, command: str) -> float:
         assert self.proc.stdin is not None
@@ -253,20 +249,9 @@ class OpenMicClient(Client):
 
     def start(self) -> None:
         """Launch; returns once the stream is open."""
-        self.launched_at = time.monotonic()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "benchmarks.open_mic", "--block-ms", str(self.block_ms)],
-            env=self.env,
-            cwd=ROOT,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
+        self._launch_module(
+            "benchmarks.open_mic", "--block-ms", str(self.block_ms), env=self.env, what="the open microphone"
         )
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline().strip()
-        if line != "ready":
-            self._wait_exit()
-            raise RuntimeError(f"the open microphone did not start: {line!r}")
 
     def stop(self) -> None:
         """Close its stdin: it closes the stream and exits."""
