@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QKeyEvent
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QWidget
 from pytestqt.qtbot import QtBot
 
 from voicelive_desktop.assistant_events import TurnState
@@ -82,6 +82,32 @@ def test_while_held_the_window_claims_the_key_so_its_repeats_are_never_taken_for
     assert claimed(), "held: each repeat skips Qt's shortcut search"
     _key(window, QEvent.Type.KeyRelease)
     assert not claimed()
+
+
+def test_the_release_counts_even_with_a_modifier_pressed_meanwhile(window: MainWindow) -> None:
+    seen = _recorder(window)
+    window.chat.setFocus()
+    _key(window, QEvent.Type.KeyPress)
+    target = QApplication.focusWidget() or window
+    shifted = Qt.KeyboardModifier.ShiftModifier
+    QApplication.sendEvent(target, QKeyEvent(QEvent.Type.KeyPress, Qt.Key.Key_Shift, shifted))
+    QApplication.sendEvent(target, QKeyEvent(QEvent.Type.KeyPress, Qt.Key.Key_Space, shifted, " ", True))
+    QApplication.sendEvent(target, QKeyEvent(QEvent.Type.KeyRelease, Qt.Key.Key_Space, shifted, " "))
+    assert seen == ["press", "release"], "the microphone must not stay live because Shift was down at release"
+
+
+def test_another_window_taking_the_keyboard_ends_the_hold(window: MainWindow, qtbot: QtBot) -> None:
+    seen = _recorder(window)
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=2000)
+    window.chat.setFocus()
+    _key(window, QEvent.Type.KeyPress)
+    other = QWidget()
+    qtbot.addWidget(other)
+    other.show()
+    other.activateWindow()  # alt-tab: the key's release will go to the other window
+    qtbot.waitUntil(lambda: not window.isActiveWindow(), timeout=2000)
+    assert seen == ["press", "release"]
 
 
 def test_repeats_disguised_as_release_and_press_do_not_end_the_turn(window: MainWindow, qtbot: QtBot) -> None:

@@ -368,12 +368,8 @@ class MainWindow(QMainWindow):
         """The hold key works anywhere in this window except in a text field; auto-repeat is ignored. True: the
         event was the hold key's, and is taken."""
         kind = event.type()
-        if self._key_down and event.key() == self.hold_key:  # held: the auto-repeat's 40 or so events a second
-            if kind == QEvent.Type.ShortcutOverride:
-                event.accept()  # the held key is ours, not a shortcut: Qt skips its shortcut search
-                return True
-            if event.isAutoRepeat():
-                return True
+        if self._key_down and event.key() == self.hold_key:
+            return self._held_key_event(kind, event)
         if kind not in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease):
             return False
         if not self.isActiveWindow() or QApplication.activeModalWidget() is not None:
@@ -385,23 +381,38 @@ class MainWindow(QMainWindow):
                     focus.click()
                     return True
             return False
-        if self._typing(watched) and not self._key_down:
+        if self._typing(watched):
             return False
+        if kind == QEvent.Type.KeyPress and not event.isAutoRepeat():
+            log.debug("hold key down")
+            self._key_down = True
+            self.talk_pressed.emit()
+        return True
+
+    def _held_key_event(self, kind: QEvent.Type, event: QKeyEvent) -> bool:
+        """An event of the hold key while it is held: all of them are the hold's, whatever the modifiers, the
+        focus or a dialog opened meanwhile (a release lost there would leave the microphone streaming). The
+        auto-repeat's 40 or so events a second take the shortest path."""
+        if kind == QEvent.Type.ShortcutOverride:
+            event.accept()  # the held key is ours, not a shortcut: Qt skips its shortcut search
+            return True
         if event.isAutoRepeat():
             return True
         if kind == QEvent.Type.KeyPress:
-            if self._release_timer.isActive():
-                self._release_timer.stop()  # a repeat disguised as release+press: still held
-            elif not self._key_down:
-                log.debug("hold key down")
-                self._key_down = True
-                self.talk_pressed.emit()
-            # else: a repeat sent as a press alone (detectable auto-repeat): still held
-        elif self._key_down and not self.release_debounce_ms:
-            self._key_released()
-        elif self._key_down and not self._release_timer.isActive():
-            self._release_timer.start(self.release_debounce_ms)
+            self._release_timer.stop()  # a repeat sent as a press alone, or the press of a disguised pair
+        elif kind == QEvent.Type.KeyRelease:
+            if not self.release_debounce_ms:
+                self._key_released()
+            elif not self._release_timer.isActive():
+                self._release_timer.start(self.release_debounce_ms)  # a real release, unless a press follows
+        else:
+            return False
         return True
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.ActivationChange and self._key_down and not self.isActiveWindow():
+            self._key_released()  # another window took the keyboard: the key's release will not come here
+        super().changeEvent(event)
 
     def _watch_focus(self, _old: QWidget | None, new: QWidget | None) -> None:
         """Move the hold key's filter to the widget that now has the focus (where key events go)."""
