@@ -106,6 +106,20 @@ async def test_release_tail_keeps_the_last_syllable(sd: ModuleType, pulse: Any) 
     assert len(tail) * 1000 // 24000 == 200, "the tail is as long as asked"
 
 
+async def test_the_release_tail_counts_from_the_key_not_from_the_last_block(sd: ModuleType) -> None:
+    capture = Capture(sd, block_ms=40, preroll_ms=0, tail_ms=200)
+    block = np.zeros(24000 * 40 // 1000, dtype=np.int16).tobytes()
+    capture.begin_turn()
+    capture._callback(block, 960, None, None)  # as PortAudio delivers a block
+    await asyncio.sleep(0.03)  # the key comes up 30 ms into the next block: those 30 ms are still in the device
+    capture.release()
+    for _ in range(8):
+        capture._callback(block, 960, None, None)
+    turn = b"".join([chunk async for chunk in capture.turn_audio()])
+    after_key_ms = len(turn) * 1000 / (2 * 24000) - 40
+    assert 200 + 25 <= after_key_ms <= 200 + 40, f"{after_key_ms:.0f} ms after the key came up were kept"
+
+
 async def test_a_device_that_only_runs_at_48khz_is_resampled(sd: ModuleType, pulse: Any, speech_pcm: bytes) -> None:
     class Only48k:
         """The real sounddevice, as seen through a device that refuses every rate but 48 kHz."""

@@ -104,8 +104,14 @@ class Capture(StreamEnd):
         self._stop_at = None
 
     def release(self) -> None:
-        """The key came up: keep capturing ``tail_ms`` more, then the turn's stream ends."""
-        self._stop_at = self._ring.written + self._ms_to_device_frames(self.tail_ms)
+        """The key came up: keep capturing ``tail_ms`` more, then the turn's stream ends.
+
+        The tail counts from the key, not from the last block delivered: what was heard since that block (up to
+        one block) is still in the device, and is part of the turn before the tail starts.
+        """
+        since_block = min(max(time.monotonic() - self.last_block_at, 0.0), self.block_ms / 1000)
+        undelivered = int(self.stream.device_rate * since_block)
+        self._stop_at = self._ring.written + undelivered + self._ms_to_device_frames(self.tail_ms)
 
     async def turn_audio(self) -> AsyncIterator[bytes]:
         """PCM16 at the session rate, chunk by chunk, from the pre-roll to the end of the release tail.
