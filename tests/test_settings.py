@@ -203,3 +203,15 @@ def test_many_saves_at_once_never_fail_and_leave_one_whole_file(tmp_path: Path) 
     assert store.load().model.instructions in {f"version {i}" for i in range(20)}
     assert not store.problems
     assert [p.name for p in tmp_path.iterdir()] == ["settings.toml"], "no temporary file is left behind"
+
+
+def test_a_file_from_before_40_ms_blocks_moves_to_them_and_a_choice_made_since_is_kept(tmp_path: Path) -> None:
+    store = SettingsStore(tmp_path / "settings.toml")
+    store.path.write_text("[audio]\nblock_ms = 20\npreroll_ms = 500\n")  # every older save wrote the old default
+    upgraded = store.load()
+    assert upgraded.audio.block_ms == 40 and upgraded.audio.preroll_ms == 500 and not store.problems
+    upgraded.audio.block_ms = 20  # chosen again, in Settings > Audio
+    store.save(upgraded)
+    assert store.load().audio.block_ms == 20, "a file in the current format is taken as it is"
+    store.path.write_text("[audio]\nblock_ms = 60\n")
+    assert store.load().audio.block_ms == 60, "an old file's own choice is kept"
