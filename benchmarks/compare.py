@@ -584,12 +584,13 @@ def main() -> None:
                 samples["app"].setdefault(key, []).extend(values)
             for name, block_ms in (("app", args.app_block_ms or AudioSettings().block_ms), ("baseline", 50)):
                 log(f"run {run + 1}/{args.runs}: an open microphone alone, {block_ms} ms blocks ({name}'s floor)")
-                floor = Session(OpenMicClient(pulse.run_env(), block_ms), services[name], pulse, args)
+                floor = Session(OpenMicClient(pulse.env, block_ms), services[name], pulse, args)
                 try:
                     floor.run_open_only()
                 except Exception as exc:
                     errors.append(f"open microphone ({name}) run {run + 1}: {type(exc).__name__}: {exc}")
                     log(errors[-1])
+                errors.extend(floor.errors)
                 for key, values in floor.figures.items():
                     samples[name].setdefault(key, []).extend(values)
     finally:

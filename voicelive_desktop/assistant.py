@@ -189,8 +189,9 @@ class Assistant:
     def _block(self, frames: Frames) -> None:
         """A block of the turn's audio: metered when the level meter is due, and until the turn heard a sound.
 
-        Once someone speaks, most blocks are not metered at all (they arrive 50 times a second; the meter shows
-        about 30 levels a second).
+        Once someone speaks, blocks that come sooner than :data:`LEVEL_EVERY_S` after the last level are not
+        metered at all (with 20 ms blocks, 50 a second, that is about every other one; 40 ms blocks, the
+        default, are all shown).
         """
         utterance = self._utterance
         listening = utterance is not None and not utterance.heard_sound

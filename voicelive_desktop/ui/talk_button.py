@@ -1,8 +1,9 @@
 """The big hold-to-talk button, with the turn state and a live level meter drawn inside it.
 
-The microphone level arrives once per audio block (50 times a second). Repainting the whole button for each
-one cost about half of the app's CPU while the key was held, so the meter repaints only its own strip, only
-when its width in pixels changed, and at most :data:`METER_FPS` times a second.
+The microphone level arrives once per audio block (25 to 50 times a second, with the 40 or 20 ms blocks).
+Repainting the whole button for each one cost about half of the app's CPU while the key was held, so the meter
+repaints only its own strip, only when its width in pixels changed, and at most :data:`METER_FPS` times a
+second.
 """
 
 from __future__ import annotations
