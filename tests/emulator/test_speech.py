@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
+import os
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -36,3 +40,36 @@ async def test_an_espeak_that_fails_gives_tones_and_says_so(caplog: pytest.LogCa
     assert synth.voice_name == "espeak-ng"
     assert await synth.synthesize("two words") == tone_speech("two words")
     assert synth.voice_name == "tone" and "espeak-ng failed" in caplog.text
+
+
+async def test_an_answer_cancelled_mid_synthesis_leaves_no_process_or_pipe_behind() -> None:
+    if find_espeak() is None:
+        pytest.fail("espeak-ng is not installed; run scripts/setup.sh (Debian package espeak-ng)")
+    synth = Synthesizer()
+    before = set(asyncio.all_tasks())
+    speaking = asyncio.create_task(synth.synthesize("a very long answer about the sea and the sky " * 60))
+    await asyncio.sleep(0.05)  # espeak-ng is running
+    espeaks = _children_named("espeak-ng")
+    assert espeaks, "espeak-ng should be speaking by now"
+    speaking.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await speaking
+    assert not _children_named("espeak-ng"), "the cancelled synthesis was reaped, not left running"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ResourceWarning)  # an unclosed subprocess pipe warns when collected
+        gc.collect()
+    assert set(asyncio.all_tasks()) <= before | {asyncio.current_task()}
+
+
+def _children_named(name: str) -> list[int]:
+    """This process's live (not zombie) children whose command is ``name``."""
+    found = []
+    for task in Path(f"/proc/{os.getpid()}/task").iterdir():
+        for pid in (task / "children").read_text().split():
+            try:
+                stat = Path(f"/proc/{pid}/stat").read_text()
+            except FileNotFoundError:
+                continue
+            if stat.split("(", 1)[1].rsplit(")", 1)[0] == name[:15] and stat.rsplit(")", 1)[1].split()[0] != "Z":
+                found.append(int(pid))
+    return found

@@ -8,6 +8,7 @@ audio it got ("(2.4 s of audio)") and answers with an audible tone pattern.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import shutil
@@ -131,7 +132,13 @@ class Synthesizer:
                     stderr=asyncio.subprocess.PIPE,
                     env=self._espeak.env,
                 )
-                wav, err = await proc.communicate()
+                try:
+                    wav, err = await proc.communicate()
+                except asyncio.CancelledError:  # the answer is no longer wanted (cancelled, connection gone)
+                    with contextlib.suppress(ProcessLookupError):
+                        proc.kill()
+                    await proc.communicate()  # reaped and its pipes closed here, not by the GC on a closed loop
+                    raise
                 if proc.returncode == 0 and len(wav) > _WAV_HEADER:
                     return espeak_wav_to_pcm(wav)
                 problem = f"exit {proc.returncode}: {err.decode(errors='replace').strip()[:200]}"
