@@ -445,7 +445,10 @@ async def run(launch: Launch) -> int:
 
 async def shutdown(launch: Launch) -> None:
     """Remember the window geometry, close the session, audio and emulator, save settings."""
-    if launch.controller is not None and not launch.display_lost:
+    import shiboken6  # loaded with Qt already
+
+    # the window may be gone already (deleted by its owner, or with the display): then no geometry is saved
+    if launch.controller is not None and not launch.display_lost and shiboken6.isValid(launch.window):
         launch.controller.settings.window.geometry = bytes(launch.window.saveGeometry().toHex().data()).decode()
     if launch.desktop is not None:
         await launch.desktop.close()

@@ -13,14 +13,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import shiboken6
 from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QKeyEvent
-from PySide6.QtWidgets import QApplication, QDialogButtonBox
+from PySide6.QtWidgets import QApplication, QDialogButtonBox, QMainWindow
 from pytestqt.qtbot import QtBot
 
 from tests.helpers import API_KEY, until
 from tests.launching import launch_app, quit_app
-from voicelive_desktop.app import Launch
+from voicelive_desktop.app import Launch, shutdown
 from voicelive_desktop.assistant_events import TurnState
 from voicelive_desktop.conversation.transcript import Role
 from voicelive_desktop.devtools.speech import loud_ms
@@ -196,3 +197,19 @@ def test_ctrl_c_in_the_terminal_quits_cleanly_and_saves(pulse: Any, tmp_path: Pa
     assert proc.returncode == 0, stderr
     assert "Traceback" not in stderr
     assert settings.exists(), "settings should be saved on the way out"
+
+
+async def test_quitting_after_the_window_is_gone_still_closes_everything_and_saves(demo_app: Launch) -> None:
+    launch = demo_app
+    controller = launch.controller
+    assert controller is not None
+    launch._quit = True  # type: ignore[attr-defined]  # this test shuts the app down itself
+    gone = QMainWindow()
+    shiboken6.delete(gone)  # a window deleted by its owner before the app's own shutdown ran
+    window, launch.window = launch.window, gone  # type: ignore[assignment]
+    try:
+        await asyncio.wait_for(shutdown(launch), 10)
+    finally:
+        launch.window = window  # the real one, for pytest-qt to close
+    assert controller.supervisor.session is None, "the session was closed"
+    assert launch.store.path.exists(), "the settings were saved"
