@@ -107,7 +107,7 @@ async def _run(seconds: float, wake: str = "clock") -> dict[str, Any]:
     cap_t, play_t = Timings(blocks), Timings(blocks)
     capture = _capture_class(wake)(sd, preroll_ms=300)
     playback = Playback(sd, capacity_s=int(seconds) + 30)
-    capture._callback = cap_t.wrap(capture._callback)  # type: ignore[method-assign]
+    capture._callback = cap_t.wrap(capture._callback)
     playback._callback = play_t.wrap(playback._callback)  # type: ignore[method-assign]
     capture.stream._callback = capture._callback
     playback.stream._callback = playback._callback

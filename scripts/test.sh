@@ -9,7 +9,7 @@ echo "== ruff"
 .venv/bin/ruff check voicelive_desktop tests $( [ -d benchmarks ] && echo benchmarks)
 .venv/bin/ruff format --check voicelive_desktop tests $( [ -d benchmarks ] && echo benchmarks)
 echo "== mypy"
-.venv/bin/mypy voicelive_desktop
+.venv/bin/mypy voicelive_desktop $( [ -d benchmarks ] && echo benchmarks)
 echo "== pytest"
 set +e
 .venv/bin/python -m pytest "$@"
