@@ -81,7 +81,7 @@ def heard_until_ms(
     energy = np.concatenate(([0.0], np.cumsum(a * a)))
     best = (0.0, 0.0)
     m = end - start
-    while m >= rate // 20:  # the whole tail first, then its last half, quarter...: a glitch splits it
+    while m > 0:  # the whole tail first, then its last half, quarter... down to 50 ms: a glitch splits it
         tail = played[end - m : end].astype(np.float64)
         if len(a) >= m:
             corr = _cross_correlation(a, tail)[: len(a) - m + 1]  # the lags at which the tail lies wholly inside
@@ -92,7 +92,7 @@ def heard_until_ms(
             if found[1] >= 0.9:
                 return found
             best = max(best, found, key=lambda f: f[1])
-        m //= 2
+        m = m // 2 if m >= rate // 10 else 0
     return best
 
 
