@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import until
 from voicelive_desktop.emulator.speech import Synthesizer, find_espeak, tone_speech
 
 
@@ -48,9 +49,7 @@ async def test_an_answer_cancelled_mid_synthesis_leaves_no_process_or_pipe_behin
     synth = Synthesizer()
     before = set(asyncio.all_tasks())
     speaking = asyncio.create_task(synth.synthesize("a very long answer about the sea and the sky " * 60))
-    await asyncio.sleep(0.05)  # espeak-ng is running
-    espeaks = _children_named("espeak-ng")
-    assert espeaks, "espeak-ng should be speaking by now"
+    await until(lambda: bool(_children_named("espeak-ng")), 5)  # espeak-ng is speaking
     speaking.cancel()
     with pytest.raises(asyncio.CancelledError):
         await speaking
