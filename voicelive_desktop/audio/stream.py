@@ -162,7 +162,11 @@ class ManagedStream:
                 latency="low",
                 callback=self._callback if self._timings is None else self._timings.wrap(self._callback),
             )
-            stream.start()
+            try:
+                stream.start()
+            except BaseException:
+                _shut(stream)  # opened but not started: closed here, not dropped with PortAudio holding it
+                raise
         self._stream = stream
         self._running = True
         self.suspended = False
@@ -279,11 +283,20 @@ class ManagedStream:
             return
 
 
+#: Streams PortAudio failed to close. Each holds the C callback PortAudio calls: freed with the stream object
+#: while PortAudio's thread still calls it, it would crash the process (seen as SIGILL under heavy load). Kept
+#: here for the life of the process instead: a leak, never a crash.
+_UNCLOSED: list[Any] = []
+
+
 def _shut(stream: Any) -> None:
     with contextlib.suppress(Exception):
         stream.abort()
-    with contextlib.suppress(Exception):
+    try:
         stream.close()
+    except Exception as exc:
+        log.warning("an audio stream could not be closed (%s); it is kept, not freed under the sound system", exc)
+        _UNCLOSED.append(stream)
 
 
 _KEEP: Any = object()

@@ -1,0 +1,54 @@
+"""The managed PortAudio stream under a sound system that misbehaves: nothing PortAudio still calls is freed."""
+
+from __future__ import annotations
+
+import gc
+import weakref
+from types import ModuleType
+from typing import Any
+
+from tests.helpers import until
+from voicelive_desktop.audio.capture import Capture
+
+
+class _Stubborn:
+    """A real PortAudio stream whose close() fails, as it can when the sound server is starved or gone."""
+
+    def __init__(self, real: Any, sd: ModuleType) -> None:
+        self.real, self._sd = real, sd
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+    def close(self) -> None:
+        raise self._sd.PortAudioError("Unanticipated host error")
+
+
+async def test_a_stream_that_will_not_close_is_kept_rather_than_freed_under_portaudio(
+    sd: ModuleType, pulse: Any
+) -> None:
+    made: list[_Stubborn] = []
+
+    class StubbornSd:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(sd, name)
+
+        def RawInputStream(self, **kwargs: Any) -> Any:
+            made.append(_Stubborn(sd.RawInputStream(**kwargs), sd))
+            return made[-1]
+
+    capture = Capture(StubbornSd())  # type: ignore[arg-type]
+    assert capture.open()
+    await until(lambda: capture.stream.callbacks > 2)
+    stream = weakref.ref(made.pop())
+    capture.close()  # abort() works, close() fails: PortAudio may still hold the stream's callback
+    gc.collect()
+    try:
+        assert stream() is not None, "a stream PortAudio did not let go of was freed: its callback with it"
+        assert not capture.is_open
+        assert capture.open(), "the microphone opens again after a failed close"
+        capture.close()
+    finally:
+        for kept in [stream(), *made]:
+            if kept is not None:
+                kept.real.close()  # the test's own streams: really closed now
