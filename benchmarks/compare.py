@@ -40,6 +40,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -340,6 +341,20 @@ class Session:
 
 
 # --------------------------------------------------------------------- statistics and the report
+def _extra_session(
+    session: Session, run_it: Callable[[], None], what: str, into: dict[str, list[Any]], errors: list[str]
+) -> None:
+    """Run one more measuring session: a failure is an error in the report, not the end of the benchmark."""
+    try:
+        run_it()
+    except Exception as exc:
+        errors.append(f"{what}: {type(exc).__name__}: {exc}")
+        log(errors[-1])
+    errors.extend(session.errors)
+    for key, values in session.figures.items():
+        into.setdefault(key, []).extend(values)
+
+
 def _stats(values: list[float]) -> dict[str, Any] | None:
     if not values:
         return None
@@ -575,25 +590,12 @@ def main() -> None:
                 pulse,
                 args,
             )
-            try:
-                quiet.run_idle_only()
-            except Exception as exc:
-                errors.append(f"app (pre-roll off) run {run + 1}: {type(exc).__name__}: {exc}")
-                log(errors[-1])
-            errors.extend(quiet.errors)
-            for key, values in quiet.figures.items():
-                samples["app"].setdefault(key, []).extend(values)
+            _extra_session(quiet, quiet.run_idle_only, f"app (pre-roll off) run {run + 1}", samples["app"], errors)
             for name, block_ms in (("app", args.app_block_ms or AudioSettings().block_ms), ("baseline", 50)):
                 log(f"run {run + 1}/{args.runs}: an open microphone alone, {block_ms} ms blocks ({name}'s floor)")
                 floor = Session(OpenMicClient(pulse.env, block_ms), services[name], pulse, args)
-                try:
-                    floor.run_open_only()
-                except Exception as exc:
-                    errors.append(f"open microphone ({name}) run {run + 1}: {type(exc).__name__}: {exc}")
-                    log(errors[-1])
-                errors.extend(floor.errors)
-                for key, values in floor.figures.items():
-                    samples[name].setdefault(key, []).extend(values)
+                what = f"open microphone ({name}) run {run + 1}"
+                _extra_session(floor, floor.run_open_only, what, samples[name], errors)
     finally:
         for service in services.values():
             service.stop()
