@@ -341,10 +341,11 @@ class Session:
 
 
 # --------------------------------------------------------------------- statistics and the report
-def _extra_session(
+def _run_session(
     session: Session, run_it: Callable[[], None], what: str, into: dict[str, list[Any]], errors: list[str]
 ) -> None:
-    """Run one more measuring session: a failure is an error in the report, not the end of the benchmark."""
+    """Run one measuring session into ``into``: a failure is an error in the report, not the end of the benchmark
+    (one broken session must not lose the others' figures)."""
     try:
         run_it()
     except Exception as exc:
@@ -571,14 +572,7 @@ def main() -> None:
                 else:
                     client = BaselineClient(endpoint, pulse.env, timings)
                 session = Session(client, services[name], pulse, args)
-                try:
-                    session.run()
-                except Exception as exc:  # one broken session must not lose the others' figures
-                    errors.append(f"{name} run {run + 1}: {type(exc).__name__}: {exc}")
-                    log(errors[-1])
-                errors.extend(session.errors)
-                for key, values in session.figures.items():
-                    samples[name].setdefault(key, []).extend(values)
+                _run_session(session, session.run, f"{name} run {run + 1}", samples[name], errors)
                 if name == "baseline" and timings.exists():
                     baseline_callbacks.append(json.loads(timings.read_text()))
                 elif timings.exists():
@@ -590,12 +584,12 @@ def main() -> None:
                 pulse,
                 args,
             )
-            _extra_session(quiet, quiet.run_idle_only, f"app (pre-roll off) run {run + 1}", samples["app"], errors)
+            _run_session(quiet, quiet.run_idle_only, f"app (pre-roll off) run {run + 1}", samples["app"], errors)
             for name, block_ms in (("app", args.app_block_ms or AudioSettings().block_ms), ("baseline", 50)):
                 log(f"run {run + 1}/{args.runs}: an open microphone alone, {block_ms} ms blocks ({name}'s floor)")
                 floor = Session(OpenMicClient(pulse.env, block_ms), services[name], pulse, args)
                 what = f"open microphone ({name}) run {run + 1}"
-                _extra_session(floor, floor.run_open_only, what, samples[name], errors)
+                _run_session(floor, floor.run_open_only, what, samples[name], errors)
     finally:
         for service in services.values():
             service.stop()
