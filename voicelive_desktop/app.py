@@ -220,17 +220,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     asyncio.set_event_loop(loop)
     with loop:
         task = loop.create_task(run(launch))
-        try:
-            code: int = loop.run_until_complete(task)
-        except RuntimeError:
-            if task.done():
-                raise
+        task.add_done_callback(lambda _: loop.stop())
+        # Not run_until_complete: once Qt has left its loop, qasync's dispatches Qt's events one more time with no
+        # running asyncio loop, and a task step taken then fails ("no running event loop").
+        loop.run_forever()
+        if not task.done():
             # Qt stopped the loop by itself: the display went away (logout, X server gone). Nothing was closed
             # yet: run the loop again to close the session, flush the history and save the settings.
             log.warning("the display went away: closing down")
             launch.display_lost = True
             launch.quit()
-            code = _finish_without_display(loop, task)
+            return _finish_without_display(loop, task)
+        code: int = task.result()
         return code
 
 

@@ -114,6 +114,43 @@ async def test_a_second_launch_raises_the_first_passes_its_flags_and_exits(
     assert first.returncode == 0 and "Traceback" not in stderr, stderr
 
 
+async def test_a_logout_sigterm_with_the_display_gone_at_once_closes_down_cleanly_and_keeps_the_turn(
+    pulse: Any, emulator: Emulator, tmp_path: Path, speech_pcm: bytes
+) -> None:
+    """A desktop logout: the session manager's SIGTERM and the X server's end arrive together."""
+    xvfb = Xvfb()
+    app = await asyncio.to_thread(
+        _app, xvfb, pulse, tmp_path, "--endpoint", emulator.endpoint, "--model", "gpt-realtime", "--global-key", "F9"
+    )
+    try:
+        await until(lambda: bool(emulator.connections) and "session.update" in emulator.last().received_types(), 30)
+        record = emulator.last()
+        await asyncio.to_thread(xvfb.run, "xdotool", "keydown", "F9")
+        await until(lambda: "input_audio_buffer.append" in record.received_types(), 10)
+        player = pulse.play(speech_pcm)
+        await asyncio.to_thread(player.wait, 15)
+        await asyncio.to_thread(xvfb.run, "xdotool", "keyup", "F9")
+        await until(lambda: any(e["type"] == "response.done" for e in record.sent), 30)
+        heard = next(e for e in record.sent if e["type"].endswith("input_audio_transcription.completed"))["transcript"]
+        xvfb.process.kill()
+        app.terminate()  # in the same instant
+        _, stderr = await asyncio.to_thread(app.communicate, timeout=30)
+    finally:
+        if app.poll() is None:
+            app.kill()
+        xvfb.stop()
+    assert app.returncode == 0 and "Traceback" not in stderr, stderr
+    await until(lambda: not [c for c in emulator.connections if c.open], 10)  # the session was closed, not leaked
+    history = str(tmp_path / "history.sqlite3")
+    exported = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "voicelive_desktop", "--export-history", "md", "--history", history],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    assert heard.split()[0] in exported.stdout, "the turn spoken before the logout is in the history"
+    assert (tmp_path / "settings.toml").exists(), "the settings were saved"
+
+
 def test_the_desktop_entry_is_installed_and_removed_from_the_command_line(tmp_path: Path) -> None:
     env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data"), "XDG_CONFIG_HOME": str(tmp_path / "config")}
     for _ in range(2):  # installing twice changes nothing
