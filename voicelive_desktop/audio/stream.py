@@ -231,7 +231,7 @@ class ManagedStream:
             if self._stream is not stream:
                 return False
             try:
-                stream.start() if start else stream.abort()
+                stream.start() if start else stream.abort(ignore_errors=False)
             except self.sd.PortAudioError as exc:
                 log.info("cannot %s %s: %s", "start" if start else "stop", self.label, exc)
                 return False  # the watchdog finds a stream that does not call back, and reopens it
@@ -290,10 +290,12 @@ _UNCLOSED: list[Any] = []
 
 
 def _shut(stream: Any) -> None:
+    # sounddevice ignores PortAudio's errors here unless told not to: a failed close would go unseen, and the
+    # stream (with its callback) be freed while PortAudio's thread still runs it.
     with contextlib.suppress(Exception):
-        stream.abort()
+        stream.abort(ignore_errors=False)
     try:
-        stream.close()
+        stream.close(ignore_errors=False)
     except Exception as exc:
         log.warning("an audio stream could not be closed (%s); it is kept, not freed under the sound system", exc)
         _UNCLOSED.append(stream)
