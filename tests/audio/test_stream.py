@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import gc
+import time
 import weakref
 from types import ModuleType
 from typing import Any
 
 from tests.helpers import until
+from voicelive_desktop.audio import stream as stream_module
 from voicelive_desktop.audio.capture import Capture
 
 
@@ -41,6 +43,7 @@ async def test_a_stream_that_will_not_close_is_kept_rather_than_freed_under_port
 
     capture = Capture(StubbornSd())  # type: ignore[arg-type]
     assert capture.open()
+    assert made[-1] in stream_module._HELD
     await until(lambda: capture.stream.callbacks > 2)
     stream = weakref.ref(made.pop())
     capture.close()  # abort() works, close() fails: PortAudio may still hold the stream's callback
@@ -54,3 +57,26 @@ async def test_a_stream_that_will_not_close_is_kept_rather_than_freed_under_port
         for kept in [stream(), *made]:
             if kept is not None:
                 kept.real.close()  # the test's own streams: really closed now
+                stream_module._HELD.discard(kept)
+
+
+def test_a_capture_dropped_while_open_does_not_free_the_stream_portaudio_calls(sd: ModuleType, pulse: Any) -> None:
+    """Garbage collection must never free a running stream's callback: PortAudio's thread would call freed
+    memory and crash the process (no event loop here, so no watchdog task keeps the stream alive)."""
+    capture = Capture(sd)
+    assert capture.open()
+    deadline = time.monotonic() + 5
+    while capture.stream.callbacks < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    held = set(stream_module._HELD)
+    assert len(held) == 1, "the open stream is held"
+    running = weakref.ref(next(iter(held)))
+    del capture, held
+    gc.collect()
+    kept = running()
+    try:
+        assert kept is not None and kept.active, "the running stream was freed with its owner"
+    finally:
+        if kept is not None:
+            stream_module._shut(kept)
+    assert kept not in stream_module._HELD, "a closed stream is let go"

@@ -162,6 +162,7 @@ class ManagedStream:
                 latency="low",
                 callback=self._callback if self._timings is None else self._timings.wrap(self._callback),
             )
+            _HELD.add(stream)
             try:
                 stream.start()
             except BaseException:
@@ -283,22 +284,23 @@ class ManagedStream:
             return
 
 
-#: Streams PortAudio failed to close. Each holds the C callback PortAudio calls: freed with the stream object
-#: while PortAudio's thread still calls it, it would crash the process (seen as SIGILL under heavy load). Kept
-#: here for the life of the process instead: a leak, never a crash.
-_UNCLOSED: list[Any] = []
+#: Every stream PortAudio may still call. Each holds the C callback PortAudio's thread calls: freed with the
+#: stream object while that thread runs (a stream dropped unclosed, or one whose close failed), it crashes the
+#: process (seen as SIGILL and SIGABRT in cffi under heavy load). A stream leaves this set only once closed; one
+#: PortAudio would not close stays for the life of the process: a leak, never a crash.
+_HELD: set[Any] = set()
 
 
 def _shut(stream: Any) -> None:
-    # sounddevice ignores PortAudio's errors here unless told not to: a failed close would go unseen, and the
-    # stream (with its callback) be freed while PortAudio's thread still runs it.
+    # sounddevice ignores PortAudio's errors here unless told not to: a failed close would go unseen.
     with contextlib.suppress(Exception):
         stream.abort(ignore_errors=False)
     try:
         stream.close(ignore_errors=False)
     except Exception as exc:
         log.warning("an audio stream could not be closed (%s); it is kept, not freed under the sound system", exc)
-        _UNCLOSED.append(stream)
+    else:
+        _HELD.discard(stream)
 
 
 _KEEP: Any = object()
