@@ -68,15 +68,16 @@ def _plain_loop() -> asyncio.AbstractEventLoop:
 
 
 def _qt_loop() -> asyncio.AbstractEventLoop:
-    import qasync
     from PySide6.QtWidgets import QApplication
+
+    from voicelive_desktop.ui.eventloop import QtEventLoop
 
     app = QApplication.instance() or QApplication([])
     assert isinstance(app, QApplication)
     app.setQuitOnLastWindowClosed(False)  # as the app itself does: closing is handled, not a quit
 
-    class QtLoop(qasync.QEventLoop):  # type: ignore[misc]
-        """qasync's loop, except that the Qt events it processes once more after stopping are processed as the
+    class QtLoop(QtEventLoop):
+        """The app's loop, except that the Qt events it processes once more after stopping are processed as the
         running loop. A test body ends while the app still runs (fixtures close it later); qasync would step its
         tasks there with no running loop, which never happens in the app (its loop stops after closing down)."""
 

@@ -214,9 +214,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     import asyncio
 
-    import qasync
+    from .ui.eventloop import QtEventLoop
 
-    loop = qasync.QEventLoop(app)
+    loop = QtEventLoop(app)
     asyncio.set_event_loop(loop)
     with loop:
         task = loop.create_task(run(launch))
