@@ -29,8 +29,9 @@ class _Timers(QObject):
         self._stopped = False
 
     def add_callback(self, handle: asyncio.Handle, delay: float = 0) -> asyncio.Handle:
-        timer_id = self.startTimer(math.ceil(max(0.0, delay) * 1000), Qt.TimerType.PreciseTimer)
-        self._handles[timer_id] = handle
+        if not self._stopped:  # a closed loop runs nothing more
+            timer_id = self.startTimer(math.ceil(max(0.0, delay) * 1000), Qt.TimerType.PreciseTimer)
+            self._handles[timer_id] = handle
         return handle
 
     def timerEvent(self, event: QTimerEvent) -> None:
@@ -41,7 +42,13 @@ class _Timers(QObject):
             handle._run()  # asyncio's Handle reports a callback's exception to the loop's handler
 
     def stop(self) -> None:
+        """The loop closes (on its own thread): every pending timer goes now. One left registered would outlive
+        this object if the garbage collector freed it on another thread (Qt cannot stop timers from there), and
+        Qt would then deliver it to freed memory: a crash (qasync's own timers have that flaw)."""
         self._stopped = True
+        for timer_id in self._handles:
+            self.killTimer(timer_id)
+        self._handles.clear()
 
     def set_debug(self, enabled: bool) -> None:
         """qasync calls this from ``set_debug``; slow-callback reports are asyncio's own business here."""
