@@ -51,7 +51,8 @@ class _Timers(QObject):
         self._handles.clear()
 
     def set_debug(self, enabled: bool) -> None:
-        """qasync calls this from ``set_debug``; slow-callback reports are asyncio's own business here."""
+        """qasync calls this from ``set_debug``. Its own timer then warned of slow callbacks; this one does not
+        (the app never runs the loop in debug mode)."""
 
 
 class QtEventLoop(qasync.QEventLoop):  # type: ignore[misc]  # qasync has no type information
