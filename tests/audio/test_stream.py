@@ -63,12 +63,13 @@ async def test_a_stream_that_will_not_close_is_kept_rather_than_freed_under_port
 def test_a_capture_dropped_while_open_does_not_free_the_stream_portaudio_calls(sd: ModuleType, pulse: Any) -> None:
     """Garbage collection must never free a running stream's callback: PortAudio's thread would call freed
     memory and crash the process (no event loop here, so no watchdog task keeps the stream alive)."""
+    earlier = set(stream_module._HELD)  # streams an earlier test may have left (not this test's business)
     capture = Capture(sd)
     assert capture.open()
     deadline = time.monotonic() + 5
     while capture.stream.callbacks < 3 and time.monotonic() < deadline:
         time.sleep(0.01)
-    held = set(stream_module._HELD)
+    held = stream_module._HELD - earlier
     assert len(held) == 1, "the open stream is held"
     running = weakref.ref(next(iter(held)))
     del capture, held
