@@ -30,6 +30,23 @@ for _ in $(seq "$(nproc)"); do
 done
 echo "$(nproc) busy loops running; $runs runs of the suite, $jobs at a time"
 
+# A run that crashed leaves what it started running (its private PulseAudio, recorders, X servers, apps): find
+# them by the mark every process of the run inherits, and stop them, so that they do not load the next runs.
+leftovers() {
+  local environ pid found=()
+  for environ in /proc/[0-9]*/environ; do
+    pid=${environ#/proc/}
+    pid=${pid%/environ}
+    if { tr '\0' '\n' <"$environ"; } 2>/dev/null | grep -qx "VOICELIVE_LOAD_RUN=$1"; then  # gone, or not ours
+      found+=("$pid")
+    fi
+  done
+  if [ "${#found[@]}" -gt 0 ]; then
+    echo "run $1 left ${#found[@]} processes running; stopping them" >&2
+    kill -9 "${found[@]}" 2>/dev/null || true
+  fi
+}
+
 run_one() {
   local n="$1" runtime
   shift
@@ -37,8 +54,9 @@ run_one() {
   chmod 700 "$runtime"
   local started status=0
   started=$(date +%s)
-  XDG_RUNTIME_DIR="$runtime" .venv/bin/python -m pytest -q -p no:cacheprovider "$@" >".test-under-load/run-$n.log" 2>&1 ||
-    status=$?
+  VOICELIVE_LOAD_RUN="$n" XDG_RUNTIME_DIR="$runtime" .venv/bin/python -m pytest -q -p no:cacheprovider "$@" \
+    >".test-under-load/run-$n.log" 2>&1 || status=$?
+  leftovers "$n"
   rm -rf "$runtime"
   if [ "$status" -eq 0 ]; then
     echo "run $n/$runs passed in $(($(date +%s) - started)) s: $(tail -n 1 ".test-under-load/run-$n.log")"
