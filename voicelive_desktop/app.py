@@ -22,6 +22,7 @@ from . import __version__
 if TYPE_CHECKING:  # names for the type checker only: importing them here would slow the first paint
     import asyncio
 
+    from .audio.backend import AudioProblem
     from .controller import Controller, DemoService
     from .desktop.single_instance import SingleInstance
     from .keystore import SecretStore
@@ -372,14 +373,26 @@ async def start(launch: Launch) -> Controller:
 
     from PySide6.QtWidgets import QApplication
 
+    from .audio.backend import AudioUnavailable, load_sounddevice_in_background
     from .ui.desktop import DesktopIntegration
     from .ui.settings_dialog import open_settings
 
     await asyncio.sleep(0)  # let the window paint before the heavy imports below
     window, bridge = launch.window, launch.bridge
     history_path = Path(launch.args.history) if launch.args.history else None
+    audio_problem = None
+    try:
+        await load_sounddevice_in_background()  # a stuck sound server must not freeze the window
+    except AudioUnavailable as exc:
+        audio_problem = exc.problem
     controller = build_services(
-        bridge.deliver, launch.store, launch.saved, launch.settings, demo=launch.args.demo, history_path=history_path
+        bridge.deliver,
+        launch.store,
+        launch.saved,
+        launch.settings,
+        demo=launch.args.demo,
+        history_path=history_path,
+        audio_problem=audio_problem,
     )
     launch.controller = controller
     bridge.attach(controller)
@@ -479,12 +492,13 @@ def build_services(
     with_audio: bool = True,
     history_path: Path | None = None,
     keep_history: bool = True,
+    audio_problem: AudioProblem | None = None,
 ) -> Controller:
     """Build the services (slow imports happen here, after the first paint); everything reports to ``listener``.
 
     ``secrets`` defaults to the OS keyring; ``with_audio`` False builds a text-only app (as when PortAudio is
-    missing); the history lives at ``history_path`` (the platform data folder by default), or nowhere when
-    ``keep_history`` is False.
+    missing), and so does ``audio_problem`` (PortAudio could not start; its message is shown); the history
+    lives at ``history_path`` (the platform data folder by default), or nowhere when ``keep_history`` is False.
     """
     from .assistant import Assistant
     from .audio.backend import AudioUnavailable, load_sounddevice
@@ -500,7 +514,9 @@ def build_services(
 
     sd = capture = playback = None
     audio_error = None
-    if with_audio:
+    if audio_problem is not None:
+        audio_error = audio_problem.message
+    elif with_audio:
         try:
             sd = load_sounddevice()
             a = settings.audio

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -16,6 +17,8 @@ import pytest
 
 from tests.desktop.xserver import FocusWindow
 from tests.helpers import API_KEY, until
+from voicelive_desktop.audio.backend import AUDIO_START_LIMIT_S
+from voicelive_desktop.devtools.pulse import PrivatePulse
 from voicelive_desktop.devtools.xserver import Xvfb
 from voicelive_desktop.emulator import Emulator
 
@@ -149,6 +152,28 @@ async def test_a_logout_sigterm_with_the_display_gone_at_once_closes_down_cleanl
     )  # fmt: skip
     assert heard.strip() and heard.strip() in exported.stdout, "the turn spoken before the logout is in the history"
     assert (tmp_path / "settings.toml").exists(), "the settings were saved"
+
+
+async def test_a_sound_server_that_never_answers_leaves_the_app_working_and_closable(
+    xvfb: Xvfb, emulator: Emulator, tmp_path: Path
+) -> None:
+    """PulseAudio hung (stopped here): PortAudio's start never returns. The app goes on without voice after its
+    time limit, connects, and closes on SIGTERM; it used to freeze after the first paint, deaf to SIGTERM."""
+    stuck = PrivatePulse(prefix="vl-stuck-pulse-")
+    stuck.start()
+    assert stuck._pid is not None
+    os.kill(stuck._pid, signal.SIGSTOP)
+    app = None
+    try:
+        app = await asyncio.to_thread(_app, xvfb, stuck, tmp_path, "--endpoint", emulator.endpoint, "--model", "m")
+        await until(lambda: bool(emulator.connections), AUDIO_START_LIMIT_S + 20)
+        stderr = await _stop(app)
+    finally:
+        if app is not None and app.poll() is None:
+            app.kill()
+        os.kill(stuck._pid, signal.SIGCONT)
+        stuck.stop()
+    assert app.returncode == 0 and "Traceback" not in stderr, stderr
 
 
 def test_the_desktop_entry_is_installed_and_removed_from_the_command_line(tmp_path: Path) -> None:

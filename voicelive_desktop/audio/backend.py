@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
+import threading
 from dataclasses import dataclass
 from types import ModuleType
 
@@ -45,3 +47,49 @@ def load_sounddevice() -> ModuleType:
         ) from exc
     module: ModuleType = sounddevice
     return module
+
+
+#: How long PortAudio may take to start (it asks the sound server for its devices) before the app goes on without
+#: voice. It takes well under a second normally; a stuck sound server never answers.
+AUDIO_START_LIMIT_S = 10.0
+
+
+async def load_sounddevice_in_background(limit_s: float = AUDIO_START_LIMIT_S) -> ModuleType:
+    """:func:`load_sounddevice` on a thread of its own, so that a sound server that never answers cannot freeze
+    the caller's loop (nor the window).
+
+    A daemon thread, not the loop's executor: a thread stuck inside PortAudio must not keep the app from exiting.
+
+    Raises:
+        AudioUnavailable: PortAudio is missing, or did not start within ``limit_s`` (then sounddevice must not be
+            imported again in this process: the stuck thread holds its import).
+    """
+    if "sounddevice" in sys.modules:
+        return load_sounddevice()
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[ModuleType] = loop.create_future()
+
+    def settle(result: ModuleType | None, error: AudioUnavailable | None) -> None:
+        if not done.done():
+            done.set_exception(error) if error is not None else done.set_result(result)  # type: ignore[arg-type]
+
+    def load() -> None:
+        try:
+            module: ModuleType | None = load_sounddevice()
+            error = None
+        except AudioUnavailable as exc:
+            module, error = None, exc
+        if not loop.is_closed():
+            loop.call_soon_threadsafe(settle, module, error)
+
+    threading.Thread(target=load, name="audio-start", daemon=True).start()
+    try:
+        return await asyncio.wait_for(asyncio.shield(done), limit_s)
+    except TimeoutError:
+        raise AudioUnavailable(
+            AudioProblem(
+                "not-responding",
+                f"Voice is off: the sound system did not answer within {limit_s:.0f} s (PulseAudio or PipeWire may "
+                "be stuck). Restart it, then restart the app. You can still type messages.",
+            )
+        ) from None
