@@ -577,7 +577,7 @@ class Assistant:
         if self._silenced:
             return
         if self.playback is not None:
-            self.playback.streaming = True
+            self.playback.answer_arriving()
             self.playback.enqueue(event.item_id, event.pcm)
         if self._key_up_at is not None:  # key up to the first audio at the ear (or arriving, with no speaker)
             heard_after = self.playback.output_latency_s if self.playback is not None else 0.0
@@ -593,7 +593,7 @@ class Assistant:
         if self._awaiting_started:  # this was the answer to it (not the cut one before it)
             self._awaiting, self._awaiting_started = None, False
         if self.playback is not None:
-            self.playback.streaming = False
+            self.playback.answer_complete()
         if event.status != "completed":
             reason = errors.describe_cut(event.status, event.reason, event.detail)
             items = [*event.item_ids, *(m.id for m in self.conversation.unfinished_answers())]

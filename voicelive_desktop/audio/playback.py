@@ -68,7 +68,7 @@ class Playback(StreamEnd):
         self._flush_requests = 0
         self._flushes_done = 0
         self._playing = False
-        self.streaming = False  # set by the owner while an answer is still arriving (for underrun counting)
+        self.streaming = False  # an answer is still arriving (answer_arriving/answer_complete; for underruns)
         self.underruns = 0
         self.dac_delay_s = 0.0
         self._idle_timer: asyncio.TimerHandle | None = None
@@ -139,6 +139,14 @@ class Playback(StreamEnd):
         self._resampler = None
         if device_rate != self.rate:
             self._resampler = soxr.ResampleStream(self.rate, device_rate, 1, dtype="int16")
+
+    def answer_arriving(self) -> None:
+        """An answer's audio is arriving: a queue that runs dry now is an underrun, not the answer's end."""
+        self.streaming = True
+
+    def answer_complete(self) -> None:
+        """The answer's audio has all arrived: the queue may now run dry."""
+        self.streaming = False
 
     def enqueue(self, item_id: str, pcm16: bytes) -> None:
         """Queue assistant audio; a new ``item_id`` starts a new item for :meth:`heard_ms`."""
