@@ -3,9 +3,10 @@
     .venv/bin/python -m benchmarks.memory [--runs 3]
 
 Each run imports the app's dependencies one after another in a fresh process, in the order the app loads them,
-and notes VmRSS (from /proc/self/status) after each; the difference is what that import added. Importing
-sounddevice initialises PortAudio, which opens every ALSA plugin the system's ALSA configuration names; that
-happens once per process, as in the app. Writes benchmarks/results/memory.json (medians over the runs).
+and notes VmRSS (from /proc/self/status) after each; the difference is what that import added. sounddevice is
+loaded as the app loads it (``audio.backend.load_sounddevice``): PortAudio starts and opens every ALSA plugin
+the system's ALSA configuration names, and the app then unloads those it only probed. Writes
+benchmarks/results/memory.json (medians over the runs).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ STEPS = (
     ("qasync", "qasync"),
     ("numpy", "numpy (levels, rings, resampling)"),
     ("soxr", "soxr (resampling)"),
-    ("sounddevice", "sounddevice: PortAudio, and through it every ALSA plugin"),
+    ("sounddevice", "sounddevice: PortAudio (the ALSA plugins it only probed are unloaded again)"),
     ("aiohttp", "aiohttp (the SDK's websocket)"),
     ("azure.core", "azure.core"),
     ("azure.ai.voicelive.aio", "the Voice Live SDK"),
@@ -47,7 +48,11 @@ def rss():
             return int(line.split()[1])
 out = [["python", rss()]]
 for name in sys.argv[1:]:
-    importlib.import_module(name)
+    if name == "sounddevice":  # as the app loads it
+        from voicelive_desktop.audio.backend import load_sounddevice
+        load_sounddevice()
+    else:
+        importlib.import_module(name)
     if name == "PySide6.QtWidgets":  # as the app's main() does right after it: no source scan of later imports
         from voicelive_desktop.app import _skip_pyside_source_scan
         _skip_pyside_source_scan()

@@ -86,3 +86,32 @@ def test_no_audio_device_at_all_is_a_clear_error_not_a_crash(tmp_path: Path) -> 
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("refused 0"), result.stdout
     assert "No usable microphone found" in result.stdout and "type messages" in result.stdout
+
+
+def test_alsa_plugins_that_were_only_probed_are_unloaded_and_the_microphone_still_works(pulse: Any) -> None:
+    # PortAudio opens every device ALSA's configuration names as it starts (a52 with ffmpeg's codecs, jack,
+    # speex...) and the libraries stay loaded: about 10 MiB the app never uses.
+    result = _run(
+        """
+        import time
+        from voicelive_desktop.audio.backend import load_sounddevice
+        from voicelive_desktop.audio.capture import Capture
+
+        def plugins():
+            with open("/proc/self/maps") as maps:
+                return sorted({line.rsplit("/", 1)[-1].strip() for line in maps if "libasound_module_pcm_" in line})
+
+        sd = load_sounddevice()
+        print("after start:", plugins())
+        capture = Capture(sd, block_ms=40)
+        opened = capture.open(None)
+        time.sleep(0.5)
+        print("recording:", opened, time.monotonic() - capture.last_block_at < 0.2, plugins())
+        capture.close()
+        """,
+        pulse.env,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "after start: []", result.stdout
+    assert lines[1] == "recording: True True ['libasound_module_pcm_pulse.so']", result.stdout
