@@ -175,11 +175,12 @@ def _on_loop(kind: str, coro: Any) -> dict[str, Any]:
         result: dict[str, Any] = asyncio.run(coro)
         return result
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    import qasync
     from PySide6.QtWidgets import QApplication
 
+    from voicelive_desktop.ui.eventloop import QtEventLoop
+
     app = QApplication.instance() or QApplication([])
-    loop = qasync.QEventLoop(app)
+    loop = QtEventLoop(app)
     asyncio.set_event_loop(loop)
     with loop:
         result = loop.run_until_complete(coro)
