@@ -91,8 +91,8 @@ class AudioSettings:
     preroll_ms: int = 300
     tail_ms: int = 200
     # The microphone's block (the speaker's is capped at 10 ms: barge-in). 40 ms halves the wake-ups and appends
-    # of 20 ms blocks; the price is half a block more, on average, wherever audio is waited for: the block that
-    # ends the release tail (push-to-talk), the service hearing the end of speech (hands-free), about 10 ms.
+    # of 20 ms blocks; the price: the release tail ends on a block boundary (within half a block of tail_ms), and
+    # hands-free, the service hears the end of speech half a block later on average, about 10 ms.
     block_ms: int = 40
     keep_mic_open: bool = True
     input_rate: int = 24000  # what the microphone sends: 24000, or 16000 to halve the upload

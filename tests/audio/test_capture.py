@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from types import ModuleType
 from typing import Any
 
@@ -118,6 +119,38 @@ async def test_the_release_tail_counts_from_the_key_not_from_the_last_block(sd: 
     turn = b"".join([chunk async for chunk in capture.turn_audio()])
     after_key_ms = len(turn) * 1000 / (2 * 24000) - 40
     assert 200 + 25 <= after_key_ms <= 200 + 40, f"{after_key_ms:.0f} ms after the key came up were kept"
+
+
+async def test_the_release_tail_ends_with_a_block_and_does_not_wait_for_the_next_one(sd: ModuleType) -> None:
+    # The key comes up 10 ms into a 40 ms block: 200 ms from the key ends 10 ms into the sixth block from here.
+    # The turn ends with the fifth (190 ms after the key), within half a block of the tail, rather than keeping
+    # the answer waiting 30 ms more for the sixth.
+    capture = Capture(sd, block_ms=40, preroll_ms=0, tail_ms=200)
+    block = np.zeros(24000 * 40 // 1000, dtype=np.int16).tobytes()
+    capture.begin_turn()
+    capture._callback(block, 960, None, None)
+    capture.last_block_at = time.monotonic() - 0.010  # that block came 10 ms ago (a busy machine may not sleep 10)
+    capture.release()
+    for _ in range(8):
+        capture._callback(block, 960, None, None)
+    turn = b"".join([chunk async for chunk in capture.turn_audio()])
+    assert len(turn) % len(block) == 0, "the turn ends inside a block: it waited for part of the next one"
+    after_key_ms = len(turn) * 1000 / (2 * 24000) - 40 - 10
+    assert 200 - 20 <= after_key_ms < 200, f"{after_key_ms:.0f} ms after the key came up were kept"
+
+
+async def test_with_no_release_tail_the_turn_ends_at_the_key(sd: ModuleType) -> None:
+    capture = Capture(sd, block_ms=40, preroll_ms=0, tail_ms=0)
+    block = np.zeros(24000 * 40 // 1000, dtype=np.int16).tobytes()
+    capture.begin_turn()
+    capture._callback(block, 960, None, None)
+    capture.last_block_at = time.monotonic() - 0.015
+    capture.release()
+    capture._callback(block, 960, None, None)
+    capture._callback(block, 960, None, None)
+    turn = b"".join([chunk async for chunk in capture.turn_audio()])
+    after_block_ms = len(turn) * 1000 / (2 * 24000) - 40
+    assert 15 <= after_block_ms < 40, f"{after_block_ms:.0f} ms after the last full block before the key were kept"
 
 
 async def test_a_device_that_only_runs_at_48khz_is_resampled(sd: ModuleType, pulse: Any, speech_pcm: bytes) -> None:

@@ -4,7 +4,7 @@ The PortAudio callback copies each block into a ring, notes when it did, and ret
 beyond that time stamp, logs nothing, takes no lock and does not wake the event loop (a cross-thread wake-up
 releases and re-takes the GIL, which cost up to milliseconds per callback when the GUI thread was busy). While
 a turn runs, the sender sleeps until just after the device's next block is due by the device's own clock (the
-time of the last callback plus one block), so a block goes out within a millisecond or two of its arrival,
+time of the last callback plus one block), so a block goes out within about a millisecond of its arrival,
 with one timer per block and nothing more. Resampling and framing the turn happen there; the listener
 (``on_block``) meters what it needs.
 """
@@ -24,11 +24,11 @@ from .backend import AudioProblem
 from .ring import FrameRing, Frames
 from .stream import StreamEnd
 
-#: How long after a block is due by the device's clock the sender looks for it (the loop's timers have
-#: millisecond resolution and the callbacks some jitter).
-WAKE_AFTER_DUE_S = 0.0015
+#: How long after a block is due by the device's clock the sender looks for it (the callbacks have some jitter;
+#: the loop's timers never fire early, and late by a fraction of a millisecond).
+WAKE_AFTER_DUE_S = 0.0005
 #: When a due block has not arrived yet, look again this soon.
-RETRY_S = 0.002
+RETRY_S = 0.0005
 #: A device that delivers nothing for this long during the release tail has stopped: the turn ends there.
 STALLED_S = 1.0
 
@@ -104,14 +104,20 @@ class Capture(StreamEnd):
         self._stop_at = None
 
     def release(self) -> None:
-        """The key came up: keep capturing ``tail_ms`` more, then the turn's stream ends.
+        """The key came up: keep capturing about ``tail_ms`` more, then the turn's stream ends.
 
         The tail counts from the key, not from the last block delivered: what was heard since that block (up to
-        one block) is still in the device, and is part of the turn before the tail starts.
+        one block) is still in the device, and is part of the turn before the tail starts. It ends on the block
+        boundary nearest to ``tail_ms`` after the key (within half a block of it, never before the key): the
+        device hands audio over a whole block at a time, so ending inside a block would keep the turn, and the
+        answer, waiting for the rest of that block, up to one block longer than the tail.
         """
         since_block = min(max(time.monotonic() - self.last_block_at, 0.0), self.block_ms / 1000)
         undelivered = int(self.stream.device_rate * since_block)
-        self._stop_at = self._ring.written + undelivered + self._ms_to_device_frames(self.tail_ms)
+        tail = self._ms_to_device_frames(self.tail_ms)
+        block = self._ms_to_device_frames(self.block_ms)
+        to_boundary = round((undelivered + tail) / block) * block if tail and block else 0
+        self._stop_at = self._ring.written + max(to_boundary, undelivered)
 
     async def turn_audio(self) -> AsyncIterator[bytes]:
         """PCM16 at the session rate, chunk by chunk, from the pre-roll to the end of the release tail.
