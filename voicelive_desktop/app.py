@@ -97,6 +97,7 @@ class Launch:
     args: argparse.Namespace
     controller: Controller | None = None
     quit: Callable[[], None] = lambda: None  # ends the run (set by run())
+    closed: asyncio.Event | None = None  # set when the window closes (set up by run())
     display_lost: bool = False
     desktop: DesktopIntegration | None = None
     instance: SingleInstance | None = None
@@ -367,24 +368,25 @@ def _wire(window: MainWindow, bridge: Bridge) -> None:
     bridge.state_changed.connect(window.show_state)
 
 
-async def start(launch: Launch) -> Controller:
-    """Build the services after the first paint, and connect (to the emulator in demo mode)."""
+async def start(launch: Launch) -> Controller | None:
+    """Build the services after the first paint, and connect (to the emulator in demo mode).
+
+    None: the window closed before the services were built (while the sound system was starting, say).
+    """
     import asyncio
 
     from PySide6.QtWidgets import QApplication
 
-    from .audio.backend import AudioUnavailable, load_sounddevice_in_background
     from .ui.desktop import DesktopIntegration
     from .ui.settings_dialog import open_settings
 
     await asyncio.sleep(0)  # let the window paint before the heavy imports below
     window, bridge = launch.window, launch.bridge
     history_path = Path(launch.args.history) if launch.args.history else None
-    audio_problem = None
-    try:
-        await load_sounddevice_in_background()  # a stuck sound server must not freeze the window
-    except AudioUnavailable as exc:
-        audio_problem = exc.problem
+    audio_problem = await _start_audio(launch.closed)
+    if launch.closed is not None and launch.closed.is_set():
+        log.info("the window closed before the app had started: nothing more is started")
+        return None
     controller = build_services(
         bridge.deliver,
         launch.store,
@@ -412,6 +414,37 @@ async def start(launch: Launch) -> Controller:
         desktop.start_hidden()
     await controller.start(launch.problem)
     return controller
+
+
+async def _start_audio(closed: asyncio.Event | None) -> AudioProblem | None:
+    """Start PortAudio, unless the window closes first; what went wrong with audio, if anything.
+
+    A stuck sound server holds PortAudio's start for up to ``AUDIO_START_LIMIT_S``; a user who closes the
+    window meanwhile should not wait it out. The loader's daemon thread is left behind (it cannot be stopped;
+    the process ends without it).
+    """
+    import asyncio
+    import contextlib
+
+    from .audio.backend import AudioUnavailable, load_sounddevice_in_background
+
+    loading = asyncio.ensure_future(load_sounddevice_in_background())  # a stuck sound server must not freeze
+    closing = asyncio.ensure_future(closed.wait()) if closed is not None else None
+    try:
+        await asyncio.wait({loading} if closing is None else {loading, closing}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        if closing is not None:
+            closing.cancel()
+    if not loading.done():
+        loading.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await loading
+        return None
+    try:
+        loading.result()
+    except AudioUnavailable as exc:
+        return exc.problem
+    return None
 
 
 def _show_details(window: MainWindow, controller: Controller) -> None:
@@ -446,12 +479,14 @@ async def run(launch: Launch) -> int:
     """Start, wait for the window to close, shut everything down cleanly."""
     import asyncio
 
-    closed = asyncio.Event()
+    closed = launch.closed = asyncio.Event()
     launch.window.closing.connect(closed.set)
+    if launch.window.closed:  # a SIGTERM came between the first paint and now
+        closed.set()
     launch.quit = closed.set
     if launch.args.quit_after is not None:
         asyncio.get_running_loop().call_later(launch.args.quit_after, launch.window.close)
-    await start(launch)
+    await start(launch)  # returns early when the window closes while the sound system is starting
     await closed.wait()
     await shutdown(launch)
     return 0

@@ -21,7 +21,7 @@ from pytestqt.qtbot import QtBot
 
 from tests.helpers import API_KEY, until
 from tests.launching import launch_app, quit_app
-from voicelive_desktop.app import Launch, shutdown
+from voicelive_desktop.app import Launch, create, parse_args, run, shutdown
 from voicelive_desktop.assistant_events import TurnState
 from voicelive_desktop.conversation.transcript import Role
 from voicelive_desktop.devtools.speech import loud_ms
@@ -213,3 +213,14 @@ async def test_quitting_after_the_window_is_gone_still_closes_everything_and_sav
         launch.window = window  # the real one, for pytest-qt to close
     assert controller.supervisor.session is None, "the session was closed"
     assert launch.store.path.exists(), "the settings were saved"
+
+
+async def test_a_window_closed_before_the_app_listened_for_it_still_ends_the_app(
+    qtbot: QtBot, pulse: Any, tmp_path: Path
+) -> None:
+    # SIGTERM (a logout) between the first paint and the loop's start closes the window before run() listens.
+    launch = create(parse_args(["--demo", "--settings", str(tmp_path / "s.toml")]))
+    qtbot.addWidget(launch.window)
+    launch.window.close()
+    assert await asyncio.wait_for(run(launch), 30) == 0, "the app ended"
+    assert launch.controller is None, "services were started (and a session opened) after the window closed"

@@ -4,6 +4,7 @@ launch handing over to the first, the desktop entry from the command line."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -30,13 +31,23 @@ def xvfb() -> Iterator[Xvfb]:
     server.stop()
 
 
-def _app(xvfb: Xvfb, pulse: Any, tmp_path: Path, *args: str) -> subprocess.Popen[str]:
+def _app(xvfb: Xvfb, pulse: Any, tmp_path: Path, *args: str, stderr: Path | None = None) -> subprocess.Popen[str]:
+    """The app in its own process; its log to ``stderr`` (readable while it runs), else to a pipe."""
     env = {**xvfb.env, **pulse.env, "AZURE_VOICELIVE_API_KEY": API_KEY}
     argv = [
         sys.executable, "-m", "voicelive_desktop", *args,
         "--settings", str(tmp_path / "settings.toml"), "--history", str(tmp_path / "history.sqlite3"),
     ]  # fmt: skip
-    return subprocess.Popen(argv, env=env, stderr=subprocess.PIPE, text=True)
+    with open(stderr, "w") if stderr is not None else contextlib.nullcontext(subprocess.PIPE) as err:
+        return subprocess.Popen(argv, env=env, stderr=err, text=True)
+
+
+def _catches_sigterm(pid: int) -> bool:
+    """The process has its SIGTERM handler in place (it closes the window, as a user would)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("SigCgt:"):
+            return bool(int(line.split()[1], 16) & (1 << (signal.SIGTERM - 1)))
+    return False
 
 
 async def _stop(app: subprocess.Popen[str]) -> str:
@@ -174,6 +185,36 @@ async def test_a_sound_server_that_never_answers_leaves_the_app_working_and_clos
         os.kill(stuck._pid, signal.SIGCONT)
         stuck.stop()
     assert app.returncode == 0 and "Traceback" not in stderr, stderr
+
+
+async def test_closing_the_window_while_the_sound_system_hangs_does_not_wait_for_it(
+    xvfb: Xvfb, emulator: Emulator, tmp_path: Path
+) -> None:
+    """PulseAudio hung: a user who closes the window while PortAudio's start waits on it sees the app go at once;
+    it used to wait out the whole audio start limit (10 s) first."""
+    stuck = PrivatePulse(prefix="vl-stuck-pulse-")
+    stuck.start()
+    assert stuck._pid is not None
+    os.kill(stuck._pid, signal.SIGSTOP)
+    app = None
+    try:
+        log = tmp_path / "app.log"
+        app = await asyncio.to_thread(
+            _app, xvfb, stuck, tmp_path, "--endpoint", emulator.endpoint, "--model", "m", stderr=log
+        )
+        await until(lambda: "first paint" in log.read_text() and _catches_sigterm(app.pid), 30)
+        closed_at = time.monotonic()
+        await _stop(app)
+        took = time.monotonic() - closed_at
+        stderr = log.read_text()
+    finally:
+        if app is not None and app.poll() is None:
+            app.kill()
+        os.kill(stuck._pid, signal.SIGCONT)
+        stuck.stop()
+    assert app.returncode == 0 and "Traceback" not in stderr, stderr
+    assert took < AUDIO_START_LIMIT_S / 2, f"the app took {took:.1f} s to close"
+    assert not emulator.connections, "it connected after the window closed"
 
 
 def test_the_desktop_entry_is_installed_and_removed_from_the_command_line(tmp_path: Path) -> None:

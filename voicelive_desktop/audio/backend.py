@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import logging
 import sys
@@ -102,6 +103,7 @@ async def load_sounddevice_in_background(limit_s: float = AUDIO_START_LIMIT_S) -
         return load_sounddevice()
     loop = asyncio.get_running_loop()
     done: asyncio.Future[ModuleType] = loop.create_future()
+    done.add_done_callback(lambda f: f.cancelled() or f.exception())  # an outcome nobody waits for any more is fine
 
     def settle(result: ModuleType | None, error: AudioUnavailable | None) -> None:
         if not done.done():
@@ -113,7 +115,7 @@ async def load_sounddevice_in_background(limit_s: float = AUDIO_START_LIMIT_S) -
             error = None
         except AudioUnavailable as exc:
             module, error = None, exc
-        if not loop.is_closed():
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody waits for the outcome
             loop.call_soon_threadsafe(settle, module, error)
 
     threading.Thread(target=load, name="audio-start", daemon=True).start()

@@ -152,6 +152,7 @@ class MainWindow(QMainWindow):
         self._accepting = False
         self.hide_to_tray = False  # closing hides the window (Settings > Desktop, with a tray)
         self._quitting = False
+        self.closed = False  # closed for good (``closing`` was emitted), perhaps before anyone listened
         self.global_key_status = ""  # what Settings > Keys says about the global hold key
         app = QApplication.instance()
         assert isinstance(app, QApplication)
@@ -455,6 +456,7 @@ class MainWindow(QMainWindow):
             self.hide()
             self.hidden_to_tray.emit()
             return
+        self.closed = True
         self.closing.emit()
         app = QApplication.instance()
         if isinstance(app, QApplication):
