@@ -409,9 +409,9 @@ HOW = {
     "~15 ms xdotool takes to start are left out; baseline: just before `up` is written to its stdin) to the "
     "proxy reading `input_audio_buffer.commit`. One from the streamed turn and one per barge-in turn. The app "
     "captures its 200 ms release tail (default setting, so the last syllable is not clipped) before committing, "
-    "on purpose; the tail counts from the key (what the device has heard since its last block is added), so the "
-    "figure is the tail, less the input latency, plus the wait for the block that ends it and the sender's "
-    "wake-up. The baseline commits at once, with no tail.",
+    "on purpose; the tail counts from the key (what the device has heard since its last block is added) and "
+    "ends on the block boundary nearest to 200 ms after it (180-220 ms with 40 ms blocks), so the figure is that "
+    "tail, less the input latency, plus the sender's wake-up. The baseline commits at once, with no tail.",
     "barge_in_to_silence_ms": "while the answer plays (at least 1 s after its first audio reached the proxy, "
     "and once the speaker has carried speech for the last 0.3 s, so the key never lands in a pause between "
     "phrases), key down and hold for --barge-hold s; speaker.monitor recorded with pacat (10 ms fragments, each "

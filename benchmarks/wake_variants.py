@@ -41,7 +41,7 @@ class CallbackWakeCapture(Capture):
     def _callback(self, indata: Any, frames: int, _time: Any, _status: Any) -> None:
         self.stream.tick()
         self._ring.write(np.frombuffer(indata, dtype=np.int16, count=frames))
-        self.last_block_at = time.monotonic()
+        self._last_block = (self._ring.written, time.monotonic())
         if self._armed:  # the sender waits: wake it, once
             self._armed = False
             loop = self._loop

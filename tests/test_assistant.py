@@ -193,6 +193,30 @@ async def test_hands_free_keeps_streaming_after_the_microphone_is_reopened(
     await events.until(lambda: len(assistant.conversation.messages) == 2 and assistant.turn is IDLE)
 
 
+async def test_letting_go_while_the_microphone_is_being_reopened_ends_the_turn(
+    voiced: Core, emulator: Emulator, pulse: Any, speech_pcm: bytes
+) -> None:
+    # The headset goes mid-turn, and the user lets go before the app has the microphone back.
+    assistant, events = voiced.assistant, voiced.events
+    assert voiced.microphone is not None and voiced.microphone.capture is not None
+    capture = voiced.microphone.capture
+    assert await voiced.connect(target(emulator))
+    assistant.press()
+    player = pulse.play(speech_pcm)
+    await until(lambda: _sent_audio_bytes(emulator) > 24000)
+    capture.close()  # the device is gone
+    await asyncio.sleep(0.3)  # the turn notices within a block, and waits for a microphone
+    releasing = asyncio.ensure_future(assistant.release())
+    await asyncio.sleep(0.1)  # the key is up while the turn still waits
+    assert await capture.open_async()  # the microphone is back
+    try:
+        await asyncio.wait_for(asyncio.shield(releasing), 5)
+    finally:
+        await asyncio.to_thread(player.wait, 10)
+    await events.until(lambda: len(assistant.conversation.messages) == 2 and assistant.turn is IDLE)
+    assert "input_audio_buffer.commit" in emulator.last().received_types()
+
+
 async def test_with_the_microphone_closed_between_turns_it_opens_for_each_turn(
     sd: ModuleType, emulator: Emulator, pulse: Any, speech_pcm: bytes
 ) -> None:

@@ -403,6 +403,8 @@ class Assistant:
                     utterance.sent_bytes += len(chunk)
             if utterance.released or not await _reopened(capture):
                 return
+            if utterance.released:  # the key came up while the microphone was away: the turn ends there
+                return
             capture.resume_turn()  # another device took over mid-turn: what it hears is part of the same turn
 
     def _catch_up(self, session: VoiceLiveSession, utterance: _Utterance) -> None:

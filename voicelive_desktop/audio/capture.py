@@ -27,8 +27,8 @@ from .stream import StreamEnd
 #: How long after a block is due by the device's clock the sender looks for it (the callbacks have some jitter;
 #: the loop's timers never fire early, and late by a fraction of a millisecond).
 WAKE_AFTER_DUE_S = 0.0005
-#: When a due block has not arrived yet, look again this soon.
-RETRY_S = 0.0005
+#: When a due block has not arrived yet, look again this soon (the loop's timers count whole milliseconds).
+RETRY_S = 0.001
 #: A device that delivers nothing for this long during the release tail has stopped: the turn ends there.
 STALLED_S = 1.0
 
@@ -41,7 +41,7 @@ class Capture(StreamEnd):
         rate: session rate (24000 or 16000).
         block_ms: PortAudio block length.
         preroll_ms: audio from before the key went down that is sent first.
-        tail_ms: audio captured after the key came up.
+        tail_ms: audio captured after the key came up (rounded to a block boundary, see :meth:`release`).
         on_block: called on the loop with each chunk of the turn (frames at the session rate, valid during the
             call only), e.g. to meter it.
         on_problem: called on the loop with audio problems.
@@ -67,16 +67,23 @@ class Capture(StreamEnd):
         self._scratch = np.zeros(rate * 4, dtype=np.int16)
         self._opened_at = 0
         self._stop_at: int | None = None
-        self.last_block_at = 0.0  # time.monotonic() of the last callback (written by the callback only)
+        # (frames written, time.monotonic()) as of the last callback, written by the callback only: one object, so
+        # that a reader on another thread gets the two from the same callback
+        self._last_block: tuple[int, float] = (0, 0.0)
         self.sender_waits = 0  # times the sender slept for a block (a benchmark figure: ideally one per block)
 
     # ----------------------------------------------------------------- callback (PortAudio thread)
     def _callback(self, indata: Any, frames: int, _time: Any, _status: Any) -> None:
         self.stream.tick()
         self._ring.write(np.frombuffer(indata, dtype=np.int16, count=frames))
-        self.last_block_at = time.monotonic()
+        self._last_block = (self._ring.written, time.monotonic())
 
     # ----------------------------------------------------------------- control (event loop)
+    @property
+    def last_block_at(self) -> float:
+        """When the last block arrived (``time.monotonic()``)."""
+        return self._last_block[1]
+
     @property
     def rate(self) -> int:
         """The rate the turn's audio is sent at (24000 or 16000), whatever the device runs at."""
@@ -87,6 +94,7 @@ class Capture(StreamEnd):
         if self._ring.capacity != device_rate * 4:
             self._ring = FrameRing(device_rate * 4)
             self._scratch = np.zeros(device_rate * 4, dtype=np.int16)
+            self._last_block = (0, self._last_block[1])  # the new ring counts from 0
         self._opened_at = self._ring.written
 
     def _ms_to_device_frames(self, ms: int) -> int:
@@ -108,16 +116,20 @@ class Capture(StreamEnd):
 
         The tail counts from the key, not from the last block delivered: what was heard since that block (up to
         one block) is still in the device, and is part of the turn before the tail starts. It ends on the block
-        boundary nearest to ``tail_ms`` after the key (within half a block of it, never before the key): the
-        device hands audio over a whole block at a time, so ending inside a block would keep the turn, and the
-        answer, waiting for the rest of that block, up to one block longer than the tail.
+        boundary nearest to ``tail_ms`` after the key (within half a block of it; a tail shorter than that runs
+        to the end of the key's block): the device hands audio over a whole block at a time, so ending inside a
+        block would keep the turn, and the answer, waiting for the rest of that block. With no tail the turn
+        ends at the key.
         """
-        since_block = min(max(time.monotonic() - self.last_block_at, 0.0), self.block_ms / 1000)
+        written, block_at = self._last_block
+        since_block = min(max(time.monotonic() - block_at, 0.0), self.block_ms / 1000)
         undelivered = int(self.stream.device_rate * since_block)
         tail = self._ms_to_device_frames(self.tail_ms)
         block = self._ms_to_device_frames(self.block_ms)
-        to_boundary = round((undelivered + tail) / block) * block if tail and block else 0
-        self._stop_at = self._ring.written + max(to_boundary, undelivered)
+        if tail and block:  # at least to the end of the block the key came up in
+            self._stop_at = written + max(1, round((undelivered + tail) / block)) * block
+        else:
+            self._stop_at = written + undelivered
 
     async def turn_audio(self) -> AsyncIterator[bytes]:
         """PCM16 at the session rate, chunk by chunk, from the pre-roll to the end of the release tail.
