@@ -76,10 +76,10 @@ async def soak(turns: int, reconnect_every: int, sample_every: int) -> dict[str,
     """Run the turns; returns the figures."""
     import aiohttp
 
-    from voicelive_desktop.app import build_services
     from voicelive_desktop.assistant_events import TurnState
     from voicelive_desktop.conversation.transcript import Role
     from voicelive_desktop.keystore import SecretStore
+    from voicelive_desktop.services import build_services
     from voicelive_desktop.settings import Settings, SettingsStore
 
     key = "soak-key-0000"

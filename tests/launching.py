@@ -20,6 +20,7 @@ async def launch_app(qtbot: QtBot, argv: list[str], *, active: bool = True) -> L
     launch = create(parse_args(argv))
     qtbot.addWidget(launch.window)  # deleted by qtbot after the test; quit_app below copes if that came first
     controller = await start(launch)
+    assert controller is not None, "the window closed while the app started"
     await until(lambda: controller.supervisor.connected, 10)
     launch.window.activateWindow()
     if active:

@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 
 from tests.helpers import EventLog, MemoryKeyring, until
-from voicelive_desktop.app import build_services
 from voicelive_desktop.assistant_events import TurnState
 from voicelive_desktop.controller import Controller, ControllerState, Notice, demo_voice_notice
 from voicelive_desktop.conversation.transcript import Role
 from voicelive_desktop.emulator import Emulator
 from voicelive_desktop.keystore import SecretStore
+from voicelive_desktop.services import build_services
 from voicelive_desktop.settings import Settings, SettingsStore
 from voicelive_desktop.voicelive.events import ErrorCategory, ErrorRaised
 from voicelive_desktop.voicelive.modes import Mode

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import API_KEY, EventLog, MemoryKeyring, until
-from voicelive_desktop.app import build_services
 from voicelive_desktop.assistant_events import TurnState
 from voicelive_desktop.controller import ASYNC_FILTERING_URL, Controller, Notice
 from voicelive_desktop.diagnostics import LOG_RING
 from voicelive_desktop.emulator import Emulator
 from voicelive_desktop.keystore import SecretStore
+from voicelive_desktop.services import build_services
 from voicelive_desktop.settings import Settings, SettingsStore
 from voicelive_desktop.voicelive.modes import Mode
 

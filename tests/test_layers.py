@@ -25,6 +25,7 @@ QT_FREE = [
     "settings.py",
     "keystore.py",
     "controller.py",
+    "services.py",
     "desktop/hotkeys.py",  # the hold-key backends call back on their own threads: no Qt object there
     "desktop/hotkeys_x11.py",
     "desktop/hotkeys_portal.py",

@@ -1,4 +1,4 @@
-"""Composition root: command line, QApplication, the qasync loop, and the wiring. Nothing else builds services.
+"""Composition root: command line, QApplication, the qasync loop, and the wiring (services.py builds the services).
 
 The window is shown and painted before asyncio, qasync, the Voice Live SDK and the audio stack are imported:
 only Qt and the window's own modules come before the first paint (tests/test_first_paint.py checks it). The rest
@@ -23,9 +23,8 @@ if TYPE_CHECKING:  # names for the type checker only: importing them here would 
     import asyncio
 
     from .audio.backend import AudioProblem
-    from .controller import Controller, DemoService
+    from .controller import Controller
     from .desktop.single_instance import SingleInstance
-    from .keystore import SecretStore
     from .settings import Settings, SettingsStore
     from .ui.bridge import Bridge
     from .ui.desktop import DesktopIntegration
@@ -377,6 +376,7 @@ async def start(launch: Launch) -> Controller | None:
 
     from PySide6.QtWidgets import QApplication
 
+    from .services import build_services
     from .ui.desktop import DesktopIntegration
     from .ui.settings_dialog import open_settings
 
@@ -424,21 +424,22 @@ async def _start_audio(closed: asyncio.Event | None) -> AudioProblem | None:
     the process ends without it).
     """
     import asyncio
-    import contextlib
 
     from .audio.backend import AudioUnavailable, load_sounddevice_in_background
 
+    if closed is not None and closed.is_set():
+        return None  # closed already: PortAudio is not even started
     loading = asyncio.ensure_future(load_sounddevice_in_background())  # a stuck sound server must not freeze
     closing = asyncio.ensure_future(closed.wait()) if closed is not None else None
     try:
         await asyncio.wait({loading} if closing is None else {loading, closing}, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        if closing is not None:
-            closing.cancel()
+        for task in (loading, closing):
+            if task is not None and not task.done():
+                task.cancel()
     if not loading.done():
-        loading.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await loading
+        await asyncio.wait({loading})  # let its cancellation finish (a cancellation of this caller still raises)
+    if loading.cancelled():
         return None
     try:
         loading.result()
@@ -504,92 +505,6 @@ async def shutdown(launch: Launch) -> None:
     await launch.bridge.shutdown()
     if launch.instance is not None:
         launch.instance.close()
-
-
-def _demo_service() -> DemoService:
-    """The built-in Voice Live emulator (imported only when the demo is used)."""
-    from .controller import DEMO_API_KEY
-    from .emulator import Emulator, EmulatorOptions
-
-    # Transcripts land before or after the answer, as the service's do; no record of the traffic is kept (the
-    # tests' record would keep every answer's audio for as long as the demo runs).
-    return Emulator(EmulatorOptions(api_key=DEMO_API_KEY, transcript_order="random", record_traffic=False))
-
-
-def build_services(
-    listener: Callable[[object], None],
-    store: SettingsStore | None,
-    saved: Settings,
-    settings: Settings,
-    *,
-    demo: bool,
-    secrets: SecretStore | None = None,
-    with_audio: bool = True,
-    history_path: Path | None = None,
-    keep_history: bool = True,
-    audio_problem: AudioProblem | None = None,
-) -> Controller:
-    """Build the services (slow imports happen here, after the first paint); everything reports to ``listener``.
-
-    ``secrets`` defaults to the OS keyring; ``with_audio`` False builds a text-only app (as when PortAudio is
-    missing), and so does ``audio_problem`` (PortAudio could not start; its message is shown); the history
-    lives at ``history_path`` (the platform data folder by default), or nowhere when ``keep_history`` is False.
-    """
-    from .assistant import Assistant
-    from .audio.backend import AudioUnavailable, load_sounddevice
-    from .audio.capture import Capture
-    from .audio.playback import Playback
-    from .controller import Controller, audio_options
-    from .conversation.history import AsyncHistory
-    from .keystore import SecretStore
-    from .microphone import Microphone
-    from .settings import ENV_API_KEY
-    from .supervisor import Supervisor
-    from .voicelive.events import ErrorCategory, ErrorRaised
-
-    sd = capture = playback = None
-    audio_error = None
-    if audio_problem is not None:
-        audio_error = audio_problem.message
-    elif with_audio:
-        try:
-            sd = load_sounddevice()
-            a = settings.audio
-            capture = Capture(sd, rate=a.input_rate, block_ms=a.block_ms, preroll_ms=a.preroll_ms, tail_ms=a.tail_ms)
-            playback = Playback(sd, block_ms=a.block_ms)
-        except AudioUnavailable as exc:
-            audio_error = exc.problem.message
-    microphone = Microphone(
-        capture,
-        playback,
-        audio_options(settings),
-        on_status=listener,
-        on_problem=lambda problem: assistant.audio_problem(problem),  # noqa: PLW0108 - built just below
-    )
-    assistant = Assistant(listener, microphone=microphone)
-    supervisor = Supervisor(assistant, listener)
-    controller = Controller(
-        settings,
-        store,
-        secrets if secrets is not None else SecretStore(),
-        supervisor=supervisor,
-        assistant=assistant,
-        microphone=microphone,
-        listener=listener,
-        demo_service=_demo_service,
-        open_history=(
-            (lambda problem, resolved: AsyncHistory.open(history_path, on_problem=problem, on_resolved=resolved))
-            if keep_history
-            else None
-        ),
-        sounddevice=sd,
-        api_key_from_env=os.environ.get(ENV_API_KEY) or None,
-        demo=demo,
-        file_settings=saved,
-    )
-    if audio_error:
-        listener(ErrorRaised(ErrorCategory.AUDIO, audio_error))
-    return controller
 
 
 if __name__ == "__main__":

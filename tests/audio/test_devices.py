@@ -105,8 +105,10 @@ def test_alsa_plugins_that_were_only_probed_are_unloaded_and_the_microphone_stil
         print("after start:", plugins())
         capture = Capture(sd, block_ms=40)
         opened = capture.open(None)
-        time.sleep(0.5)
-        print("recording:", opened, time.monotonic() - capture.last_block_at < 0.2, plugins())
+        deadline = time.monotonic() + 5
+        while capture.last_block_at == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        print("recording:", opened, capture.last_block_at > 0, len(plugins()), plugins())
         capture.close()
         """,
         pulse.env,
@@ -114,4 +116,4 @@ def test_alsa_plugins_that_were_only_probed_are_unloaded_and_the_microphone_stil
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0] == "after start: []", result.stdout
-    assert lines[1] == "recording: True True ['libasound_module_pcm_pulse.so']", result.stdout
+    assert lines[1].startswith("recording: True True 1 "), result.stdout  # its own plugin only (pulse, here)

@@ -165,25 +165,33 @@ async def test_a_logout_sigterm_with_the_display_gone_at_once_closes_down_cleanl
     assert (tmp_path / "settings.toml").exists(), "the settings were saved"
 
 
+@contextlib.contextmanager
+def _stuck_sound_server() -> Iterator[PrivatePulse]:
+    """A PulseAudio that accepts connections and never answers (stopped with SIGSTOP)."""
+    stuck = PrivatePulse(prefix="vl-stuck-pulse-")
+    stuck.start()
+    assert stuck._pid is not None
+    os.kill(stuck._pid, signal.SIGSTOP)
+    try:
+        yield stuck
+    finally:
+        os.kill(stuck._pid, signal.SIGCONT)
+        stuck.stop()
+
+
 async def test_a_sound_server_that_never_answers_leaves_the_app_working_and_closable(
     xvfb: Xvfb, emulator: Emulator, tmp_path: Path
 ) -> None:
     """PulseAudio hung (stopped here): PortAudio's start never returns. The app goes on without voice after its
     time limit, connects, and closes on SIGTERM; it used to freeze after the first paint, deaf to SIGTERM."""
-    stuck = PrivatePulse(prefix="vl-stuck-pulse-")
-    stuck.start()
-    assert stuck._pid is not None
-    os.kill(stuck._pid, signal.SIGSTOP)
-    app = None
-    try:
+    with _stuck_sound_server() as stuck:
         app = await asyncio.to_thread(_app, xvfb, stuck, tmp_path, "--endpoint", emulator.endpoint, "--model", "m")
-        await until(lambda: bool(emulator.connections), AUDIO_START_LIMIT_S + 20)
-        stderr = await _stop(app)
-    finally:
-        if app is not None and app.poll() is None:
-            app.kill()
-        os.kill(stuck._pid, signal.SIGCONT)
-        stuck.stop()
+        try:
+            await until(lambda: bool(emulator.connections), AUDIO_START_LIMIT_S + 20)
+            stderr = await _stop(app)
+        finally:
+            if app.poll() is None:
+                app.kill()
     assert app.returncode == 0 and "Traceback" not in stderr, stderr
 
 
@@ -192,26 +200,20 @@ async def test_closing_the_window_while_the_sound_system_hangs_does_not_wait_for
 ) -> None:
     """PulseAudio hung: a user who closes the window while PortAudio's start waits on it sees the app go at once;
     it used to wait out the whole audio start limit (10 s) first."""
-    stuck = PrivatePulse(prefix="vl-stuck-pulse-")
-    stuck.start()
-    assert stuck._pid is not None
-    os.kill(stuck._pid, signal.SIGSTOP)
-    app = None
-    try:
-        log = tmp_path / "app.log"
+    log = tmp_path / "app.log"
+    with _stuck_sound_server() as stuck:
         app = await asyncio.to_thread(
             _app, xvfb, stuck, tmp_path, "--endpoint", emulator.endpoint, "--model", "m", stderr=log
         )
-        await until(lambda: "first paint" in log.read_text() and _catches_sigterm(app.pid), 30)
-        closed_at = time.monotonic()
-        await _stop(app)
-        took = time.monotonic() - closed_at
-        stderr = log.read_text()
-    finally:
-        if app is not None and app.poll() is None:
-            app.kill()
-        os.kill(stuck._pid, signal.SIGCONT)
-        stuck.stop()
+        try:
+            await until(lambda: "first paint" in log.read_text() and _catches_sigterm(app.pid), 30)
+            closed_at = time.monotonic()
+            await _stop(app)
+            took = time.monotonic() - closed_at
+        finally:
+            if app.poll() is None:
+                app.kill()
+    stderr = log.read_text()
     assert app.returncode == 0 and "Traceback" not in stderr, stderr
     assert took < AUDIO_START_LIMIT_S / 2, f"the app took {took:.1f} s to close"
     assert not emulator.connections, "it connected after the window closed"

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import API_KEY, MemoryKeyring, until
-from voicelive_desktop.app import build_services
 from voicelive_desktop.assistant_events import MessageView, TurnState
 from voicelive_desktop.controller import ControllerState
 from voicelive_desktop.conversation.transcript import Role
 from voicelive_desktop.emulator import Emulator
 from voicelive_desktop.keystore import SecretStore
+from voicelive_desktop.services import build_services
 from voicelive_desktop.settings import Settings, SettingsStore
 from voicelive_desktop.ui.bridge import Bridge
 from voicelive_desktop.voicelive.events import ConnectionChanged, ConnState

@@ -1,0 +1,104 @@
+"""The app's services, built from the settings: controller, assistant, supervisor, microphone, history.
+
+Qt-free: app.py builds them after the first paint (the Voice Live SDK and the audio stack are imported here)
+and wires the window to them; tests and benchmarks build them without a window.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .audio.backend import AudioProblem
+    from .controller import Controller, DemoService
+    from .keystore import SecretStore
+    from .settings import Settings, SettingsStore
+
+
+def demo_service() -> DemoService:
+    """The built-in Voice Live emulator (imported only when the demo is used)."""
+    from .controller import DEMO_API_KEY
+    from .emulator import Emulator, EmulatorOptions
+
+    # Transcripts land before or after the answer, as the service's do; no record of the traffic is kept (the
+    # tests' record would keep every answer's audio for as long as the demo runs).
+    return Emulator(EmulatorOptions(api_key=DEMO_API_KEY, transcript_order="random", record_traffic=False))
+
+
+def build_services(
+    listener: Callable[[object], None],
+    store: SettingsStore | None,
+    saved: Settings,
+    settings: Settings,
+    *,
+    demo: bool,
+    secrets: SecretStore | None = None,
+    with_audio: bool = True,
+    history_path: Path | None = None,
+    keep_history: bool = True,
+    audio_problem: AudioProblem | None = None,
+) -> Controller:
+    """Build the services (slow imports happen here, after the first paint); everything reports to ``listener``.
+
+    ``secrets`` defaults to the OS keyring; ``with_audio`` False builds a text-only app (as when PortAudio is
+    missing), and so does ``audio_problem`` (PortAudio could not start; its message is shown); the history
+    lives at ``history_path`` (the platform data folder by default), or nowhere when ``keep_history`` is False.
+    """
+    from .assistant import Assistant
+    from .audio.backend import AudioUnavailable, load_sounddevice
+    from .audio.capture import Capture
+    from .audio.playback import Playback
+    from .controller import Controller, audio_options
+    from .conversation.history import AsyncHistory
+    from .keystore import SecretStore
+    from .microphone import Microphone
+    from .settings import ENV_API_KEY
+    from .supervisor import Supervisor
+    from .voicelive.events import ErrorCategory, ErrorRaised
+
+    sd = capture = playback = None
+    audio_error = None
+    if audio_problem is not None:
+        audio_error = audio_problem.message
+    elif with_audio:
+        try:
+            sd = load_sounddevice()
+            a = settings.audio
+            capture = Capture(sd, rate=a.input_rate, block_ms=a.block_ms, preroll_ms=a.preroll_ms, tail_ms=a.tail_ms)
+            playback = Playback(sd, block_ms=a.block_ms)
+        except AudioUnavailable as exc:
+            audio_error = exc.problem.message
+    microphone = Microphone(
+        capture,
+        playback,
+        audio_options(settings),
+        on_status=listener,
+        on_problem=lambda problem: assistant.audio_problem(problem),  # noqa: PLW0108 - built just below
+    )
+    assistant = Assistant(listener, microphone=microphone)
+    supervisor = Supervisor(assistant, listener)
+    controller = Controller(
+        settings,
+        store,
+        secrets if secrets is not None else SecretStore(),
+        supervisor=supervisor,
+        assistant=assistant,
+        microphone=microphone,
+        listener=listener,
+        demo_service=demo_service,
+        open_history=(
+            (lambda problem, resolved: AsyncHistory.open(history_path, on_problem=problem, on_resolved=resolved))
+            if keep_history
+            else None
+        ),
+        sounddevice=sd,
+        api_key_from_env=os.environ.get(ENV_API_KEY) or None,
+        demo=demo,
+        file_settings=saved,
+    )
+    if audio_error:
+        listener(ErrorRaised(ErrorCategory.AUDIO, audio_error))
+    return controller
