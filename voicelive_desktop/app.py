@@ -95,11 +95,15 @@ class Launch:
     problem: str
     args: argparse.Namespace
     controller: Controller | None = None
-    quit: Callable[[], None] = lambda: None  # ends the run (set by run())
-    closed: asyncio.Event | None = None  # set when the window closes (set up by run())
+    closed: asyncio.Event | None = None  # set when the window closes, which ends the run (set up by run())
     display_lost: bool = False
     desktop: DesktopIntegration | None = None
     instance: SingleInstance | None = None
+
+    def quit(self) -> None:
+        """End the run, as closing the window does."""
+        if self.closed is not None:
+            self.closed.set()
 
 
 def create(args: argparse.Namespace, *, painted: Callable[[], None] | None = None) -> Launch:
@@ -484,7 +488,6 @@ async def run(launch: Launch) -> int:
     launch.window.closing.connect(closed.set)
     if launch.window.closed:  # a SIGTERM came between the first paint and now
         closed.set()
-    launch.quit = closed.set
     if launch.args.quit_after is not None:
         asyncio.get_running_loop().call_later(launch.args.quit_after, launch.window.close)
     await start(launch)  # returns early when the window closes while the sound system is starting

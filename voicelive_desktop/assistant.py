@@ -92,14 +92,17 @@ class _Utterance(_UserTurn):
     task: asyncio.Task[None] | None = None
 
 
-async def _reopened(capture: Capture, within_s: float = 3.0) -> bool:
-    """Wait for a microphone being reopened (another device, or the same one after a stall)."""
+async def _reopened(capture: Capture, utterance: _Utterance, within_s: float = 3.0) -> bool:
+    """Wait for a microphone being reopened (another device, or the same one after a stall). False when it is not
+    back within ``within_s``, or when the key comes up first: the turn then ends with what it has."""
     deadline = asyncio.get_running_loop().time() + within_s
-    while not capture.is_open:
+    while not utterance.released:
+        if capture.is_open:
+            return True
         if asyncio.get_running_loop().time() > deadline:
             return False
         await asyncio.sleep(0.05)
-    return True
+    return False
 
 
 class Assistant:
@@ -401,9 +404,7 @@ class Assistant:
                 else:
                     session.append_audio(chunk)
                     utterance.sent_bytes += len(chunk)
-            if utterance.released or not await _reopened(capture):
-                return
-            if utterance.released:  # the key came up while the microphone was away: the turn ends there
+            if not await _reopened(capture, utterance):
                 return
             capture.resume_turn()  # another device took over mid-turn: what it hears is part of the same turn
 
