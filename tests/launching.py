@@ -11,14 +11,16 @@ from tests.helpers import until
 from voicelive_desktop.app import Launch, create, parse_args, shutdown, start
 
 
-async def launch_app(qtbot: QtBot, argv: list[str], *, active: bool = True) -> Launch:
+async def launch_app(qtbot: QtBot, argv: list[str], *, active: bool = True, qtbot_owns: bool = True) -> Launch:
     """The app as ``voicelive-desktop <argv>`` starts it: window shown, services built, connected.
 
     Args:
         active: also wait until the window has the keyboard focus (tests that press keys need it).
+        qtbot_owns: qtbot closes and deletes the window after the test; False for a test that deletes it itself.
     """
     launch = create(parse_args(argv))
-    qtbot.addWidget(launch.window)  # deleted by qtbot after the test; quit_app below copes if that came first
+    if qtbot_owns:  # quit_app below copes if qtbot's deletion came first, or comes while the app shuts down
+        qtbot.addWidget(launch.window)
     controller = await start(launch)
     assert controller is not None, "the window closed while the app started"
     await until(lambda: controller.supervisor.connected, 10)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import shiboken6
 from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction
 from pytestqt.qtbot import QtBot
@@ -42,16 +43,22 @@ class RecordingTray(Tray):
         self.notifications.append(text)
 
 
-@pytest.fixture
-async def app(
-    qtbot: QtBot, pulse: Any, emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[Launch]:
+async def _launch(
+    qtbot: QtBot, emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, qtbot_owns: bool = True
+) -> Launch:
     """The app connected to the emulator, with "close to tray" on as a user sets it in Settings > Desktop."""
     monkeypatch.setattr(desktop_module, "Tray", RecordingTray)
     monkeypatch.setenv("AZURE_VOICELIVE_API_KEY", API_KEY)
     (tmp_path / "settings.toml").write_text("[desktop]\nclose_to_tray = true\n", encoding="utf-8")
     argv = ["--endpoint", emulator.endpoint, "--model", "gpt-realtime", "--settings", str(tmp_path / "settings.toml")]
-    launch = await launch_app(qtbot, [*argv, "--history", str(tmp_path / "history.sqlite3")])
+    return await launch_app(qtbot, [*argv, "--history", str(tmp_path / "history.sqlite3")], qtbot_owns=qtbot_owns)
+
+
+@pytest.fixture
+async def app(
+    qtbot: QtBot, pulse: Any, emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Launch]:
+    launch = await _launch(qtbot, emulator, tmp_path, monkeypatch)
     try:
         yield launch
     finally:
@@ -141,3 +148,25 @@ async def test_muting_from_the_tray_closes_the_microphone_and_the_window_says_so
     tray.mute_action.trigger()
     await until(lambda: "Microphone muted" not in app.window.devices_label.text(), 5)
     assert app.window.mic_label.text() == "\u25cf Mic open"
+
+
+async def test_quitting_after_the_window_was_deleted_with_its_tray_still_shuts_down_cleanly(
+    qtbot: QtBot, pulse: Any, emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The window's owner may delete it (and the tray it owns) before the app's shutdown runs."""
+    app = await _launch(qtbot, emulator, tmp_path, monkeypatch, qtbot_owns=False)
+    try:
+        tray = _tray(app)
+        controller = app.controller
+        assert controller is not None
+        await until(lambda: tray.connected, 5)
+        shiboken6.delete(app.window)
+        assert not shiboken6.isValid(tray), "the tray goes with the window that owns it"
+        microphone = controller.microphone
+        assert microphone is not None
+        app.bridge.set_muted(True)  # the app still tells the (deleted) desktop objects what happens
+        await until(lambda: microphone.muted, 5)
+    finally:
+        await quit_app(app)
+    assert not controller.supervisor.connected
+    await until(lambda: not emulator.last().open, 5)  # the session was closed, not leaked

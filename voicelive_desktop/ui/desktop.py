@@ -11,9 +11,10 @@ import logging
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
+import shiboken6
 from PySide6.QtCore import QObject, Qt
 
-from ..assistant_events import MessageView, TurnState
+from ..assistant_events import AudioStatus, MessageView, TurnState
 from ..conversation.transcript import Role
 from ..desktop.global_key import GlobalKey
 from ..voicelive.events import ConnectionChanged, ConnState
@@ -50,7 +51,7 @@ class DesktopIntegration(QObject):
         bridge.turn_changed.connect(self._turn_changed)
         bridge.state_changed.connect(self._state)
         bridge.message_changed.connect(self._message)
-        bridge.audio_status.connect(lambda status: self._set_muted(status.input_label == "Microphone muted"))
+        bridge.audio_status.connect(self._audio_status)  # bound methods: disconnected if this object is deleted
         window.hidden_to_tray.connect(self._hidden_to_tray)
         if self.tray is not None:
             tray = self.tray
@@ -126,6 +127,9 @@ class DesktopIntegration(QObject):
         if self.tray is not None:
             modes = [(mode.label, mode) for mode in Mode]
             self.tray.set_choices(modes, state.mode, list(state.deployments), state.deployment)
+
+    def _audio_status(self, status: AudioStatus) -> None:
+        self._set_muted(status.input_label == "Microphone muted")
 
     def _set_muted(self, muted: bool) -> None:
         if muted != self._muted:
@@ -208,10 +212,10 @@ class DesktopIntegration(QObject):
             log.error("desktop integration failed: %s", type(task.exception()).__name__)
 
     async def close(self) -> None:
-        """Give the global key back, hide the tray."""
+        """Give the global key back, hide the tray (unless it went with the window that owns this object)."""
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.global_key.stop()
-        if self.tray is not None:
+        if self.tray is not None and shiboken6.isValid(self.tray):
             self.tray.hide()
