@@ -4,6 +4,9 @@
   Xvfb; the hold key is pressed with ``xdotool keydown/keyup space`` after focusing the window.
 - :class:`BaselineClient`: ``benchmarks/baseline_client.py``; its "key" is a line on its stdin.
 
+And two floors, processes that are neither client: :class:`OpenMicClient` (a microphone held open, nothing else)
+and :class:`QtWindowClient` (an empty Qt window with Space held in it).
+
 Each key method returns the ``time.monotonic()`` instant the key reached the client's input. For the app that
 is when ``xdotool`` has returned: the X server has the key by then (it sends it just before exiting), and the
 15 ms or so that spawning ``xdotool`` takes are not the app's. For the baseline it is just before the line is
@@ -13,6 +16,7 @@ written to its stdin (a write of a few bytes; the client may read it before the 
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import subprocess
 import sys
@@ -24,13 +28,14 @@ from voicelive_desktop.devtools.xserver import Xvfb
 
 ROOT = Path(__file__).resolve().parent.parent
 WINDOW_TITLE = "^Voice Live$"
-__all__ = ["AppClient", "BaselineClient", "Client", "OpenMicClient", "Xvfb"]
+__all__ = ["AppClient", "BaselineClient", "Client", "OpenMicClient", "QtWindowClient", "Xvfb"]
 
 
 class Client:
     """What the harness needs from a client process."""
 
     name = ""
+    env: dict[str, str]
     proc: subprocess.Popen[str]
     launched_at = 0.0
 
@@ -71,6 +76,33 @@ class Client:
         if line != "ready":
             self._wait_exit()
             raise RuntimeError(f"{what} did not start: {line!r}")
+
+    def _xdotool(self, *args: str) -> str:
+        return subprocess.run(
+            ["xdotool", *args], env=self.env, check=True, capture_output=True, text=True, timeout=10
+        ).stdout
+
+    def _place_window(self, title: str) -> str:
+        """Find the window titled ``title`` (a regular expression) once mapped, place it, and focus it."""
+        window = ""
+        deadline = time.monotonic() + 30
+        while not window:
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                raise RuntimeError(f"the window {title!r} did not appear")
+            time.sleep(0.1)
+            with contextlib.suppress(subprocess.CalledProcessError, IndexError):  # mapped, so it can take focus
+                window = self._xdotool("search", "--onlyvisible", "--name", title).split()[0]
+        self._xdotool("windowmove", window, "0", "0")
+        self._xdotool("windowsize", window, "1100", "760")
+        deadline = time.monotonic() + 10
+        while True:  # no window manager: focus it ourselves (a busy X server refuses now and then)
+            try:
+                self._xdotool("windowfocus", "--sync", window)
+                return window
+            except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
 
     def _wait_exit(self) -> None:
         try:
@@ -146,41 +178,22 @@ class AppClient(Client):
             text=True,
         )
         try:
-            self._place_window()
+            self._place_app_window()
         except BaseException:
             self.stop()  # an app left running would also take the next launch over through its single instance
             raise
 
-    def _place_window(self) -> None:
-        deadline = time.monotonic() + 30
-        while not self.window:
-            if time.monotonic() > deadline or self.proc.poll() is not None:
-                raise RuntimeError(f"the app's window did not appear; log: {self.log_tail()}")
-            time.sleep(0.1)
-            with contextlib.suppress(subprocess.CalledProcessError, IndexError):  # mapped, so it can take focus
-                self.window = self._xdotool("search", "--onlyvisible", "--name", WINDOW_TITLE).split()[0]
-        self._xdotool("windowmove", self.window, "0", "0")
-        self._xdotool("windowsize", self.window, "1100", "760")
-        deadline = time.monotonic() + 10
-        while True:  # no window manager: focus it ourselves (a busy X server refuses now and then)
-            try:
-                self._xdotool("windowfocus", "--sync", self.window)
-                break
-            except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
+    def _place_app_window(self) -> None:
+        try:
+            self.window = self._place_window(WINDOW_TITLE)
+        except RuntimeError as exc:
+            raise RuntimeError(f"{exc}; log: {self.log_tail()}") from None
         # Click into the chat, away from the text field, where Space would type instead of talk.
         self._xdotool("mousemove", "--window", self.window, "550", "300", "click", "1")
 
     def log_tail(self) -> str:
         """The end of the app's log (for error messages)."""
         return (self._dir / "app.log").read_text()[-2000:]
-
-    def _xdotool(self, *args: str) -> str:
-        return subprocess.run(
-            ["xdotool", *args], env=self.env, check=True, capture_output=True, text=True, timeout=10
-        ).stdout
 
     def key_down(self) -> float:
         """``xdotool keydown space``."""
@@ -255,6 +268,39 @@ class OpenMicClient(Client):
 
     def stop(self) -> None:
         """Close its stdin: it closes the stream and exits."""
+        with contextlib.suppress(BrokenPipeError):
+            assert self.proc.stdin is not None
+            self.proc.stdin.close()
+        self._wait_exit()
+
+
+class QtWindowClient(Client):
+    """``python -m benchmarks.qt_window``: an empty Qt window with Space held in it (the held key's floor)."""
+
+    name = "qt-window"
+
+    def __init__(self, display: str) -> None:
+        self.env = {**os.environ, "DISPLAY": display}
+        self.env.pop("QT_QPA_PLATFORM", None)  # a real X window, as the app's
+        self.window = ""
+
+    def start(self) -> None:
+        """Launch; returns once the window is shown, placed and focused."""
+        self._launch_module("benchmarks.qt_window", env=self.env, what="the empty Qt window")
+        self.window = self._place_window("^Qt floor$")
+
+    def key_down(self) -> float:
+        """``xdotool keydown space``, as in the app."""
+        self._xdotool("keydown", "space")
+        return time.monotonic()
+
+    def key_up(self) -> float:
+        """``xdotool keyup space``."""
+        self._xdotool("keyup", "space")
+        return time.monotonic()
+
+    def stop(self) -> None:
+        """Close its stdin: it quits."""
         with contextlib.suppress(BrokenPipeError):
             assert self.proc.stdin is not None
             self.proc.stdin.close()

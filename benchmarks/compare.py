@@ -19,7 +19,8 @@ One session per client per run:
 6. once the last answer has finished playing, VmRSS.
 Then, per run, one more app session with the pre-roll off (the microphone closes between turns): idle CPU only;
 and, as the floor under both idle figures, a process that only holds the microphone open (benchmarks/open_mic.py)
-at each client's block.
+at each client's block; and, as the floor under the app's held-key figure, an empty Qt window with Space held in
+it (benchmarks/qt_window.py: X repeats the held key, and any Qt window pays for reading the repeats).
 Each CPU window also records every thread's share and wake-ups ("threads" in the report).
 The app's launch to first paint comes from benchmarks/startup.py. Everything goes to
 benchmarks/results/compare.json.
@@ -50,7 +51,7 @@ from voicelive_desktop.devtools.pulse import PrivatePulse, StampedRecording, sta
 from voicelive_desktop.settings import AudioSettings
 
 from . import procfs
-from .clients import AppClient, BaselineClient, Client, OpenMicClient, Xvfb
+from .clients import AppClient, BaselineClient, Client, OpenMicClient, QtWindowClient, Xvfb
 from .markers import chirp, find_markers, marker_train, match_markers, sample_times, silence_after
 from .wire_proxy import WireEvent, WireProxy
 
@@ -224,6 +225,19 @@ class Session:
         finally:
             self.client.stop()
 
+    def run_held_key_only(self) -> None:
+        """Launch a window that needs no service, hold the key in it, measure CPU while held, let go, stop."""
+        client = self.client
+        client.start()
+        try:
+            time.sleep(self.args.settle)
+            client.key_down()
+            time.sleep(1.0)  # past X's auto-repeat delay (660 ms by default): the repeats are coming
+            self._sample("cpu_held_key_qt_floor_percent", self._cpu(self.args.window, "held_key_qt_floor"))
+            client.key_up()
+        finally:
+            client.stop()
+
     def _configured(self) -> WireEvent:
         """The client's ``session.update`` on the wire, once the service has answered it; raises if not."""
         client, proxy = self.client, self.proxy
@@ -388,6 +402,16 @@ def _thread_medians(windows: list[dict[str, dict[str, float]]]) -> dict[str, dic
     return dict(sorted(out.items(), key=lambda kv: -kv[1]["cpu_percent"]))
 
 
+def _above_floor(streaming: dict[str, Any], floor: dict[str, Any]) -> dict[str, Any] | None:
+    """The app's held-key CPU less what an empty Qt window pays for the held key (medians), against the baseline."""
+    app, qt, baseline = streaming["app"], floor["app"], streaming["baseline"]
+    if not app or not qt:
+        return None
+    above = round(float(app["median"]) - float(qt["median"]), 3)
+    ratio = round(above / float(baseline["median"]), 3) if baseline and baseline.get("median") else None
+    return {"median": above, "ratio_median": ratio, "how": "app median - empty Qt window median; / baseline median"}
+
+
 def _ratio(app: dict[str, Any] | None, baseline: dict[str, Any] | None, key: str) -> float | None:
     if not app or not baseline or not baseline.get(key):
         return None
@@ -398,6 +422,11 @@ HOW = {
     "cpu_streaming_percent": "key held, chirps playing into the mic; (utime+stime) from /proc/<pid>/stat over the "
     "window / wall time; % of one core; client process only (the emulator and proxy are other processes). "
     "The app renders its level meter meanwhile; the baseline renders nothing.",
+    "cpu_held_key_qt_floor_percent": "neither client: benchmarks/qt_window.py, an empty PySide6 window on the "
+    "same Xvfb, focused, with Space held by xdotool from 1 s before the window (X auto-repeat on, as for the "
+    "app); same reading. What any Qt window pays while a key is held (Qt reads and delivers each of X's "
+    "repeats on its GUI thread): the floor under the app's cpu_streaming_percent that the baseline, which has "
+    "no window, does not have. In the app column.",
     "cpu_idle_percent": "connected, mic open, nothing happening; same reading over the window.",
     "cpu_idle_preroll_off_percent": "app only, one more session per run with the pre-roll set to 0 ms (the "
     "microphone then closes between turns): connected, nothing happening; same reading over the window.",
@@ -590,6 +619,9 @@ def main() -> None:
                 floor = Session(OpenMicClient(pulse.env, block_ms), services[name], pulse, args)
                 what = f"open microphone ({name}) run {run + 1}"
                 _run_session(floor, floor.run_open_only, what, samples[name], errors)
+            log(f"run {run + 1}/{args.runs}: an empty Qt window with the key held (the app's held-key floor)")
+            window = Session(QtWindowClient(xvfb.display), services["app"], pulse, args)
+            _run_session(window, window.run_held_key_only, f"empty Qt window run {run + 1}", samples["app"], errors)
     finally:
         for service in services.values():
             service.stop()
@@ -611,6 +643,9 @@ def main() -> None:
         entry["how"] = how
         figures[key] = entry
     figures["gui_ping_ms"]["pings_lost"] = sum(samples["app"].get("gui_ping_lost", []))
+    figures["cpu_streaming_percent"]["app_above_its_qt_floor"] = _above_floor(
+        figures["cpu_streaming_percent"], figures["cpu_held_key_qt_floor_percent"]
+    )
     figures["mic_to_wire_ms"]["markers"] = {name: samples[name].get("markers", []) for name in samples}
     report["figures"] = figures
     report["threads"] = {
@@ -618,7 +653,7 @@ def main() -> None:
         **{
             name: {
                 phase: _thread_medians(samples[name].get(f"threads_{phase}", []))
-                for phase in ("idle", "streaming", "idle_preroll_off", "open_mic_floor")
+                for phase in ("idle", "streaming", "idle_preroll_off", "open_mic_floor", "held_key_qt_floor")
                 if samples[name].get(f"threads_{phase}")
             }
             for name in samples
