@@ -28,7 +28,7 @@ from voicelive_desktop.devtools.xserver import Xvfb
 
 ROOT = Path(__file__).resolve().parent.parent
 WINDOW_TITLE = "^Voice Live$"
-__all__ = ["AppClient", "BaselineClient", "Client", "OpenMicClient", "QtWindowClient", "Xvfb"]
+__all__ = ["AppClient", "BaselineClient", "Client", "OpenMicClient", "QtWindowClient", "XWindowClient", "Xvfb"]
 
 
 class Client:
@@ -77,6 +77,26 @@ class Client:
             self._wait_exit()
             raise RuntimeError(f"{what} did not start: {line!r}")
 
+    def _close_stdin_and_wait(self) -> None:
+        """Close its stdin (the floors quit then) and wait for it to exit."""
+        with contextlib.suppress(BrokenPipeError):
+            assert self.proc.stdin is not None
+            self.proc.stdin.close()
+        self._wait_exit()
+
+    def _wait_exit(self) -> None:
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+
+
+class XWindowClient(Client):
+    """A client with a window on the benchmark's Xvfb: placed and focused with xdotool, Space held with it."""
+
+    window = ""
+
     def _xdotool(self, *args: str) -> str:
         return subprocess.run(
             ["xdotool", *args], env=self.env, check=True, capture_output=True, text=True, timeout=10
@@ -104,15 +124,18 @@ class Client:
                     raise
                 time.sleep(0.2)
 
-    def _wait_exit(self) -> None:
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
+    def key_down(self) -> float:
+        """``xdotool keydown space``."""
+        self._xdotool("keydown", "space")
+        return time.monotonic()
+
+    def key_up(self) -> float:
+        """``xdotool keyup space``."""
+        self._xdotool("keyup", "space")
+        return time.monotonic()
 
 
-class AppClient(Client):
+class AppClient(XWindowClient):
     """The app in a real X window, talking to ``endpoint`` with the API key ``demo`` from the environment."""
 
     name = "app"
@@ -147,7 +170,6 @@ class AppClient(Client):
         if timings is not None:
             self.env["VOICELIVE_AUDIO_TIMINGS"] = str(timings)  # the app's opt-in callback timings
         self.endpoint = endpoint
-        self.window = ""
 
     def start(self) -> None:
         """Launch; returns once the window is shown, placed and focused (not yet connected)."""
@@ -194,16 +216,6 @@ class AppClient(Client):
     def log_tail(self) -> str:
         """The end of the app's log (for error messages)."""
         return (self._dir / "app.log").read_text()[-2000:]
-
-    def key_down(self) -> float:
-        """``xdotool keydown space``."""
-        self._xdotool("keydown", "space")
-        return time.monotonic()
-
-    def key_up(self) -> float:
-        """``xdotool keyup space``."""
-        self._xdotool("keyup", "space")
-        return time.monotonic()
 
     def stop(self) -> None:
         """SIGTERM closes the window, which shuts the app down cleanly; then its temporary folder goes."""
@@ -268,13 +280,10 @@ class OpenMicClient(Client):
 
     def stop(self) -> None:
         """Close its stdin: it closes the stream and exits."""
-        with contextlib.suppress(BrokenPipeError):
-            assert self.proc.stdin is not None
-            self.proc.stdin.close()
-        self._wait_exit()
+        self._close_stdin_and_wait()
 
 
-class QtWindowClient(Client):
+class QtWindowClient(XWindowClient):
     """``python -m benchmarks.qt_window``: an empty Qt window with Space held in it (the held key's floor)."""
 
     name = "qt-window"
@@ -282,26 +291,12 @@ class QtWindowClient(Client):
     def __init__(self, display: str) -> None:
         self.env = {**os.environ, "DISPLAY": display}
         self.env.pop("QT_QPA_PLATFORM", None)  # a real X window, as the app's
-        self.window = ""
 
     def start(self) -> None:
         """Launch; returns once the window is shown, placed and focused."""
         self._launch_module("benchmarks.qt_window", env=self.env, what="the empty Qt window")
         self.window = self._place_window("^Qt floor$")
 
-    def key_down(self) -> float:
-        """``xdotool keydown space``, as in the app."""
-        self._xdotool("keydown", "space")
-        return time.monotonic()
-
-    def key_up(self) -> float:
-        """``xdotool keyup space``."""
-        self._xdotool("keyup", "space")
-        return time.monotonic()
-
     def stop(self) -> None:
         """Close its stdin: it quits."""
-        with contextlib.suppress(BrokenPipeError):
-            assert self.proc.stdin is not None
-            self.proc.stdin.close()
-        self._wait_exit()
+        self._close_stdin_and_wait()
