@@ -3,7 +3,7 @@
     .venv/bin/python -m benchmarks.qt_window
 
 It shows one empty window titled "Qt floor", prints ``ready`` once the window is shown, and quits when its stdin
-closes. While a key is held on an X display, the X server repeats it (25 a second by default) and Qt reads,
+closes. While a key is held on an X display, the X server repeats it (25-40 times a second) and Qt reads,
 decodes and delivers every repeat on its GUI thread, whatever the application does with it. ``benchmarks.compare``
 holds Space in it as in the app and measures its CPU: the part of the app's held-key CPU that comes with being a
 Qt window at all. The baseline client has no window, and gets no key events.
