@@ -26,13 +26,13 @@ def _status(core: Core) -> AudioStatus:
 async def test_muting_closes_the_microphone_and_the_status_line_says_so(voiced: Core) -> None:
     mic = _mic(voiced)
     assert mic.capture is not None and mic.capture.is_open
-    assert _status(voiced).mic_open
+    assert _status(voiced).mic_open and not _status(voiced).muted
 
     await mic.set_muted(True)
 
     assert not mic.capture.is_open  # nothing is recorded while muted, not even the pre-roll
     assert _status(voiced).input_label == "Microphone muted"
-    assert not _status(voiced).mic_open
+    assert not _status(voiced).mic_open and _status(voiced).muted
 
 
 async def test_pressing_the_key_while_muted_says_how_to_unmute_and_records_nothing(
@@ -61,7 +61,7 @@ async def test_unmuting_opens_the_microphone_again_and_the_next_turn_listens(voi
     await mic.set_muted(False)
 
     assert mic.capture is not None and mic.capture.is_open
-    assert _status(voiced).input_label == mic.capture.label
+    assert _status(voiced).input_label == mic.capture.label and not _status(voiced).muted
     voiced.assistant.press()
     await voiced.events.until(lambda: TurnState.LISTENING in voiced.events.turns())
     await voiced.assistant.release()

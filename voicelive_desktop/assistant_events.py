@@ -114,11 +114,12 @@ class LatencyMeasured:
 
 @dataclass(frozen=True)
 class AudioStatus:
-    """Which devices are in use and whether the microphone is open."""
+    """Which devices are in use, whether the microphone is open, and whether the user muted it."""
 
     input_label: str
     output_label: str
     mic_open: bool
+    muted: bool = False
 
 
 @dataclass(frozen=True)

@@ -80,7 +80,7 @@ class Microphone:
         else:
             mic = cap.label if cap.is_open else ("No microphone" if self.missing else "Microphone closed")
         speaker = play.label if play is not None and play.is_open else "No speaker"
-        self._on_status(AudioStatus(mic, speaker, bool(cap and cap.is_open)))
+        self._on_status(AudioStatus(mic, speaker, bool(cap and cap.is_open), muted=self.muted))
 
     @property
     def preroll_wanted(self) -> bool:

@@ -129,7 +129,7 @@ class DesktopIntegration(QObject):
             self.tray.set_choices(modes, state.mode, list(state.deployments), state.deployment)
 
     def _audio_status(self, status: AudioStatus) -> None:
-        self._set_muted(status.input_label == "Microphone muted")
+        self._set_muted(status.muted)
 
     def _set_muted(self, muted: bool) -> None:
         if muted != self._muted:
