@@ -4,6 +4,7 @@ building the app's core (supervisor + assistant + microphone) the way the compos
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import subprocess
 import sys
@@ -172,6 +173,12 @@ class FakeEntra(AsyncTokenCredential):
 def key_credential(key: str = API_KEY) -> Credential:
     """The API-key credential the app builds."""
     return build_credential(CredentialSpec(AuthMethod.API_KEY, key))
+
+
+def sent_audio_bytes(emulator: Emulator) -> int:
+    """How much microphone audio (PCM16 bytes) the last connection has appended so far."""
+    appends = [e for e in emulator.last().received if e["type"] == "input_audio_buffer.append"]
+    return sum(len(base64.b64decode(e["audio"])) for e in appends)
 
 
 def target(emulator: Emulator, mode: Mode = Mode.MANAGED, deployment: str = "gpt-realtime") -> Target:

@@ -8,8 +8,10 @@ from types import ModuleType
 from typing import Any
 
 import numpy as np
+import pytest
 
-from tests.helpers import Core, build_core, target, until
+from tests.helpers import Core, build_core, sent_audio_bytes, target, until
+from voicelive_desktop import assistant as assistant_module
 from voicelive_desktop.assistant import LEVEL_EVERY_S
 from voicelive_desktop.assistant_events import AudioStatus, LatencyMeasured, LevelChanged, TurnState
 from voicelive_desktop.audio.capture import Capture
@@ -22,11 +24,6 @@ from voicelive_desktop.voicelive.events import ErrorCategory, ErrorRaised
 from voicelive_desktop.voicelive.modes import Mode
 
 IDLE, LISTENING, THINKING, SPEAKING = TurnState.IDLE, TurnState.LISTENING, TurnState.THINKING, TurnState.SPEAKING
-
-
-def _sent_audio_bytes(emulator: Emulator) -> int:
-    appends = [e for e in emulator.last().received if e["type"] == "input_audio_buffer.append"]
-    return sum(len(base64.b64decode(e["audio"])) for e in appends)
 
 
 def _sounded_ms(samples: Any) -> float:
@@ -74,10 +71,10 @@ async def test_a_spoken_turn_is_heard_answered_and_played(
     assert answer.role is Role.ASSISTANT and answer.final and "gpt-realtime" in answer.text
     assert loud_ms(played) > 1000, "the answer was not heard from the speaker"
     assert events.of(LatencyMeasured) and 0 < events.of(LatencyMeasured)[0].ms < 5000
-    assert _sent_audio_bytes(emulator) >= len(speech_pcm) + 2 * 24000 * 300 // 1000, "speech and pre-roll"
+    assert sent_audio_bytes(emulator) >= len(speech_pcm) + 2 * 24000 * 300 // 1000, "speech and pre-roll"
     levels = [e.level for e in events.of(LevelChanged)]
     assert levels and max(level.rms_db for level in levels) > -35, "the meter showed the speech"
-    turn_s = _sent_audio_bytes(emulator) / (2 * 24000)
+    turn_s = sent_audio_bytes(emulator) / (2 * 24000)
     assert len(levels) <= turn_s / LEVEL_EVERY_S + 2, "no more levels than the meter can show"
 
 
@@ -166,7 +163,7 @@ async def test_hands_free_the_service_decides_where_the_turn_ends(
     config = SessionConfig(turn_detection=TurnDetectionConfig(TurnMode.SERVER_VAD, silence_duration_ms=400))
     assert await voiced.connect(target(emulator), config=config)
     assert assistant.hands_free
-    await until(lambda: _sent_audio_bytes(emulator) > 0)
+    await until(lambda: sent_audio_bytes(emulator) > 0)
     player = pulse.play(speech_pcm)
     await asyncio.to_thread(player.wait, 10)
     await events.until(lambda: len(assistant.conversation.messages) == 2 and assistant.turn is IDLE)
@@ -184,35 +181,46 @@ async def test_hands_free_keeps_streaming_after_the_microphone_is_reopened(
     config = SessionConfig(turn_detection=TurnDetectionConfig(TurnMode.SERVER_VAD, silence_duration_ms=400))
     assert await voiced.connect(target(emulator), config=config)
     assert voiced.microphone is not None and voiced.microphone.capture is not None
-    await until(lambda: _sent_audio_bytes(emulator) > 0)
+    await until(lambda: sent_audio_bytes(emulator) > 0)
     assert await voiced.microphone.capture.configure(block_ms=40)  # as Settings > Audio does: a reopen
-    before = _sent_audio_bytes(emulator)
-    await until(lambda: _sent_audio_bytes(emulator) > before + 24000)
+    before = sent_audio_bytes(emulator)
+    await until(lambda: sent_audio_bytes(emulator) > before + 24000)
     player = pulse.play(speech_pcm)
     await asyncio.to_thread(player.wait, 10)
     await events.until(lambda: len(assistant.conversation.messages) == 2 and assistant.turn is IDLE)
 
 
 async def test_letting_go_while_the_microphone_is_being_reopened_ends_the_turn(
-    voiced: Core, emulator: Emulator, pulse: Any, speech_pcm: bytes
+    voiced: Core, emulator: Emulator, pulse: Any, speech_pcm: bytes, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The headset goes mid-turn, and the user lets go before the app has the microphone back.
     assistant, events = voiced.assistant, voiced.events
     assert voiced.microphone is not None and voiced.microphone.capture is not None
     capture = voiced.microphone.capture
+    waiting, gave_up = asyncio.Event(), asyncio.get_running_loop().create_future()
+
+    async def reopened(*args: Any, **kwargs: Any) -> bool:  # the turn's wait for a microphone, watched
+        waiting.set()
+        back = await real_reopened(*args, **kwargs)
+        gave_up.set_result(not back)
+        return back
+
+    real_reopened = assistant_module._reopened
+    monkeypatch.setattr(assistant_module, "_reopened", reopened)
     assert await voiced.connect(target(emulator))
     assistant.press()
     player = pulse.play(speech_pcm)
-    await until(lambda: _sent_audio_bytes(emulator) > 24000)
+    await until(lambda: sent_audio_bytes(emulator) > 24000)
     capture.close()  # the device is gone
-    await asyncio.sleep(0.3)  # the turn notices within a block, and waits for a microphone
+    await asyncio.wait_for(waiting.wait(), 5)  # the turn noticed, and waits for a microphone
     releasing = asyncio.ensure_future(assistant.release())
-    await asyncio.sleep(0.1)  # the key is up while the turn still waits
+    await asyncio.sleep(0)  # release() runs up to its wait for the turn: the key is up while the turn still waits
     assert await capture.open_async()  # the microphone is back
     try:
         await asyncio.wait_for(asyncio.shield(releasing), 5)
     finally:
         await asyncio.to_thread(player.wait, 10)
+    assert gave_up.result(), "the turn ended at the key, rather than going on with the microphone that came back"
     await events.until(lambda: len(assistant.conversation.messages) == 2 and assistant.turn is IDLE)
     assert "input_audio_buffer.commit" in emulator.last().received_types()
 

@@ -33,8 +33,9 @@ def test_the_empty_window_has_the_focus_and_gets_the_held_keys_repeats(xvfb: Xvf
         quiet = _gui_wakeups(client.pid, 1.0)
         client.key_down()
         try:
-            time.sleep(0.5)  # past X's auto-repeat delay
-            held = _gui_wakeups(client.pid, 1.0)
+            held, deadline = 0.0, time.monotonic() + 5
+            while held < 15 and time.monotonic() < deadline:  # X's auto-repeat starts after its delay
+                held = _gui_wakeups(client.pid, 0.5)
         finally:
             client.key_up()
     finally:

@@ -11,7 +11,7 @@ from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QApplication
 
-from tests.helpers import until
+from tests.helpers import sent_audio_bytes, until
 from voicelive_desktop.assistant_events import TurnState
 from voicelive_desktop.conversation.transcript import Role
 from voicelive_desktop.emulator import Emulator
@@ -66,7 +66,8 @@ async def test_a_microphone_that_goes_away_mid_turn_is_told_at_once_and_the_turn
         _space(app, QEvent.Type.KeyPress)
         await until(lambda: app.controller.assistant.turn is TurnState.LISTENING, 5)
         pulse.play(speech_pcm[: len(speech_pcm) // 2], "usb_headset_mic")
-        await asyncio.sleep(0.5)
+        heard = sent_audio_bytes(emulator)  # the pre-roll
+        await until(lambda: sent_audio_bytes(emulator) >= heard + 24000, 5)  # half a second from the headset
         pulse.unplug(headset)
         headset = ""
         await until(lambda: any("stopped while you were speaking" in text for text in app.banner), 3)
