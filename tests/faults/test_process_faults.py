@@ -9,6 +9,7 @@ import contextlib
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -122,6 +123,13 @@ async def test_the_service_killed_for_30_s_then_back_on_the_same_port(
             service.wait()
 
 
+def _answer_checkpointed(history: Path) -> bool:
+    """The running app has saved part of an answer still arriving (read from its history file, read-only)."""
+    with contextlib.closing(sqlite3.connect(f"file:{history}?mode=ro", uri=True, timeout=5)) as db:
+        rows = db.execute("SELECT text FROM messages WHERE role = 'assistant' AND final = 0").fetchall()
+    return any(text.startswith("You wrote:") for (text,) in rows)
+
+
 async def test_kill_9_of_the_app_mid_answer_then_relaunch(
     fault_app: Launcher, emulator: Emulator, pulse: Any, tmp_path: Path
 ) -> None:
@@ -144,7 +152,7 @@ async def test_kill_9_of_the_app_mid_answer_then_relaunch(
             return len(after) >= 2 and sum(e["type"] == "response.audio.delta" for e in sent[after[1] :]) >= 6
 
         await until(second_answer_streaming, 30)
-        await asyncio.sleep(1.5)  # a checkpoint (at least once a second) has been written meanwhile
+        await until(lambda: _answer_checkpointed(tmp_path / "history.sqlite3"), 10)  # at least once a second
         os.kill(app.pid, signal.SIGKILL)
         await asyncio.to_thread(app.wait, 10)
     finally:
