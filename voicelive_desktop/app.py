@@ -22,7 +22,6 @@ from . import __version__
 if TYPE_CHECKING:  # names for the type checker only: importing them here would slow the first paint
     import asyncio
 
-    from .audio.backend import AudioProblem
     from .controller import Controller
     from .desktop.single_instance import SingleInstance
     from .settings import Settings, SettingsStore
@@ -380,14 +379,14 @@ async def start(launch: Launch) -> Controller | None:
 
     from PySide6.QtWidgets import QApplication
 
-    from .services import build_services
+    from .services import build_services, start_audio
     from .ui.desktop import DesktopIntegration
     from .ui.settings_dialog import open_settings
 
     await asyncio.sleep(0)  # let the window paint before the heavy imports below
     window, bridge = launch.window, launch.bridge
     history_path = Path(launch.args.history) if launch.args.history else None
-    audio_problem = await _start_audio(launch.closed)
+    audio_problem = await start_audio(launch.closed)
     if launch.closed is not None and launch.closed.is_set():
         log.info("the window closed before the app had started: nothing more is started")
         return None
@@ -418,38 +417,6 @@ async def start(launch: Launch) -> Controller | None:
         desktop.start_hidden()
     await controller.start(launch.problem)
     return controller
-
-
-async def _start_audio(closed: asyncio.Event | None) -> AudioProblem | None:
-    """Start PortAudio, unless the window closes first; what went wrong with audio, if anything.
-
-    A stuck sound server holds PortAudio's start for up to ``AUDIO_START_LIMIT_S``; a user who closes the
-    window meanwhile should not wait it out. The loader's daemon thread is left behind (it cannot be stopped;
-    the process ends without it).
-    """
-    import asyncio
-
-    from .audio.backend import AudioUnavailable, load_sounddevice_in_background
-
-    if closed is not None and closed.is_set():
-        return None  # closed already: PortAudio is not even started
-    loading = asyncio.ensure_future(load_sounddevice_in_background())  # a stuck sound server must not freeze
-    closing = asyncio.ensure_future(closed.wait()) if closed is not None else None
-    try:
-        await asyncio.wait({loading} if closing is None else {loading, closing}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in (loading, closing):
-            if task is not None and not task.done():
-                task.cancel()
-    if not loading.done():
-        await asyncio.wait({loading})  # let its cancellation finish (a cancellation of this caller still raises)
-    if loading.cancelled():
-        return None
-    try:
-        loading.result()
-    except AudioUnavailable as exc:
-        return exc.problem
-    return None
 
 
 def _show_details(window: MainWindow, controller: Controller) -> None:

@@ -1,11 +1,13 @@
-"""The app's services, built from the settings: controller, assistant, supervisor, microphone, history.
+"""The app's services, built from the settings: the audio stack's start, controller, assistant, supervisor,
+microphone, history.
 
-Qt-free: app.py builds them after the first paint (the Voice Live SDK and the audio stack are imported here)
-and wires the window to them; tests and benchmarks build them without a window.
+Qt-free: app.py starts and builds them after the first paint (the Voice Live SDK and the audio stack are imported
+here) and wires the window to them; tests and benchmarks build them without a window.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +18,36 @@ if TYPE_CHECKING:
     from .controller import Controller, DemoService
     from .keystore import SecretStore
     from .settings import Settings, SettingsStore
+
+
+async def start_audio(closed: asyncio.Event | None) -> AudioProblem | None:
+    """Start PortAudio, unless the window closes first; what went wrong with audio, if anything.
+
+    A stuck sound server holds PortAudio's start for up to ``AUDIO_START_LIMIT_S``; a user who closes the
+    window meanwhile should not wait it out. The loader's daemon thread is left behind (it cannot be stopped;
+    the process ends without it).
+    """
+    from .audio.backend import AudioUnavailable, load_sounddevice_in_background
+
+    if closed is not None and closed.is_set():
+        return None  # closed already: PortAudio is not even started
+    loading = asyncio.ensure_future(load_sounddevice_in_background())  # a stuck sound server must not freeze
+    closing = asyncio.ensure_future(closed.wait()) if closed is not None else None
+    try:
+        await asyncio.wait({loading} if closing is None else {loading, closing}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (loading, closing):
+            if task is not None and not task.done():
+                task.cancel()
+    if not loading.done():
+        await asyncio.wait({loading})  # let its cancellation finish (a cancellation of this caller still raises)
+    if loading.cancelled():
+        return None
+    try:
+        loading.result()
+    except AudioUnavailable as exc:
+        return exc.problem
+    return None
 
 
 def demo_service() -> DemoService:
