@@ -14,10 +14,7 @@ device's own clock (the last callback's time plus one block). The alternatives, 
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
-
-import numpy as np
 
 from voicelive_desktop.audio.capture import Capture
 
@@ -39,9 +36,7 @@ class CallbackWakeCapture(Capture):
         self._waiter: asyncio.Future[None] | None = None
 
     def _callback(self, indata: Any, frames: int, _time: Any, _status: Any) -> None:
-        self.stream.tick()
-        self._ring.write(np.frombuffer(indata, dtype=np.int16, count=frames))
-        self._last_block = (self._ring.written, time.monotonic())
+        super()._callback(indata, frames, _time, _status)  # the app's own: into the ring, the block's time
         if self._armed:  # the sender waits: wake it, once
             self._armed = False
             loop = self._loop
