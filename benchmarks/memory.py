@@ -29,8 +29,6 @@ STEPS = (
     ("voicelive_desktop.ui.main_window", "the window's own modules"),
     ("asyncio", "asyncio"),
     ("qasync", "qasync"),
-    ("numpy", "numpy (levels, rings, resampling)"),
-    ("soxr", "soxr (resampling)"),
     ("sounddevice", "sounddevice: PortAudio (the ALSA plugins it only probed are unloaded again)"),
     ("aiohttp", "aiohttp (the SDK's websocket)"),
     ("azure.core", "azure.core"),
@@ -38,6 +36,11 @@ STEPS = (
     ("keyring", "keyring (the API key's store)"),
     ("sqlite3", "sqlite3 (history)"),
     ("voicelive_desktop.controller", "the rest of the app (controller, assistant, session, history)"),
+)
+#: Loaded only for a device that will not run at the session's rate (not counted in the app's total).
+ON_DEMAND = (
+    ("numpy", "numpy (only to resample, for a device that will not run at the session's rate)"),
+    ("soxr", "soxr (the resampler)"),
 )
 
 PROBE = """
@@ -65,7 +68,7 @@ def one_run() -> list[tuple[str, int]]:
     """(module, VmRSS KiB after importing it) for one fresh process."""
     env = {"QT_QPA_PLATFORM": "offscreen", "PATH": "/usr/bin:/bin"}
     result = subprocess.run(
-        [sys.executable, "-c", PROBE, *[name for name, _ in STEPS]],
+        [sys.executable, "-c", PROBE, *[name for name, _ in STEPS + ON_DEMAND]],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -84,10 +87,10 @@ def main() -> None:
     args = parser.parse_args()
     runs = [one_run() for _ in range(args.runs)]
     rows = []
-    for index, (name, what) in enumerate(STEPS, start=1):
+    for index, (name, what) in enumerate(STEPS + ON_DEMAND, start=1):
         added = [(run[index][1] - run[index - 1][1]) / 1024 for run in runs]
         rows.append({"import": name, "what": what, "added_mib": round(statistics.median(added), 1)})
-    total = statistics.median(run[-1][1] for run in runs) / 1024
+    total = statistics.median(run[len(STEPS)][1] for run in runs) / 1024
     report = {
         "benchmark": "memory",
         "what": "VmRSS added by each import, in the app's order, in a fresh process (no window shown, nothing "
@@ -95,15 +98,18 @@ def main() -> None:
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "runs": args.runs,
         "python_alone_mib": round(statistics.median(run[0][1] for run in runs) / 1024, 1),
-        "steps": rows,
+        "steps": rows[: len(STEPS)],
         "total_mib": round(total, 1),
+        "on_demand": rows[len(STEPS) :],
         "machine": procfs.machine(),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
-    for row in rows:
+    for row in rows[: len(STEPS)]:
         print(f"{row['added_mib']:6.1f} MiB  {row['what']}")
     print(f"{total:6.1f} MiB  in all (Python alone: {report['python_alone_mib']} MiB)")
+    for row in rows[len(STEPS) :]:
+        print(f"{row['added_mib']:6.1f} MiB  more, on demand: {row['what']}")
 
 
 if __name__ == "__main__":

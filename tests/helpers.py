@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import ctypes
 import subprocess
 import sys
 import time
@@ -23,6 +24,7 @@ from voicelive_desktop.assistant import Assistant
 from voicelive_desktop.assistant_events import TurnChanged, TurnState
 from voicelive_desktop.audio.capture import Capture
 from voicelive_desktop.audio.playback import Playback
+from voicelive_desktop.audio.ring import FrameRing
 from voicelive_desktop.emulator import Emulator
 from voicelive_desktop.microphone import AudioOptions, Microphone
 from voicelive_desktop.supervisor import Backoff, Supervisor
@@ -235,3 +237,18 @@ def build_core(
     assistant = Assistant(events, microphone=microphone)
     supervisor = Supervisor(assistant, events, backoff=backoff or Backoff(base=0.2, cap=1.0))
     return Core(events, assistant, supervisor, microphone)
+
+
+def resident_kib(ring: FrameRing) -> int:
+    """How much of the ring's buffer the system holds in memory (its mapping's Rss in /proc/self/smaps)."""
+    address = ctypes.addressof(ctypes.c_char.from_buffer(ring._mem))
+    inside = False
+    with open("/proc/self/smaps") as smaps:
+        for line in smaps:
+            head = line.split()[0]
+            if "-" in head and not head.endswith(":"):
+                low, high = (int(x, 16) for x in head.split("-"))
+                inside = low <= address < high
+            elif inside and head == "Rss:":
+                return int(line.split()[1])
+    raise AssertionError("the ring's buffer is not mapped")

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.helpers import until
+from tests.helpers import resident_kib, until
 from voicelive_desktop.audio.backend import AudioProblem
 from voicelive_desktop.audio.playback import Playback
 from voicelive_desktop.devtools.speech import dominant_frequency, loud_ms, tone
@@ -49,6 +49,43 @@ async def test_a_tone_is_played_at_its_frequency(sd: ModuleType, pulse: Any) -> 
     assert abs(dominant_frequency(recorded) - 440) < 5
     assert 960 <= loud_ms(recorded) <= 1040, "one second of tone should sound for one second"
     assert playback.underruns == 0
+
+
+async def test_a_speaker_that_only_runs_at_48khz_plays_the_answer_at_its_pitch_and_length(
+    sd: ModuleType, pulse: Any
+) -> None:
+    class Only48k:
+        """The real sounddevice, as seen through a speaker that refuses every rate but 48 kHz."""
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(sd, name)
+
+        def query_devices(self, *args: Any, **kwargs: Any) -> Any:
+            info = sd.query_devices(*args, **kwargs)
+            return {**info, "default_samplerate": 48000.0} if args and isinstance(info, dict) else info
+
+        def RawOutputStream(self, *, samplerate: int, **kwargs: Any) -> Any:
+            if samplerate != 48000:
+                raise sd.PortAudioError("Invalid sample rate")
+            return sd.RawOutputStream(samplerate=samplerate, **kwargs)
+
+    drained = asyncio.Event()
+    playback = Playback(Only48k(), on_drained=drained.set)  # type: ignore[arg-type]
+    assert playback.open()
+    recording = pulse.record()
+    try:
+        assert playback.stream.device_rate == 48000
+        await until(lambda: playback.stream.callbacks >= 5)
+        answer = tone(440, 1.0)  # one second at 24 kHz, in 100 ms deltas as answers arrive
+        for start in range(0, len(answer), 4800):
+            playback.enqueue("item_1", answer[start : start + 4800])
+        await asyncio.wait_for(drained.wait(), 5)
+        await _heard(recording, 1000, 2)
+    finally:
+        playback.close()
+        recorded = recording.stop()
+    assert abs(dominant_frequency(recorded) - 440) < 5, "the answer was played at the wrong pitch"
+    assert 960 <= loud_ms(recorded) <= 1040, "one second of answer should sound for one second"
 
 
 async def test_flush_silences_at_once_and_reports_the_ms_heard(sd: ModuleType, pulse: Any) -> None:
@@ -157,8 +194,10 @@ async def test_between_answers_the_speaker_stops_calling_back_and_the_next_answe
         assert playback.stream.callbacks == callbacks, "a suspended stream must not call back"
         playback.enqueue("item_1", tone(440, 0.5))
         assert not playback.stream.suspended
+        assert resident_kib(playback._ring) >= 20, "the answer was queued somewhere else"
         await _heard(recording, 500, 5)
         await until(lambda: playback.stream.suspended, 5)
+        assert resident_kib(playback._ring) < 8, "the suspended speaker kept the played answer's memory"
     finally:
         playback.close()
         recorded = recording.stop()

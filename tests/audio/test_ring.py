@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from tests.helpers import resident_kib
 from voicelive_desktop.audio.ring import FrameRing, Overflow
 
 
@@ -69,3 +70,19 @@ def test_write_and_read_copy_no_block_sized_buffers() -> None:
     tracemalloc.stop()
     assert peak - base < 2048, f"a block-sized temporary was allocated (peak +{peak - base} B)"
     assert current - base < 512, f"memory grew by {current - base} B over 2000 blocks"
+
+
+def test_a_ring_for_minutes_of_audio_holds_memory_only_for_what_was_queued_and_gives_it_back() -> None:
+    ring = FrameRing(24000 * 300, Overflow.DROP_NEWEST)  # the speaker's: five minutes, 14 MiB
+    assert resident_kib(ring) < 100, "an empty ring already holds its whole size in memory"
+    ring.write(np.full(24000 * 60, 1000, dtype=np.int16))  # a one-minute answer
+    assert 2700 <= resident_kib(ring) <= 3000, "a minute of 24 kHz audio is 2.8 MiB"
+    assert not ring.give_back_memory(), "gave back memory that still held unplayed audio"
+    out = np.zeros(24000, dtype=np.int16)
+    while ring.read_into(out):
+        pass
+    assert ring.give_back_memory()
+    assert resident_kib(ring) < 100, "the played answer's memory was kept"
+    ring.write(_frames(0, 10))
+    got = np.zeros(30, dtype=np.int16)
+    assert got[: ring.read_into(got)].tolist() == list(range(10)), "the ring works as before once given back"

@@ -78,6 +78,8 @@ async def test_the_global_key_held_while_another_application_has_the_focus_runs_
         assert focus.keys("F9") == [], "the grabbed key did not reach the focused application"
         transcripts = [e for e in record.sent if e["type"].endswith("input_audio_transcription.completed")]
         assert transcripts and transcripts[0]["transcript"], "the turn was heard"
+        loaded = await asyncio.to_thread(Path(f"/proc/{app.pid}/maps").read_text)
+        assert "numpy" not in loaded, "a turn at the devices' own rate loaded numpy (15 MiB): only resampling needs it"
     finally:
         stderr = await _stop(app)
         if focus is not None:

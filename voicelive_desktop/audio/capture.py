@@ -17,11 +17,9 @@ from collections.abc import AsyncIterator, Callable
 from types import ModuleType
 from typing import Any
 
-import numpy as np
-import soxr
-
 from .backend import AudioProblem
-from .ring import FrameRing, Frames
+from .resample import Resampler
+from .ring import FrameRing, Frames, zero_frames
 from .stream import StreamEnd
 
 #: How long after a block is due by the device's clock the sender looks for it (the callbacks have some jitter;
@@ -64,7 +62,7 @@ class Capture(StreamEnd):
         self.on_block = on_block
         self.stream = self._managed_stream(sd, "input", rate=rate, block_ms=block_ms, on_problem=on_problem)
         self._ring = FrameRing(rate * 4)
-        self._scratch = np.zeros(rate * 4, dtype=np.int16)
+        self._scratch = zero_frames(rate * 4)
         self._opened_at = 0
         self._stop_at: int | None = None
         # (frames written, time.monotonic()) as of the last callback, written by the callback only: one object, so
@@ -75,7 +73,7 @@ class Capture(StreamEnd):
     # ----------------------------------------------------------------- callback (PortAudio thread)
     def _callback(self, indata: Any, frames: int, _time: Any, _status: Any) -> None:
         self.stream.tick()
-        self._ring.write(np.frombuffer(indata, dtype=np.int16, count=frames))
+        self._ring.write(indata)  # exactly `frames` int16 frames (mono)
         self._last_block = (self._ring.written, time.monotonic())
 
     # ----------------------------------------------------------------- control (event loop)
@@ -93,7 +91,7 @@ class Capture(StreamEnd):
         device_rate = self.stream.device_rate
         if self._ring.capacity != device_rate * 4:
             self._ring = FrameRing(device_rate * 4)
-            self._scratch = np.zeros(device_rate * 4, dtype=np.int16)
+            self._scratch = zero_frames(device_rate * 4)
             self._last_block = (0, self._last_block[1])  # the new ring counts from 0
         self._opened_at = self._ring.written
 
@@ -138,7 +136,7 @@ class Capture(StreamEnd):
         """
         resampler = None
         if self.stream.device_rate != self.rate:
-            resampler = soxr.ResampleStream(self.stream.device_rate, self.rate, 1, dtype="int16")
+            resampler = Resampler(self.stream.device_rate, self.rate)
         block = self._ms_to_device_frames(self.block_ms)
         loop = asyncio.get_running_loop()
         last_written, last_progress = self._ring.written, loop.time()
@@ -153,10 +151,10 @@ class Capture(StreamEnd):
                 last = remaining is not None and n >= remaining
                 chunk = self._scratch[:n]
                 if resampler is not None:
-                    chunk = resampler.resample_chunk(chunk, last=last)
+                    chunk = resampler.convert(chunk, last=last)
                 if self.on_block is not None and n:
                     self.on_block(chunk)
-                if chunk.size:
+                if len(chunk):
                     yield chunk.tobytes()
                 continue
             if not self.stream.is_open:

@@ -6,7 +6,8 @@ handed cannot be recalled and still sounds for the output latency, so the item i
 frame handed over: that is the figure ``flush()`` returns for ``conversation.item.truncate``.
 
 Between answers the stream is suspended (no callbacks, no CPU) once it has been quiet for
-:data:`IDLE_SUSPEND_S`; the next answer's first audio starts it again, in a worker thread.
+:data:`IDLE_SUSPEND_S`, and the queue's memory goes back to the system; the next answer's first audio starts
+the stream again, in a worker thread.
 """
 
 from __future__ import annotations
@@ -17,11 +18,9 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
-import numpy as np
-import soxr
-
 from .backend import AudioProblem
-from .ring import FrameRing, Overflow
+from .resample import Resampler
+from .ring import FrameRing, Overflow, as_frames, zero_frames
 from .stream import _KEEP, StreamEnd
 
 #: Quiet for this long after the last audio was heard, the speaker's stream is suspended.
@@ -61,7 +60,8 @@ class Playback(StreamEnd):
         self.stream = self._managed_stream(sd, "output", rate=rate, block_ms=block_ms, on_problem=on_problem)
         self._ring = FrameRing(rate * capacity_s, Overflow.DROP_NEWEST)
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._resampler: Any = None
+        self._resampler: Resampler | None = None
+        self._silence = zero_frames(rate)  # what an underrun plays: a second of it, never allocated in the callback
         self._item_id: str | None = None
         self._item_start = 0
         self._flush_target = 0
@@ -79,12 +79,15 @@ class Playback(StreamEnd):
         if self._flushes_done != self._flush_requests:
             self._ring.skip_to(self._flush_target)
             self._flushes_done = self._flush_requests
-        out = np.frombuffer(outdata, dtype=np.int16, count=frames)
+        out = as_frames(outdata)
         n = self._ring.read_into(out)
         if n:
             self._playing = True
         if n < frames:
-            out[n:] = 0
+            silence = self._silence
+            if frames - n > len(silence):  # a device block longer than a second: grow once, outside the usual path
+                silence = self._silence = zero_frames(frames)
+            out[n:frames] = silence[: frames - n]
             if self._playing and self.streaming:
                 self.underruns += 1  # more audio is on its way but has not arrived in time
             elif self._playing:
@@ -138,7 +141,7 @@ class Playback(StreamEnd):
             self._ring = FrameRing(device_rate * self._capacity_s, Overflow.DROP_NEWEST)
         self._resampler = None
         if device_rate != self.rate:
-            self._resampler = soxr.ResampleStream(self.rate, device_rate, 1, dtype="int16")
+            self._resampler = Resampler(self.rate, device_rate)
 
     def answer_arriving(self) -> None:
         """An answer's audio is arriving: a queue that runs dry now is an underrun, not the answer's end."""
@@ -155,9 +158,9 @@ class Playback(StreamEnd):
         if item_id != self._item_id:
             self._item_id = item_id
             self._item_start = self._ring.written
-        frames = np.frombuffer(pcm16, dtype=np.int16)
+        frames = as_frames(pcm16)
         if self._resampler is not None:
-            frames = self._resampler.resample_chunk(frames)
+            frames = self._resampler.convert(frames)
         self._ring.write(frames)
         if self.stream.suspended:
             self.stream.resume()
@@ -199,3 +202,6 @@ class Playback(StreamEnd):
         self._idle_timer = None
         if self.stream.is_open and not self.is_playing and not self.streaming:
             self.stream.suspend()
+            # Answers are written here, on the loop, and the callback reads nothing from an empty queue: the
+            # queue's pages (up to 14 MiB after a long answer) can go back to the system until the next one.
+            self._ring.give_back_memory()

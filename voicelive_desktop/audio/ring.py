@@ -8,16 +8,34 @@ producer gets more than ``capacity`` frames ahead is an explicit policy:
   when it next reads. This also makes pre-roll free: history stays in the ring until overwritten.
 - ``DROP_NEWEST`` (playback): queued answer audio is never overwritten; what does not fit is refused and
   counted in ``dropped``.
+
+Frames travel as ``memoryview`` objects of format ``"h"`` (native int16) over whatever buffer holds them, so
+a copy in or out is one ``memmove`` and nothing here needs numpy (which the app loads only to resample).
 """
 
 from __future__ import annotations
 
 import enum
+import mmap
+from typing import Any
 
-import numpy as np
-import numpy.typing as npt
+#: Mono int16 frames: a ``memoryview`` of format ``"h"``, one item per frame.
+Frames = memoryview
 
-Frames = npt.NDArray[np.int16]
+
+def as_frames(data: Any) -> Frames:
+    """``data`` (bytes, a PortAudio buffer, an int16 array...) seen as int16 frames, without a copy."""
+    view = memoryview(data)
+    return view if view.format == "h" else view.cast("B").cast("h")
+
+
+def zero_frames(n: int) -> Frames:
+    """``n`` frames of silence, in a buffer of their own.
+
+    The buffer is an anonymous mapping: the system hands its pages over as they are first written, so a ring
+    sized for minutes of audio costs memory only for what has been queued in it.
+    """
+    return memoryview(mmap.mmap(-1, 2 * n)).cast("h")
 
 
 class Overflow(enum.Enum):
@@ -28,22 +46,24 @@ class Overflow(enum.Enum):
 
 
 class FrameRing:
-    """Mono int16 frames in one fixed array."""
+    """Mono int16 frames in one fixed buffer (an anonymous mapping, see :func:`zero_frames`)."""
 
     def __init__(self, capacity: int, overflow: Overflow = Overflow.OVERWRITE_OLDEST) -> None:
         if capacity <= 0:
             raise ValueError("capacity must be positive")
         self.capacity = capacity
         self.overflow = overflow
-        self._buf: Frames = np.zeros(capacity, dtype=np.int16)
+        self._mem = mmap.mmap(-1, 2 * capacity)
+        self._buf = memoryview(self._mem).cast("h")
         self.written = 0  # frames ever written (producer-owned)
         self.read = 0  # frames ever consumed or skipped (consumer-owned)
         self.dropped = 0  # frames lost to overflow
 
     # ----------------------------------------------------------------- producer
-    def write(self, frames: Frames) -> int:
-        """Copy ``frames`` in without allocating or blocking; returns how many were stored."""
-        n = int(frames.shape[0])
+    def write(self, data: Any) -> int:
+        """Copy ``data``'s frames in without allocating or blocking; returns how many were stored."""
+        frames = as_frames(data)
+        n = len(frames)
         skipped = 0
         if self.overflow is Overflow.DROP_NEWEST:
             room = self.capacity - (self.written - self.read)
@@ -64,6 +84,17 @@ class FrameRing:
         self.written += skipped + n
         return n
 
+    def give_back_memory(self) -> bool:
+        """Return the buffer's pages to the system (they read as silence again); only while nothing is unread.
+
+        Call it only when the producer cannot write meanwhile (from its own thread, or with its stream stopped).
+        Returns whether the pages were given back (False with frames unread, or with no way to on this system).
+        """
+        if self.written != self.read or not hasattr(mmap, "MADV_DONTNEED"):
+            return False
+        self._mem.madvise(mmap.MADV_DONTNEED)
+        return True
+
     # ----------------------------------------------------------------- consumer
     def available(self) -> int:
         """Frames that can be read now."""
@@ -79,26 +110,28 @@ class FrameRing:
         """Forget everything unread before ``position`` (a value of ``written``)."""
         self.read = max(self.read, min(position, self.written))
 
-    def read_into(self, out: Frames, limit: int | None = None) -> int:
+    def read_into(self, out: Any, limit: int | None = None) -> int:
         """Copy up to ``len(out)`` (and ``limit``) unread frames to the start of ``out``; returns how many."""
+        target = as_frames(out)
         written = self.written
         if written - self.read > self.capacity:
             self.dropped += written - self.read - self.capacity
             self.read = written - self.capacity
-        n = int(min(written - self.read, out.shape[0], self.capacity if limit is None else limit))
+        n = min(written - self.read, len(target), self.capacity if limit is None else limit)
         if n <= 0:
             return 0
         start = self.read % self.capacity
         first = min(n, self.capacity - start)
-        out[:first] = self._buf[start : start + first]
+        target[:first] = self._buf[start : start + first]
         if first < n:
-            out[first:n] = self._buf[: n - first]
+            target[first:n] = self._buf[: n - first]
         lapped = self.written - self.capacity - self.read
         self.read += n
         if lapped > 0 and self.overflow is Overflow.OVERWRITE_OLDEST:
-            # The producer overwrote the head of what we copied while we copied it: discard that part.
+            # The producer overwrote the head of what we copied while we copied it: discard that part (the
+            # copy within ``target`` is a memmove, so the overlap is safe).
             lost = min(lapped, n)
-            out[: n - lost] = out[lost:n].copy()
+            target[: n - lost] = target[lost:n]
             self.dropped += lost
             return n - lost
         return n

@@ -12,10 +12,10 @@ from __future__ import annotations
 import json
 import os
 import time
+from array import array
 from collections.abc import Callable
+from itertools import pairwise
 from typing import Any
-
-import numpy as np
 
 ENV = "VOICELIVE_AUDIO_TIMINGS"
 CAPACITY = 200_000  # about 33 minutes of 10 ms blocks
@@ -28,8 +28,8 @@ class CallbackTimings:
     def __init__(self, path: str, kind: str, capacity: int = CAPACITY) -> None:
         self.path = path
         self.kind = kind
-        self._start = np.zeros(capacity, dtype=np.int64)
-        self._end = np.zeros(capacity, dtype=np.int64)
+        self._start = array("q", bytes(8 * capacity))
+        self._end = array("q", bytes(8 * capacity))
         self._n = 0  # calls recorded since the stream opened (the arrays keep the newest)
 
     @classmethod
@@ -41,7 +41,7 @@ class CallbackTimings:
     def wrap(self, callback: Callable[..., None]) -> Callable[..., None]:
         """``callback``, timed."""
         clock = time.perf_counter_ns
-        start, end, capacity = self._start, self._end, self._start.shape[0]
+        start, end, capacity = self._start, self._end, len(self._start)
 
         def timed(data: Any, frames: int, time_info: Any, status: Any) -> None:
             t0 = clock()
@@ -55,26 +55,35 @@ class CallbackTimings:
 
     def write(self, label: str, block_frames: int, rate: int) -> None:
         """Append this stream's figures to the file and start counting afresh (called when it closes)."""
-        n = min(self._n, self._start.shape[0])
+        n = min(self._n, len(self._start))
         if n >= 3:
-            order = np.argsort(self._start[:n], kind="stable")
-            start, end = self._start[:n][order], self._end[:n][order]
-            duration_us = (end - start) / 1000
-            period_ms = np.diff(start) / 1e6
+            import statistics  # with fractions and decimal: about 1 MiB that only this report needs
+
+            calls = sorted(zip(self._start[:n], self._end[:n], strict=True))
+            duration_us = sorted((e - s) / 1000 for s, e in calls)
+            period_ms = [(b[0] - a[0]) / 1e6 for a, b in pairwise(calls)]
             block_ms = 1000 * block_frames / rate
-            running = period_ms[period_ms <= GAP_BLOCKS * block_ms]
+            running = sorted(p for p in period_ms if p <= GAP_BLOCKS * block_ms)
             figures: dict[str, Any] = {
                 "stream": self.kind,
                 "device": label,
                 "block_ms": round(block_ms, 3),
                 "callbacks": int(self._n),
-                "duration_us_p50": round(float(np.percentile(duration_us, 50)), 1),
-                "duration_us_p99": round(float(np.percentile(duration_us, 99)), 1),
-                "duration_us_max": round(float(duration_us.max()), 1),
-                "period_ms_median": round(float(np.median(running)), 3) if running.size else None,
-                "period_ms_p99": round(float(np.percentile(running, 99)), 3) if running.size else None,
-                "pauses": int(period_ms.size - running.size),
+                "duration_us_p50": round(statistics.median(duration_us), 1),
+                "duration_us_p99": round(_percentile(duration_us, 99), 1),
+                "duration_us_max": round(duration_us[-1], 1),
+                "period_ms_median": round(statistics.median(running), 3) if running else None,
+                "period_ms_p99": round(_percentile(running, 99), 3) if running else None,
+                "pauses": len(period_ms) - len(running),
             }
             with open(self.path, "a", encoding="utf-8") as fh:
                 fh.write(json.dumps(figures) + "\n")
         self._n = 0
+
+
+def _percentile(ordered: list[float], q: float) -> float:
+    """The ``q``-th percentile of sorted values, interpolated between the two nearest (numpy's default)."""
+    position = (len(ordered) - 1) * q / 100
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)

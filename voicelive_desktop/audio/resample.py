@@ -1,0 +1,28 @@
+"""Rate conversion for a device that will not run at the session's rate: the only part that needs numpy.
+
+Most devices open at 24 kHz (PulseAudio, PipeWire, Core Audio and WASAPI convert themselves), so numpy and
+soxr are imported when the first resampler is made, not with the audio stack: they are about 15 MiB of a
+process that otherwise never touches them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .ring import Frames, as_frames
+
+
+class Resampler:
+    """A streaming int16 rate converter (soxr's), chunk by chunk, with state kept between chunks."""
+
+    def __init__(self, from_rate: int, to_rate: int) -> None:
+        import numpy as np
+        import soxr
+
+        self._np: Any = np
+        self._stream = soxr.ResampleStream(from_rate, to_rate, 1, dtype="int16")
+
+    def convert(self, frames: Frames, last: bool = False) -> Frames:
+        """``frames`` at the new rate; ``last`` flushes what the filter still holds."""
+        out = self._stream.resample_chunk(self._np.frombuffer(frames, dtype=self._np.int16), last=last)
+        return as_frames(out)
