@@ -239,9 +239,11 @@ def build_core(
     return Core(events, assistant, supervisor, microphone)
 
 
-def resident_kib(ring: FrameRing) -> int:
-    """How much of the ring's buffer the system holds in memory (its mapping's Rss in /proc/self/smaps)."""
-    address = ctypes.addressof(ctypes.c_char.from_buffer(ring._mem))
+def resident_kib(buffer: FrameRing | memoryview) -> int:
+    """How much of a ring's buffer (or of a writable buffer) the system holds in memory: the Rss of the mapping
+    it lies in, from /proc/self/smaps."""
+    memory = buffer._mem if isinstance(buffer, FrameRing) else buffer
+    address = ctypes.addressof(ctypes.c_char.from_buffer(memory))
     inside = False
     with open("/proc/self/smaps") as smaps:
         for line in smaps:
@@ -251,4 +253,4 @@ def resident_kib(ring: FrameRing) -> int:
                 inside = low <= address < high
             elif inside and head == "Rss:":
                 return int(line.split()[1])
-    raise AssertionError("the ring's buffer is not mapped")
+    raise AssertionError("the buffer is not mapped")
