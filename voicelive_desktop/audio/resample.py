@@ -1,8 +1,8 @@
 """Rate conversion for a device that will not run at the session's rate: the only part that needs numpy.
 
-Most devices open at 24 kHz (PulseAudio, PipeWire, Core Audio and WASAPI convert themselves), so numpy and
-soxr are imported when the first resampler is made, not with the audio stack: they are about 15 MiB of a
-process that otherwise never touches them.
+Most devices open at 24 kHz (PulseAudio, PipeWire, Core Audio and Windows' MME convert for the app), so numpy
+and soxr are imported when the first resampler is made, not with the audio stack: 10-15 MiB of resident memory
+(``benchmarks.memory``) that a process at the session's rate never needs.
 """
 
 from __future__ import annotations
