@@ -254,3 +254,28 @@ def resident_kib(buffer: FrameRing | memoryview) -> int:
             elif inside and head == "Rss:":
                 return int(line.split()[1])
     raise AssertionError("the buffer is not mapped")
+
+
+class Only48k:
+    """The real sounddevice, as seen through devices that refuse every rate but 48 kHz (many USB headsets)."""
+
+    def __init__(self, sd: ModuleType) -> None:
+        self._sd = sd
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sd, name)
+
+    def query_devices(self, *args: Any, **kwargs: Any) -> Any:
+        info = self._sd.query_devices(*args, **kwargs)
+        return {**info, "default_samplerate": 48000.0} if args and isinstance(info, dict) else info
+
+    def RawInputStream(self, *, samplerate: int, **kwargs: Any) -> Any:
+        return self._open(self._sd.RawInputStream, samplerate, kwargs)
+
+    def RawOutputStream(self, *, samplerate: int, **kwargs: Any) -> Any:
+        return self._open(self._sd.RawOutputStream, samplerate, kwargs)
+
+    def _open(self, stream: Any, samplerate: int, kwargs: dict[str, Any]) -> Any:
+        if samplerate != 48000:
+            raise self._sd.PortAudioError("Invalid sample rate")
+        return stream(samplerate=samplerate, **kwargs)

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from tests.helpers import until
+from tests.helpers import Only48k, until
 from voicelive_desktop.audio.capture import Capture
 from voicelive_desktop.devtools.speech import dominant_frequency, loud_ms, matching_share, tone
 
@@ -149,24 +149,7 @@ async def test_with_no_release_tail_the_turn_ends_at_the_key(sd: ModuleType) -> 
 
 
 async def test_a_device_that_only_runs_at_48khz_is_resampled(sd: ModuleType, pulse: Any, speech_pcm: bytes) -> None:
-    class Only48k:
-        """The real sounddevice, as seen through a device that refuses every rate but 48 kHz."""
-
-        def __getattr__(self, name: str) -> Any:
-            return getattr(sd, name)
-
-        def query_devices(self, *args: Any, **kwargs: Any) -> Any:
-            info = sd.query_devices(*args, **kwargs)
-            if args and isinstance(info, dict):
-                return {**info, "default_samplerate": 48000.0}
-            return info
-
-        def RawInputStream(self, *, samplerate: int, **kwargs: Any) -> Any:
-            if samplerate != 48000:
-                raise sd.PortAudioError("Invalid sample rate")
-            return sd.RawInputStream(samplerate=samplerate, **kwargs)
-
-    capture = Capture(Only48k(), rate=24000)  # type: ignore[arg-type]
+    capture = Capture(Only48k(sd), rate=24000)  # type: ignore[arg-type]
     captured, heard = await _speak_one_turn(capture, pulse, speech_pcm)
     assert capture.stream.device_rate == 48000
     share = matching_share(heard, captured)

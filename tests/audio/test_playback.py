@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.helpers import resident_kib, until
+from tests.helpers import Only48k, resident_kib, until
 from voicelive_desktop.audio.backend import AudioProblem
 from voicelive_desktop.audio.playback import Playback
 from voicelive_desktop.devtools.speech import dominant_frequency, loud_ms, tone
@@ -54,23 +54,8 @@ async def test_a_tone_is_played_at_its_frequency(sd: ModuleType, pulse: Any) -> 
 async def test_a_speaker_that_only_runs_at_48khz_plays_the_answer_at_its_pitch_and_length(
     sd: ModuleType, pulse: Any
 ) -> None:
-    class Only48k:
-        """The real sounddevice, as seen through a speaker that refuses every rate but 48 kHz."""
-
-        def __getattr__(self, name: str) -> Any:
-            return getattr(sd, name)
-
-        def query_devices(self, *args: Any, **kwargs: Any) -> Any:
-            info = sd.query_devices(*args, **kwargs)
-            return {**info, "default_samplerate": 48000.0} if args and isinstance(info, dict) else info
-
-        def RawOutputStream(self, *, samplerate: int, **kwargs: Any) -> Any:
-            if samplerate != 48000:
-                raise sd.PortAudioError("Invalid sample rate")
-            return sd.RawOutputStream(samplerate=samplerate, **kwargs)
-
     drained = asyncio.Event()
-    playback = Playback(Only48k(), on_drained=drained.set)  # type: ignore[arg-type]
+    playback = Playback(Only48k(sd), on_drained=drained.set)  # type: ignore[arg-type]
     assert playback.open()
     recording = pulse.record()
     try:
