@@ -20,7 +20,7 @@ from typing import Any
 
 from .backend import AudioProblem
 from .resample import Resampler
-from .ring import FrameRing, Overflow, as_frames, zero_frames
+from .ring import FrameRing, Frames, Overflow, as_frames, zero_frames
 from .stream import _KEEP, StreamEnd
 
 #: Quiet for this long after the last audio was heard, the speaker's stream is suspended.
@@ -148,7 +148,13 @@ class Playback(StreamEnd):
         self.streaming = True
 
     def answer_complete(self) -> None:
-        """The answer's audio has all arrived: the queue may now run dry."""
+        """The answer's audio has all arrived: the queue may now run dry.
+
+        Resampled, the answer's last few tens of milliseconds are still in the resampler's filter: they are
+        queued now, before the queue may count as drained.
+        """
+        if self._resampler is not None and self.stream.is_open:
+            self._queue(self._resampler.finish())
         self.streaming = False
 
     def enqueue(self, item_id: str, pcm16: bytes) -> None:
@@ -161,6 +167,11 @@ class Playback(StreamEnd):
         frames = as_frames(pcm16)
         if self._resampler is not None:
             frames = self._resampler.convert(frames)
+        self._queue(frames)
+
+    def _queue(self, frames: Frames) -> None:
+        if not len(frames):
+            return
         self._ring.write(frames)
         if self.stream.suspended:
             self.stream.resume()
@@ -178,6 +189,8 @@ class Playback(StreamEnd):
         heard = self._handed_frames() * 1000 // self.stream.device_rate if self.is_playing else None
         self._flush_target = self._ring.written
         self._flush_requests += 1
+        if self._resampler is not None:
+            self._resampler.reset()  # the cut answer's end must not open the next one
         self._item_id = None
         self.streaming = False
         return heard
