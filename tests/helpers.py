@@ -242,7 +242,7 @@ def build_core(
 def resident_kib(buffer: FrameRing | memoryview) -> int:
     """How much of a ring's buffer (or of a writable buffer) the system holds in memory: the Rss of the mapping
     it lies in, from /proc/self/smaps."""
-    memory = buffer._mem if isinstance(buffer, FrameRing) else buffer
+    memory = buffer._buf if isinstance(buffer, FrameRing) else buffer
     address = ctypes.addressof(ctypes.c_char.from_buffer(memory))
     inside = False
     with open("/proc/self/smaps") as smaps:

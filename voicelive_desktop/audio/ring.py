@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import enum
 import mmap
-from typing import Any
+import struct
+from typing import Any, Literal
 
 #: Mono int16 frames: a ``memoryview`` of format ``"h"``, one item per frame.
 Frames = memoryview
@@ -29,13 +30,18 @@ def as_frames(data: Any) -> Frames:
     return view if view.format == "h" else view.cast("B").cast("h")
 
 
-def zero_frames(n: int) -> Frames:
-    """``n`` frames of silence, in a buffer of their own.
+def zeroed(count: int, item: Literal["h", "q"]) -> memoryview:
+    """``count`` zeroed items of struct format ``item``, in a buffer of their own.
 
     The buffer is an anonymous mapping: the system hands its pages over as they are first written, so a ring
     sized for minutes of audio costs memory only for what has been queued in it.
     """
-    return memoryview(mmap.mmap(-1, 2 * n)).cast("h")
+    return memoryview(mmap.mmap(-1, count * struct.calcsize(item))).cast(item)
+
+
+def zero_frames(n: int) -> Frames:
+    """``n`` frames of silence, in a buffer of their own (see :func:`zeroed`)."""
+    return zeroed(n, "h")
 
 
 class Overflow(enum.Enum):
@@ -53,8 +59,7 @@ class FrameRing:
             raise ValueError("capacity must be positive")
         self.capacity = capacity
         self.overflow = overflow
-        self._mem = mmap.mmap(-1, 2 * capacity)
-        self._buf = memoryview(self._mem).cast("h")
+        self._buf = zero_frames(capacity)
         self.written = 0  # frames ever written (producer-owned)
         self.read = 0  # frames ever consumed or skipped (consumer-owned)
         self.dropped = 0  # frames lost to overflow
@@ -92,7 +97,9 @@ class FrameRing:
         """
         if self.written != self.read or not hasattr(mmap, "MADV_DONTNEED"):
             return False
-        self._mem.madvise(mmap.MADV_DONTNEED)
+        mapping = self._buf.obj
+        assert isinstance(mapping, mmap.mmap)
+        mapping.madvise(mmap.MADV_DONTNEED)
         return True
 
     # ----------------------------------------------------------------- consumer

@@ -10,12 +10,13 @@ nothing more. Gaps longer than :data:`GAP_BLOCKS` blocks are pauses (a suspended
 from __future__ import annotations
 
 import json
-import mmap
 import os
 import time
 from collections.abc import Callable
 from itertools import pairwise
 from typing import Any
+
+from .ring import zeroed
 
 ENV = "VOICELIVE_AUDIO_TIMINGS"
 CAPACITY = 200_000  # about 33 minutes of 10 ms blocks
@@ -28,8 +29,9 @@ class CallbackTimings:
     def __init__(self, path: str, kind: str, capacity: int = CAPACITY) -> None:
         self.path = path
         self.kind = kind
-        self._start = _int64s(capacity)
-        self._end = _int64s(capacity)
+        # int64 slots whose memory is taken only as calls fill them (the recorder is sized for half an hour)
+        self._start = zeroed(capacity, "q")
+        self._end = zeroed(capacity, "q")
         self._n = 0  # calls recorded since the stream opened (the arrays keep the newest)
 
     @classmethod
@@ -79,12 +81,6 @@ class CallbackTimings:
             with open(self.path, "a", encoding="utf-8") as fh:
                 fh.write(json.dumps(figures) + "\n")
         self._n = 0
-
-
-def _int64s(n: int) -> memoryview:
-    """``n`` zeroed int64 slots whose memory is taken only as they are written (an anonymous mapping): the
-    recorder sized for half an hour costs what the calls so far have filled, not 1.6 MB from the start."""
-    return memoryview(mmap.mmap(-1, 8 * n)).cast("q")
 
 
 def _percentile(ordered: list[float], q: float) -> float:
