@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -10,11 +11,12 @@ import pytest
 
 from tests.helpers import EventLog, MemoryKeyring, until
 from voicelive_desktop.assistant_events import TurnState
-from voicelive_desktop.controller import Controller, ControllerState, Notice, demo_voice_notice
+from voicelive_desktop.audio.backend import AudioProblem, AudioUnavailable
+from voicelive_desktop.controller import VOICE_ON, Controller, ControllerState, Notice, demo_voice_notice
 from voicelive_desktop.conversation.transcript import Role
 from voicelive_desktop.emulator import Emulator
 from voicelive_desktop.keystore import SecretStore
-from voicelive_desktop.services import build_services
+from voicelive_desktop.services import AudioStart, build_services
 from voicelive_desktop.settings import Settings, SettingsStore
 from voicelive_desktop.voicelive.events import ErrorCategory, ErrorRaised
 from voicelive_desktop.voicelive.modes import Mode
@@ -256,3 +258,38 @@ async def test_forgetting_the_stored_key_removes_it_from_the_keyring(
     await controller.apply_settings(controller.settings.copy(), forget_key=True)
     assert controller.secrets.get(emulator.endpoint) is None
     assert not await controller.can_connect(), "without its key the app cannot sign in any more"
+
+
+def _late_audio_controller(tmp_path: Path, late: asyncio.Future[Any]) -> tuple[Controller, EventLog]:
+    """The app as it is built when the sound server missed the start limit: text only, waiting for ``late``."""
+    events = EventLog()
+    settings = Settings()
+    problem = AudioProblem("not-responding", "Voice is off: the sound system did not answer.")
+    store = SettingsStore(tmp_path / "settings.toml")
+    controller = build_services(
+        events, store, settings.copy(), settings, demo=False, secrets=SecretStore(MemoryKeyring()),
+        audio=AudioStart(problem, late), keep_history=False,
+    )  # fmt: skip
+    return controller, events
+
+
+async def test_a_sound_server_that_fails_after_missing_the_start_limit_says_why(tmp_path: Path) -> None:
+    """The late start ends in an error (PortAudio gave up): the banner's audio row says that, not "not answering"."""
+    late: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    controller, events = _late_audio_controller(tmp_path, late)
+    try:
+        assert [e.message for e in events.of(ErrorRaised)] == ["Voice is off: the sound system did not answer."]
+        late.set_exception(AudioUnavailable(AudioProblem("missing-portaudio", "Voice is off: PortAudio failed.")))
+        await events.until(lambda: len(events.of(ErrorRaised)) == 2)
+        last = events.of(ErrorRaised)[-1]
+        assert (last.category, last.message) == (ErrorCategory.AUDIO, "Voice is off: PortAudio failed.")
+        assert controller.microphone is not None and controller.microphone.capture is None, "still text only"
+    finally:
+        await controller.close()
+
+
+async def test_closing_while_waiting_for_a_late_sound_server_does_not_wait_for_it(tmp_path: Path) -> None:
+    late: asyncio.Future[Any] = asyncio.get_running_loop().create_future()  # the sound server never answers
+    controller, events = _late_audio_controller(tmp_path, late)
+    await asyncio.wait_for(controller.close(), 5)
+    assert not [n for n in events.of(Notice) if n.message == VOICE_ON]

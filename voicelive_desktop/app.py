@@ -386,7 +386,7 @@ async def start(launch: Launch) -> Controller | None:
     await asyncio.sleep(0)  # let the window paint before the heavy imports below
     window, bridge = launch.window, launch.bridge
     history_path = Path(launch.args.history) if launch.args.history else None
-    audio_problem = await start_audio(launch.closed)
+    audio = await start_audio(launch.closed)
     if launch.closed is not None and launch.closed.is_set():
         log.info("the window closed before the app had started: nothing more is started")
         return None
@@ -397,7 +397,7 @@ async def start(launch: Launch) -> Controller | None:
         launch.settings,
         demo=launch.args.demo,
         history_path=history_path,
-        audio_problem=audio_problem,
+        audio=audio,
     )
     launch.controller = controller
     bridge.attach(controller)

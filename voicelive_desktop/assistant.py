@@ -37,6 +37,7 @@ from .assistant_events import (
 from .audio.backend import AudioProblem
 from .audio.capture import Capture
 from .audio.levels import measure
+from .audio.playback import Playback
 from .audio.ring import Frames
 from .conversation.transcript import Conversation, Message, Role
 from .microphone import Microphone
@@ -123,11 +124,8 @@ class Assistant:
     ) -> None:
         self._listeners = [listener]
         self.mic = microphone
-        self.playback = microphone.playback if microphone is not None else None
-        if microphone is not None and microphone.capture is not None:
-            microphone.capture.on_block = self._block
-        if self.playback is not None:
-            self.playback.on_drained = self._drained
+        self.playback: Playback | None = None
+        self.hook_audio()
         self._clock = clock
         self.conversation = Conversation()
         self.session: VoiceLiveSession | None = None
@@ -150,6 +148,16 @@ class Assistant:
         self._hands_free: asyncio.Task[None] | None = None
         self._hands_free_stop = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
+
+    def hook_audio(self) -> None:
+        """Listen to the microphone's devices: at construction, and again when they arrive later (a sound server
+        that answered after the start limit)."""
+        mic = self.mic
+        self.playback = mic.playback if mic is not None else None
+        if mic is not None and mic.capture is not None:
+            mic.capture.on_block = self._block
+        if self.playback is not None:
+            self.playback.on_drained = self._drained
 
     # ----------------------------------------------------------------- helpers
     def add_listener(self, listener: Callable[[UiEvent], None]) -> None:

@@ -18,6 +18,9 @@ from typing import Protocol
 
 from .assistant import Assistant
 from .assistant_events import LatencyMeasured, UiEvent
+from .audio.backend import AudioUnavailable
+from .audio.capture import Capture
+from .audio.playback import Playback
 from .conversation.export import export_json, export_markdown
 from .conversation.history import AsyncHistory
 from .conversation.store import ConversationSummary, HistoryUnavailable, SearchHit
@@ -28,6 +31,7 @@ from .microphone import AudioOptions, Microphone
 from .recorder import HistoryRecorder, restored_conversation
 from .settings import InvalidSetting, Settings, SettingsStore, validate_deployment, validate_endpoint
 from .supervisor import Supervisor
+from .tasks import finish
 from .voicelive.auth import AuthMethod
 from .voicelive.config import SessionConfig
 from .voicelive.credentials import CredentialSpec, MissingCredentialError, build_credential
@@ -94,6 +98,9 @@ class DeviceChoice:
 Listener = Callable[[UiEvent | ControllerState | Notice], None]
 #: Opens the durable history; its arguments report a problem with the file, and its end.
 HistoryOpener = Callable[[Callable[[str], None], Callable[[], None]], Awaitable[AsyncHistory]]
+#: Builds the microphone and the speaker from sounddevice and the settings (not opened yet).
+AudioBuilder = Callable[[ModuleType, Settings], tuple[Capture, Playback]]
+VOICE_ON = "Voice is on: the sound system answered."
 
 
 class Controller:
@@ -139,6 +146,7 @@ class Controller:
         self._slow_hint_shown = False
         assistant.add_listener(self._watch_latency)
         self._sleep = SleepDetector(lambda: supervisor.wake(slept=True))
+        self._late_audio: asyncio.Task[None] | None = None
 
     # ----------------------------------------------------------------- state
     def publish(self) -> None:
@@ -489,8 +497,32 @@ class Controller:
         self._listener(Notice(f"{what} exported to {path}.", key="export"))
         return True
 
+    def voice_when_ready(self, late: asyncio.Future[ModuleType], build: AudioBuilder) -> None:
+        """Turn voice on if a sound server that missed the start limit answers after all (one that starts after
+        the app, at login, say): the app went on text-only meanwhile."""
+        if self.microphone is not None and self._late_audio is None:
+            self._late_audio = asyncio.get_running_loop().create_task(self._voice_late(late, build), name="late-audio")
+
+    async def _voice_late(self, late: asyncio.Future[ModuleType], build: AudioBuilder) -> None:
+        mic = self.microphone
+        assert mic is not None
+        try:
+            sd = await late
+            capture, playback = build(sd, self.settings)
+        except AudioUnavailable as exc:
+            self._error(ErrorCategory.AUDIO, exc.problem.message)
+            return
+        log.info("the sound system answered late: voice is on")
+        self._sd = sd
+        mic.attach(capture, playback)
+        self.assistant.hook_audio()
+        await mic.start()
+        self._listener(Notice(VOICE_ON, key=ErrorCategory.AUDIO.value))
+
     async def close(self) -> None:
         """Shut down: session, audio, emulator, history; then save."""
+        if self._late_audio is not None:
+            await finish(self._late_audio, cancel=True)
         await self._sleep.stop()
         await self.supervisor.close()
         await self.assistant.close()

@@ -50,15 +50,25 @@ class Microphone:
         on_status: Callable[[AudioStatus], None],
         on_problem: Callable[[AudioProblem], None],
     ) -> None:
-        self.capture = capture
-        self.playback = playback
+        self.capture: Capture | None = None
+        self.playback: Playback | None = None
         self.options = options
         self._on_status = on_status
         self._on_problem = on_problem
-        self.missing = capture is None  # no usable microphone, as far as is known now
+        self.missing = True  # no usable microphone, as far as is known now
         self.muted = False  # the user muted it (tray menu): closed, and no turn opens it
-        self._watch = DeviceWatch(self._devices_changed) if capture is not None or playback is not None else None
+        self._watch: DeviceWatch | None = None
         self._checking: asyncio.Task[None] | None = None
+        self.attach(capture, playback)
+
+    def attach(self, capture: Capture | None, playback: Playback | None) -> None:
+        """Take the devices (at construction, or once a sound server that started late answers); ``start`` opens
+        them. Whoever uses the devices directly (the assistant) must then be told, see
+        :meth:`Assistant.hook_audio`."""
+        self.capture, self.playback = capture, playback
+        self.missing = capture is None
+        if self._watch is None and (capture is not None or playback is not None):
+            self._watch = DeviceWatch(self._devices_changed)
         if capture is not None:
             capture.set_problem_sink(lambda problem: self._problem(problem, microphone=True))
         if playback is not None:

@@ -10,17 +10,30 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .audio.backend import AudioProblem
+    from .audio.capture import Capture
+    from .audio.playback import Playback
     from .controller import Controller, DemoService
     from .keystore import SecretStore
     from .settings import Settings, SettingsStore
 
 
-async def start_audio(closed: asyncio.Event | None) -> AudioProblem | None:
+@dataclass(frozen=True)
+class AudioStart:
+    """How PortAudio's start went: ``problem`` None means voice works."""
+
+    problem: AudioProblem | None = None
+    late: asyncio.Future[ModuleType] | None = None
+    """Set when the sound server missed the time limit: gets sounddevice if it answers after all."""
+
+
+async def start_audio(closed: asyncio.Event | None) -> AudioStart:
     """Start PortAudio, unless the window closes first; what went wrong with audio, if anything.
 
     A stuck sound server holds PortAudio's start for up to ``AUDIO_START_LIMIT_S``; a user who closes the
@@ -30,7 +43,7 @@ async def start_audio(closed: asyncio.Event | None) -> AudioProblem | None:
     from .audio.backend import AudioUnavailable, load_sounddevice_in_background
 
     if closed is not None and closed.is_set():
-        return None  # closed already: PortAudio is not even started
+        return AudioStart()  # closed already: PortAudio is not even started
     loading = asyncio.ensure_future(load_sounddevice_in_background())  # a stuck sound server must not freeze
     closing = asyncio.ensure_future(closed.wait()) if closed is not None else None
     try:
@@ -42,12 +55,26 @@ async def start_audio(closed: asyncio.Event | None) -> AudioProblem | None:
     if not loading.done():
         await asyncio.wait({loading})  # let its cancellation finish (a cancellation of this caller still raises)
     if loading.cancelled():
-        return None
+        return AudioStart()
     try:
         loading.result()
     except AudioUnavailable as exc:
-        return exc.problem
-    return None
+        return AudioStart(exc.problem, exc.late)
+    return AudioStart()
+
+
+def audio_devices(sd: ModuleType, settings: Settings) -> tuple[Capture, Playback]:
+    """The microphone and the speaker as the settings want them (not opened yet).
+
+    Raises:
+        AudioUnavailable: PortAudio cannot serve them.
+    """
+    from .audio.capture import Capture
+    from .audio.playback import Playback
+
+    a = settings.audio
+    capture = Capture(sd, rate=a.input_rate, block_ms=a.block_ms, preroll_ms=a.preroll_ms, tail_ms=a.tail_ms)
+    return capture, Playback(sd, block_ms=a.block_ms)
 
 
 def demo_service() -> DemoService:
@@ -71,18 +98,17 @@ def build_services(
     with_audio: bool = True,
     history_path: Path | None = None,
     keep_history: bool = True,
-    audio_problem: AudioProblem | None = None,
+    audio: AudioStart | None = None,
 ) -> Controller:
     """Build the services (slow imports happen here, after the first paint); everything reports to ``listener``.
 
     ``secrets`` defaults to the OS keyring; ``with_audio`` False builds a text-only app (as when PortAudio is
-    missing), and so does ``audio_problem`` (PortAudio could not start; its message is shown); the history
+    missing), and so does an ``audio`` start with a problem (its message is shown; voice comes on if a late sound
+    server answers after all); the history
     lives at ``history_path`` (the platform data folder by default), or nowhere when ``keep_history`` is False.
     """
     from .assistant import Assistant
     from .audio.backend import AudioUnavailable, load_sounddevice
-    from .audio.capture import Capture
-    from .audio.playback import Playback
     from .controller import Controller, audio_options
     from .conversation.history import AsyncHistory
     from .keystore import SecretStore
@@ -93,14 +119,12 @@ def build_services(
 
     sd = capture = playback = None
     audio_error = None
-    if audio_problem is not None:
-        audio_error = audio_problem.message
+    if audio is not None and audio.problem is not None:
+        audio_error = audio.problem.message
     elif with_audio:
         try:
             sd = load_sounddevice()
-            a = settings.audio
-            capture = Capture(sd, rate=a.input_rate, block_ms=a.block_ms, preroll_ms=a.preroll_ms, tail_ms=a.tail_ms)
-            playback = Playback(sd, block_ms=a.block_ms)
+            capture, playback = audio_devices(sd, settings)
         except AudioUnavailable as exc:
             audio_error = exc.problem.message
     microphone = Microphone(
@@ -133,4 +157,6 @@ def build_services(
     )
     if audio_error:
         listener(ErrorRaised(ErrorCategory.AUDIO, audio_error))
+    if audio is not None and audio.late is not None:
+        controller.voice_when_ready(audio.late, audio_devices)
     return controller

@@ -197,6 +197,42 @@ async def test_a_sound_server_that_never_answers_leaves_the_app_working_and_clos
     assert app.returncode == 0 and "Traceback" not in stderr, stderr
 
 
+async def test_a_sound_server_that_answers_after_the_start_limit_turns_voice_on(
+    xvfb: Xvfb, emulator: Emulator, tmp_path: Path, speech_pcm: bytes
+) -> None:
+    """PulseAudio still starting (stopped here, then let go) when the app starts at login: the app goes on text-only
+    after its time limit, and once the sound server answers, voice comes on by itself: a held key is a whole
+    spoken turn. It used to stay text-only until the app was restarted."""
+    log = tmp_path / "app.log"
+    with _stuck_sound_server() as late:
+        app = await asyncio.to_thread(
+            _app, xvfb, late, tmp_path, "--endpoint", emulator.endpoint, "--model", "m", "--global-key", "F9",
+            stderr=log,
+        )  # fmt: skip
+        try:
+            await until(lambda: bool(emulator.connections), AUDIO_START_LIMIT_S + 20)
+            assert "voice is on" not in log.read_text()
+            assert late._pid is not None
+            os.kill(late._pid, signal.SIGCONT)
+            await until(lambda: "voice is on" in log.read_text(), 20)
+            record = emulator.last()
+            await asyncio.sleep(1.0)  # the pre-roll fills, as it would for a user
+            await asyncio.to_thread(xvfb.run, "xdotool", "keydown", "F9")
+            await until(lambda: "input_audio_buffer.append" in record.received_types(), 10)
+            player = late.play(speech_pcm)
+            await asyncio.to_thread(player.wait, 15)
+            await asyncio.to_thread(xvfb.run, "xdotool", "keyup", "F9")
+            await until(lambda: any(e["type"] == "response.done" for e in record.sent), 30)
+            heard = [e for e in record.sent if e["type"].endswith("input_audio_transcription.completed")]
+            assert heard and heard[0]["transcript"].strip(), "the turn spoken after the late start was heard"
+            await _stop(app)
+        finally:
+            if app.poll() is None:
+                app.kill()
+    stderr = log.read_text()
+    assert app.returncode == 0 and "Traceback" not in stderr, stderr
+
+
 async def test_closing_the_window_while_the_sound_system_hangs_does_not_wait_for_it(
     xvfb: Xvfb, emulator: Emulator, tmp_path: Path
 ) -> None:

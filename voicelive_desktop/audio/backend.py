@@ -23,11 +23,17 @@ class AudioProblem:
 
 
 class AudioUnavailable(Exception):
-    """Audio cannot work at all here; the app keeps working in text mode."""
+    """Audio cannot work at all here; the app keeps working in text mode.
 
-    def __init__(self, problem: AudioProblem) -> None:
+    ``late``, when set: the sound server was too slow, and this future gets sounddevice if PortAudio's start
+    still finishes (a sound server starting after the app, at login), or its :class:`AudioUnavailable` if it
+    fails.
+    """
+
+    def __init__(self, problem: AudioProblem, *, late: asyncio.Future[ModuleType] | None = None) -> None:
         super().__init__(problem.message)
         self.problem = problem
+        self.late = late
 
 
 def _install_hint() -> str:
@@ -96,8 +102,9 @@ async def load_sounddevice_in_background(limit_s: float = AUDIO_START_LIMIT_S) -
     A daemon thread, not the loop's executor: a thread stuck inside PortAudio must not keep the app from exiting.
 
     Raises:
-        AudioUnavailable: PortAudio is missing, or did not start within ``limit_s`` (then sounddevice must not be
-            imported again in this process: the stuck thread holds its import).
+        AudioUnavailable: PortAudio is missing, or did not start within ``limit_s``. Then sounddevice must not be
+            imported again in this process (the slow thread holds its import): the exception's ``late`` future
+            gets the outcome of that start instead.
     """
     if "sounddevice" in sys.modules:
         return load_sounddevice()
@@ -126,6 +133,8 @@ async def load_sounddevice_in_background(limit_s: float = AUDIO_START_LIMIT_S) -
             AudioProblem(
                 "not-responding",
                 f"Voice is off: the sound system did not answer within {limit_s:.0f} s (PulseAudio or PipeWire may "
-                "be stuck). Restart it, then restart the app. You can still type messages.",
-            )
+                "be stuck or still starting). Voice comes on by itself when it answers; restarting it may help. "
+                "You can still type messages.",
+            ),
+            late=done,
         ) from None
