@@ -124,3 +124,15 @@ def test_view_follows_new_messages_unless_the_user_scrolled_up(window: MainWindo
     window.show_message(_view("newer", Role.ASSISTANT, "another " * 8, final=True))
     qtbot.waitUntil(lambda: len(window.chat.bubbles()) == 32, timeout=1000)
     qtbot.waitUntil(lambda: bar.value() == bar.maximum(), timeout=1000)
+
+
+def test_words_that_look_like_markup_are_shown_and_copied_as_said(window: MainWindow, qtbot: QtBot) -> None:
+    said = "Is <b>this</b> bold? AT&amp;T & \"quotes\" 'too' &lt;3"
+    window.show_message(_view("u1", Role.USER, said, final=True))
+    window.show_message(_view("a1", Role.ASSISTANT, said, final=True, cut="Cut <here>", heard_text="Is <b>"))
+    qtbot.waitUntil(lambda: len(window.chat.bubbles()) == 2, timeout=1000)
+    user, answer = window.chat.bubbles()
+    assert isinstance(user, Bubble) and isinstance(answer, Bubble)
+    assert user.plain_text() == said, "the user's words were taken for markup"
+    assert "<b>this</b>" not in user.body.text(), "the words reached the label as markup"
+    assert answer.plain_text().startswith(said) and "Cut <here>" in answer.plain_text()

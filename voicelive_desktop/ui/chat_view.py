@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import html
-
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QScrollArea, QSizePolicy, QVBoxLayout, QWidget
 
 from ..assistant_events import MessageView
 from ..conversation.transcript import Role
+from .richtext import escape, plain
 
 RENDER_INTERVAL_MS = 33
 
@@ -40,7 +39,7 @@ class Bubble(QFrame):
 
     def plain_text(self) -> str:
         """The text a user would copy from this bubble."""
-        return self.body.text() if self.body.textFormat() == Qt.TextFormat.PlainText else _strip(self.body.text())
+        return self.body.text() if self.body.textFormat() == Qt.TextFormat.PlainText else plain(self.body.text())
 
     def refresh(self, message: MessageView) -> None:
         """Show ``message``'s current state."""
@@ -54,23 +53,17 @@ class Bubble(QFrame):
             elif not message.text and message.spoken:
                 body = "<i>\u2026</i>"  # spoken; the words are on their way
             else:
-                body = html.escape(message.text)
+                body = escape(message.text)
             if message.pending:
                 body += " <i>(waiting for the connection)</i>"
         elif message.interrupted:
-            heard = html.escape(message.heard_text)
-            rest = html.escape(message.text[len(message.heard_text) :])
-            mark = html.escape(message.cut)
+            heard = escape(message.heard_text)
+            rest = escape(message.text[len(message.heard_text) :])
+            mark = escape(message.cut)
             body = f"{heard}<span style='opacity:0.45'><s>{rest}</s></span> <b>\u2702 {mark}</b>"
         else:
-            body = html.escape(message.text) + ("" if message.final else " \u258d")
+            body = escape(message.text) + ("" if message.final else " \u258d")
         self.body.setText(body.replace("\n", "<br>"))
-
-
-def _strip(rich: str) -> str:
-    import re
-
-    return html.unescape(re.sub(r"<[^>]+>", "", rich.replace("<br>", "\n")))
 
 
 class Divider(QLabel):
@@ -125,7 +118,7 @@ class ChatView(QScrollArea):
     def set_hold_key(self, name: str) -> None:
         """Mention the hold key in the empty-chat hint."""
         self.placeholder.setText(
-            f"Hold <b>{html.escape(name)}</b> (or the button below) while you speak, then let go to hear the "
+            f"Hold <b>{escape(name)}</b> (or the button below) while you speak, then let go to hear the "
             "answer.<br>You can also type a message."
         )
 

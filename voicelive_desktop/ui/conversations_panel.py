@@ -7,7 +7,6 @@ Rows are any objects with the fields of :class:`~voicelive_desktop.conversation.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol, runtime_checkable
@@ -156,7 +155,7 @@ class ConversationsPanel(QWidget):
     def _label(summary: Summary, snippet: str) -> str:
         when = summary.updated_at.astimezone().strftime("%Y-%m-%d %H:%M")
         model = f" \u00b7 {summary.deployment}" if summary.deployment else ""
-        found = f"\n\u2026{html.unescape(snippet).replace('**', '')}\u2026" if snippet else ""
+        found = f"\n\u2026{snippet.replace('**', '')}\u2026" if snippet else ""
         return f"{summary.title or 'Untitled'}\n{when}{model}{found}"
 
     def selected_id(self) -> str:

@@ -7,18 +7,19 @@ is shown as a modal dialog.
 
 from __future__ import annotations
 
-import html
 import re
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QToolButton, QVBoxLayout, QWidget
+
+from .richtext import escape
 
 MAX_ROWS = 4
 
 
 def _linked(text: str) -> str:
     """``text`` as rich text: escaped, line breaks kept, web addresses as links."""
-    escaped = html.escape(text).replace("\n", "<br>")
+    escaped = escape(text).replace("\n", "<br>")
     return re.sub(r"(https://[^\s<]+)", r'<a href="\1">\1</a>', escaped)
 
 
