@@ -104,8 +104,8 @@ def build_services(
 
     ``secrets`` defaults to the OS keyring; ``with_audio`` False builds a text-only app (as when PortAudio is
     missing), and so does an ``audio`` start with a problem (its message is shown; voice comes on if a late sound
-    server answers after all); the history
-    lives at ``history_path`` (the platform data folder by default), or nowhere when ``keep_history`` is False.
+    server answers after all); the history lives at ``history_path`` (the platform data folder by default), or
+    nowhere when ``keep_history`` is False.
     """
     from .assistant import Assistant
     from .audio.backend import AudioUnavailable, load_sounddevice
