@@ -134,7 +134,10 @@ class Microphone:
         if capture is None or self.muted:
             return False
         if not capture.is_open:
+            was_missing = self.missing
             self.missing = not await capture.open_async(self.options.input_device)
+            if was_missing and not self.missing:
+                self._on_problem(AudioProblem("device-back", f"{capture.label} works again."))
             self.report()
         return capture.is_open
 
@@ -149,10 +152,12 @@ class Microphone:
             self._checking = asyncio.get_running_loop().create_task(self._follow_devices(), name="audio-device-check")
 
     async def _follow_devices(self) -> None:
-        """A device came or went: leave a chosen device that is gone, go back to it when it is back."""
+        """A device came or went: leave a chosen device that is gone, go back to it when it is back; and after
+        the sound server came back, open again what died with it."""
         end = self.capture or self.playback
         if end is None:
             return
+        await self._reopen_closed()
         names = await asyncio.to_thread(end.present_devices)
         for kind, device, chosen in (
             ("microphone", self.capture, self.options.input_device),
@@ -170,6 +175,18 @@ class Microphone:
             elif device.device is None and chosen in names and device.is_open:
                 await device.configure(device=chosen)
                 self._on_problem(AudioProblem("device-back", f"{device.label} is connected again: back to it."))
+                self.report()
+
+    async def _reopen_closed(self) -> None:
+        """Open what should be open and is not: the speaker, and the microphone while it stays open between turns
+        (a stream the sound server took down with it, or one that could not be reopened then)."""
+        for end, wanted in ((self.playback, True), (self.capture, self.preroll_wanted)):
+            if end is None or end.is_open or not wanted:
+                continue
+            if await end.open_async():
+                if end is self.capture:
+                    self.missing = False
+                self._on_problem(AudioProblem("device-back", f"{end.label} works again."))
                 self.report()
 
     async def close(self) -> None:

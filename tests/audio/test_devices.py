@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from voicelive_desktop.audio.devices import list_devices, resolve
+import pytest
+
+from tests.helpers import until
+from voicelive_desktop.audio.devices import DeviceWatch, list_devices, resolve
+from voicelive_desktop.devtools.pulse import PrivatePulse
 
 
 def test_each_device_is_listed_once_with_the_default_marked(sd: ModuleType, pulse: Any) -> None:
@@ -117,3 +124,29 @@ def test_alsa_plugins_that_were_only_probed_are_unloaded_and_the_microphone_stil
     lines = result.stdout.splitlines()
     assert lines[0] == "after start: []", result.stdout
     assert lines[1].startswith("recording: True True 1 "), result.stdout  # its own plugin only (pulse, here)
+
+
+async def test_the_device_watch_follows_a_sound_server_that_is_killed_and_started_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A crashed PulseAudio (or one restarted by an update) takes the app's streams with it: once it is back, the
+    watch says so, so that the app opens its devices again. It used to stop watching for good."""
+    server = PrivatePulse(prefix="vl-watch-pulse-")
+    server.start()
+    for name, value in server.env.items():
+        monkeypatch.setenv(name, value)  # pactl asks this server
+    monkeypatch.setattr(DeviceWatch, "RETRY_S", 0.2)
+    changes: list[float] = []
+    watch = DeviceWatch(lambda: changes.append(time.monotonic()))
+    watch.start()
+    try:
+        await asyncio.sleep(1.0)  # listening to the server
+        assert changes == [], "nothing changed yet"
+        assert server._pid is not None
+        os.kill(server._pid, signal.SIGKILL)
+        await asyncio.sleep(1.0)
+        await asyncio.to_thread(server.restart)
+        await until(lambda: bool(changes), 10)
+    finally:
+        await watch.stop()
+        server.stop()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
+import threading
 from types import ModuleType
 from typing import Any
 
@@ -154,14 +156,19 @@ async def test_a_device_that_never_calls_back_is_reported_once_not_reopened_fore
             return sd.RawOutputStream(callback=hung, **kwargs)
 
     problems: list[AudioProblem] = []
-    playback = Playback(DeadDevice(), on_problem=problems.append)  # type: ignore[arg-type]
+    drained = asyncio.Event()
+    playback = Playback(DeadDevice(), on_problem=problems.append, on_drained=drained.set)  # type: ignore[arg-type]
     playback.stream.FIRST_CALLBACK_S = 0.5  # be quicker to give up than with a real device, to keep the test short
     try:
         assert playback.open()
+        playback.enqueue("item_1", tone(440, 0.5))  # an answer nobody will hear
         await until(lambda: len(problems) >= 3, 10)
         messages = [p.message for p in problems]
         assert len(messages) == 3, messages
         assert "stopped working" in messages[0] and "not responding" in messages[-1]
+        # the conversation must not wait for that answer to end: it counts as played, and the speaker as closed
+        await asyncio.wait_for(drained.wait(), 2)
+        assert not playback.is_playing and not playback.is_open
         with pytest.raises(TimeoutError):
             await until(lambda: len(problems) > 3, 2.0)  # it must not keep reopening after giving up
     finally:
@@ -193,3 +200,60 @@ async def test_between_answers_the_speaker_stops_calling_back_and_the_next_answe
         recorded = recording.stop()
     assert 480 <= loud_ms(recorded) <= 520, "the answer after a suspension must sound whole"
     assert playback.stream.is_open is False
+
+
+async def test_a_speaker_stuck_inside_portaudio_is_left_behind_and_the_answer_plays_on_a_new_stream(
+    sd: ModuleType, pulse: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sound server that died under a stream can leave PortAudio's start waiting for ever (ALSA's pulse plugin
+    waits on the dead server). The answer that resumed the speaker must still be heard, on a new stream, and the
+    loop must never wait on the stuck thread."""
+    from voicelive_desktop.audio import playback as playback_module
+
+    monkeypatch.setattr(playback_module, "IDLE_SUSPEND_S", 0.2)
+    unstuck = threading.Event()
+    streams: list[Any] = []
+
+    class StuckOnResume:
+        """The real sounddevice; the first output stream's second start (its resume) never returns."""
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(sd, name)
+
+        def RawOutputStream(self, **kwargs: Any) -> Any:
+            stream = sd.RawOutputStream(**kwargs)
+            streams.append(stream)
+            if len(streams) == 1:
+                starts = [0]
+                real_start = stream.start
+
+                def start() -> None:
+                    starts[0] += 1
+                    if starts[0] == 2:
+                        unstuck.wait()
+                    real_start()
+
+                stream.start = start
+            return stream
+
+    problems: list[AudioProblem] = []
+    drained = asyncio.Event()
+    playback = Playback(StuckOnResume(), on_problem=problems.append, on_drained=drained.set)  # type: ignore[arg-type]
+    playback.stream.SWITCH_LIMIT_S = 0.5
+    recording = pulse.record()
+    try:
+        assert await playback.open_async(None)
+        await until(lambda: playback.stream.suspended and not playback.stream.switching, 5)
+        playback.enqueue("item_1", tone(440, 0.5))  # resumes the speaker: that start never returns
+        await asyncio.wait_for(drained.wait(), 10)
+        await _heard(recording, 450, 5)
+        assert len(streams) == 2, "the answer was not played on a new stream"
+        assert [p.kind for p in problems] == ["device-lost"] and "switched to the system default" in problems[0].message
+    finally:
+        unstuck.set()  # the stuck thread finishes, and closes the stream it was left with
+        playback.close()
+        recorded = recording.stop()
+        with contextlib.suppress(AttributeError):
+            atexit.register(sd._exit_handler)  # the test process ends with PortAudio's own exit again
+    assert loud_ms(recorded) >= 450, "the answer was not heard"
+    await until(lambda: streams[0].closed, 5)

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from tests.desktop.xserver import FocusWindow
@@ -231,6 +232,76 @@ async def test_a_sound_server_that_answers_after_the_start_limit_turns_voice_on(
                 app.kill()
     stderr = log.read_text()
     assert app.returncode == 0 and "Traceback" not in stderr, stderr
+
+
+async def _spoken_turn(xvfb: Xvfb, pulse: PrivatePulse, emulator: Emulator, speech: bytes) -> None:
+    """Hold the global key, speak, let go; returns once the service has the turn and answered it."""
+    record = emulator.last()
+    commits, answers = (record.received_types().count("input_audio_buffer.commit"), _answers(emulator))
+    await asyncio.to_thread(xvfb.run, "xdotool", "keydown", "F9")
+    await until(lambda: record.received_types().count("input_audio_buffer.append") > 0, 10)
+    player = pulse.play(speech)
+    await asyncio.to_thread(player.wait, 15)
+    await asyncio.to_thread(xvfb.run, "xdotool", "keyup", "F9")
+    await until(lambda: record.received_types().count("input_audio_buffer.commit") > commits, 10)
+    await until(lambda: _answers(emulator) > answers, 30)
+
+
+def _answers(emulator: Emulator) -> int:
+    return sum(e["type"] == "response.done" for c in emulator.connections for e in c.sent)
+
+
+async def test_the_sound_server_killed_while_an_answer_plays_and_back_leaves_voice_working(
+    xvfb: Xvfb, emulator: Emulator, tmp_path: Path, speech_pcm: bytes
+) -> None:
+    """PulseAudio killed (kill -9) while an answer plays, then started again, as a crash and its restart. The
+    speaker's stream can then hang inside PortAudio for good; the app used to wait on it for ever: the button said
+    "Speaking" from then on, no answer was heard again, and the app could not be closed. Now the next spoken turn
+    is answered out loud, and the app closes at once."""
+    log = tmp_path / "app.log"
+    pulse = PrivatePulse(prefix="vl-dying-pulse-")
+    pulse.start()
+    app = await asyncio.to_thread(
+        _app, xvfb, pulse, tmp_path, "--endpoint", emulator.endpoint, "--model", "m", "--global-key", "F9",
+        stderr=log,
+    )  # fmt: skip
+    try:
+        await until(lambda: bool(emulator.connections) and "session.update" in emulator.last().received_types(), 30)
+        await asyncio.sleep(1.0)  # the pre-roll fills
+        await _spoken_turn(xvfb, pulse, emulator, speech_pcm)
+        record = emulator.last()
+        deltas = sum(e["type"] == "response.audio.delta" for e in record.sent)
+        answers = _answers(emulator)
+        await asyncio.to_thread(xvfb.run, "xdotool", "keydown", "F9")  # interrupts the end of the answer
+        player = pulse.play(speech_pcm)
+        await asyncio.to_thread(player.wait, 15)
+        await asyncio.to_thread(xvfb.run, "xdotool", "keyup", "F9")
+        await until(lambda: sum(e["type"] == "response.audio.delta" for e in record.sent) > deltas + 5, 30)
+        assert pulse._pid is not None
+        os.kill(pulse._pid, signal.SIGKILL)  # while the answer plays
+        await until(lambda: _answers(emulator) > answers, 30)
+        await asyncio.sleep(3)
+        await asyncio.to_thread(pulse.restart)
+        # the app's microphone (kept open for the pre-roll) is back on the server once the app saw it return
+        await until(lambda: bool(pulse.pactl("list", "short", "source-outputs").strip()), 30)
+        await asyncio.sleep(1.0)
+        speaker = pulse.record()
+        await _spoken_turn(xvfb, pulse, emulator, speech_pcm)
+        await asyncio.sleep(3)  # the answer plays
+        heard = speaker.stop()
+        blocks = heard[: len(heard) // 240 * 240].astype(np.int32).reshape(-1, 240)  # 10 ms each, at 24 kHz
+        loud_ms = int((np.abs(blocks).max(axis=1) > 1000).sum()) * 10
+        assert loud_ms > 500, f"the answer after the sound server came back was not heard ({loud_ms} ms loud)"
+        closed_at = time.monotonic()
+        await _stop(app)
+        took = time.monotonic() - closed_at
+    finally:
+        if app.poll() is None:
+            app.kill()
+        pulse.stop()
+    stderr = log.read_text()
+    assert app.returncode == 0 and "Traceback" not in stderr, stderr
+    assert took < 10, f"the app took {took:.1f} s to close"
 
 
 async def test_closing_the_window_while_the_sound_system_hangs_does_not_wait_for_it(

@@ -157,6 +157,11 @@ class DeviceWatch:
         on_change: called on the event loop after a source or sink appeared or went away.
     """
 
+    RETRY_S = 2.0  # after the server went away, the first look for it again
+    MAX_RETRY_S = 60.0
+    STABLE_S = 10.0  # a watch that lasted this long was connected: the next retry starts quick again
+    CONNECTED_S = 0.5  # pactl still running this long after it started: it reached a server
+
     def __init__(self, on_change: Callable[[], None]) -> None:
         self._on_change = on_change
         self._process: asyncio.subprocess.Process | None = None
@@ -173,19 +178,45 @@ class DeviceWatch:
             self._task = asyncio.get_running_loop().create_task(self._run(), name="audio-device-watch")
 
     async def _run(self) -> None:
+        """Listen; when the sound server goes away (restarted, or crashed), listen again once it is back, and
+        tell the owner then: its streams may have died with the server."""
         exe = shutil.which("pactl")
         assert exe is not None
+        loop = asyncio.get_running_loop()
+        wait_s, again = self.RETRY_S, False
+        while True:
+            started = loop.time()
+            try:
+                self._process = await asyncio.create_subprocess_exec(
+                    exe, "subscribe", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL
+                )
+            except OSError as exc:
+                log.info("cannot watch audio devices: %s", exc)
+                return
+            await self._listen(self._process, again=again)
+            if self._task is None:
+                return  # stopped: the process ended because stop() ended it
+            # no server to ask, or one that keeps going away: ask less and less often
+            wait_s = self.RETRY_S if loop.time() - started > self.STABLE_S else min(wait_s * 2, self.MAX_RETRY_S)
+            log.info("the sound server went away; watching for it again in %.0f s", wait_s)
+            await asyncio.sleep(wait_s)
+            again = True
+
+    async def _listen(self, process: asyncio.subprocess.Process, *, again: bool) -> None:
+        assert process.stdout is not None
+        ended = asyncio.ensure_future(process.wait())
         try:
-            self._process = await asyncio.create_subprocess_exec(
-                exe, "subscribe", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL
-            )
-        except OSError as exc:
-            log.info("cannot watch audio devices: %s", exc)
-            return
-        assert self._process.stdout is not None
-        async for line in self._process.stdout:
-            if (b"'new'" in line or b"'remove'" in line) and (b" source " in line or b" sink " in line):
-                self._on_change()
+            if again:  # pactl still running a moment after it started: it reached a server, which is back
+                await asyncio.wait({ended}, timeout=self.CONNECTED_S)
+                if not ended.done():
+                    log.info("the sound server is back")
+                    self._on_change()
+            async for line in process.stdout:
+                if (b"'new'" in line or b"'remove'" in line) and (b" source " in line or b" sink " in line):
+                    self._on_change()
+            await ended
+        finally:
+            ended.cancel()
 
     async def stop(self) -> None:
         """Stop listening, and the process."""

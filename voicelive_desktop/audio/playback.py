@@ -143,6 +143,17 @@ class Playback(StreamEnd):
         if device_rate != self.rate:
             self._resampler = Resampler(self.rate, device_rate)
 
+    def _gone(self) -> None:
+        """The speaker stopped working and could not be reopened: what was queued will never sound. It is dropped,
+        and the queue counts as drained, so the conversation does not wait for an answer nobody can hear."""
+        self._ring.skip_to(self._ring.written)
+        self._playing = self.streaming = False
+        if self._resampler is not None:
+            self._resampler.reset()
+        loop = self._loop
+        if loop is not None and self.on_drained is not None:
+            loop.call_soon(self.on_drained)
+
     def answer_arriving(self) -> None:
         """An answer's audio is arriving: a queue that runs dry now is an underrun, not the answer's end."""
         self.streaming = True

@@ -7,17 +7,23 @@ stream ends by itself), the problem is reported and the stream is reopened on th
 A stream with nothing to do can be suspended: PortAudio stops calling back (each callback costs the process
 CPU, however little it does), and it is started again in a worker thread when there is work. The watchdog
 sleeps meanwhile.
+
+Every call that waits on the sound server runs on a daemon thread of its own, not the loop's executor: when the
+server dies under a stream, PortAudio's start can wait forever (ALSA's pulse plugin waits for a server that is
+gone), and a stuck executor thread would hold the app's exit. The watchdog gives a start or stop
+:data:`ManagedStream.SWITCH_LIMIT_S`, then leaves that stream to its thread and opens a new one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import logging
 import threading
 from collections.abc import Callable
 from types import ModuleType
-from typing import Any
+from typing import Any, TypeVar
 
 from .backend import AudioProblem
 from .devices import Kind, OpenSpec, list_devices, opening_env, resolve
@@ -26,6 +32,7 @@ from .timings import CallbackTimings
 
 log = logging.getLogger(__name__)
 
+_T = TypeVar("_T")
 StreamCallback = Callable[..., None]
 ProblemSink = Callable[[AudioProblem], None]
 
@@ -41,6 +48,8 @@ class ManagedStream:
         callback: the PortAudio callback (sounddevice's raw signature).
         on_problem: called on the event loop with every :class:`AudioProblem`.
         on_reopen: called on the event loop after the stream was reopened (e.g. at another rate).
+        on_gone: called on the event loop when the stream stopped working and could not be reopened (it is
+            closed; nothing will play or record until it is opened again).
     """
 
     CHECK_EVERY_S = 0.5
@@ -48,6 +57,7 @@ class ManagedStream:
     FIRST_CALLBACK_S = 3.0  # some servers take a while to start a new stream
     MAX_REOPENS = 2  # in a row, without a stable stretch between them
     STABLE_S = 5.0
+    SWITCH_LIMIT_S = 3.0  # a start or stop that takes longer is stuck inside PortAudio
 
     def __init__(
         self,
@@ -59,6 +69,7 @@ class ManagedStream:
         callback: StreamCallback,
         on_problem: ProblemSink,
         on_reopen: Callable[[], None] | None = None,
+        on_gone: Callable[[], None] | None = None,
     ) -> None:
         self.sd = sd
         self.kind = kind
@@ -67,6 +78,7 @@ class ManagedStream:
         self._callback = callback
         self.on_problem = on_problem
         self._on_reopen = on_reopen
+        self._on_gone = on_gone
         self.device_rate = rate
         self.label = ""
         self._stream: Any = None
@@ -79,6 +91,7 @@ class ManagedStream:
         self._running = False  # what the device was last told: started or stopped
         self._ops = threading.Lock()  # one start/stop/close on the PortAudio stream at a time
         self._switching: asyncio.Task[None] | None = None
+        self._stuck: set[asyncio.Task[None]] = set()  # switches that never came back, kept referenced
         self._resumed = asyncio.Event()
         self._timings = CallbackTimings.from_environment(kind)  # None unless VOICELIVE_AUDIO_TIMINGS is set
 
@@ -103,7 +116,7 @@ class ManagedStream:
         """:meth:`open` in a worker thread, so the GUI thread never waits for the sound server."""
         self.close()
         problems: list[AudioProblem] = []
-        ok = await asyncio.to_thread(self._open_blocking, device_name, problems.append)
+        ok = await _detached(self._open_blocking, device_name, problems.append)
         return self._opened(ok, problems)
 
     def _opened(self, ok: bool, problems: list[AudioProblem]) -> bool:
@@ -188,13 +201,13 @@ class ManagedStream:
             finally:
                 self._ops.release()
         else:  # a worker is starting or stopping it right now: close it there once that is done
-            threading.Thread(target=self._shut_when_free, args=(stream,), name="audio-close", daemon=True).start()
+            self._shut_later(stream)
         if self._timings is not None:
             self._timings.write(self.label, self.block_frames, self.rate)
 
-    def _shut_when_free(self, stream: Any) -> None:
-        with self._ops:
-            _shut(stream)
+    def _shut_later(self, stream: Any) -> None:
+        ops = self._ops  # the lock the worker holds (a stuck stream's lock is replaced, see _abandon)
+        threading.Thread(target=_shut_when_free, args=(stream, ops), name="audio-close", daemon=True).start()
 
     # ----------------------------------------------------------------- suspend and resume (event loop)
     def suspend(self) -> None:
@@ -222,8 +235,9 @@ class ManagedStream:
 
     async def _follow(self) -> None:
         """Start or stop the device until it is as wanted (the wish may change while a switch runs)."""
-        while (stream := self._stream) is not None and self._running == self.suspended:
-            if not await asyncio.to_thread(self._switch, stream, not self.suspended):
+        stream = self._stream
+        while stream is not None and self._stream is stream and self._running == self.suspended:
+            if not await _detached(self._switch, stream, not self.suspended):
                 return
 
     def _switch(self, stream: Any, start: bool) -> bool:
@@ -236,8 +250,37 @@ class ManagedStream:
             except self.sd.PortAudioError as exc:
                 log.info("cannot %s %s: %s", "start" if start else "stop", self.label, exc)
                 return False  # the watchdog finds a stream that does not call back, and reopens it
-            self._running = start
+            if self._stream is stream:  # not abandoned while it was stuck (see _abandon)
+                self._running = start
             return True
+
+    async def _switched(self) -> bool:
+        """Wait for a start or stop in progress; False when it is stuck (then the stream is abandoned)."""
+        switching = self._switching
+        if switching is None or switching.done():
+            return True
+        await asyncio.wait({switching}, timeout=self.SWITCH_LIMIT_S)
+        if switching.done():
+            return True
+        self._abandon(switching)
+        return False
+
+    def _abandon(self, switching: asyncio.Task[None]) -> None:
+        """Leave a stream whose start or stop never returned to the thread stuck in it: that thread holds the
+        stream's lock, so the next stream gets a lock of its own, and the stuck one is closed if it ever
+        returns. Nothing here waits on it."""
+        log.warning(
+            "%s did not %s within %.0f s", self.label, "start" if self.suspended else "stop", self.SWITCH_LIMIT_S
+        )
+        self._stuck.add(switching)
+        switching.add_done_callback(self._stuck.discard)
+        self._switching = None
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            self._shut_later(stream)
+        self._ops = threading.Lock()
+        self.suspended = self._running = False
+        _skip_portaudio_exit(self.sd)
 
     def _ensure_watchdog(self) -> None:
         try:
@@ -256,32 +299,42 @@ class ManagedStream:
                 return
             if self.suspended or self.switching:
                 await self._resumed.wait()  # no callbacks expected: nothing to watch until resumed
-                switching = self._switching
-                if switching is not None and not switching.done():
-                    await asyncio.wait({switching})
-                seen, last_alive = self.callbacks, loop.time()
-                continue
-            if self.callbacks != seen and stream.active:
+                if await self._switched():
+                    seen, last_alive = self.callbacks, loop.time()
+                    continue
+            elif self.callbacks != seen and stream.active:
                 seen, last_alive = self.callbacks, loop.time()
                 if loop.time() - self._reopened_at > self.STABLE_S:
                     self._reopens = 0
                 continue
-            patience = self.SILENT_FOR_S if self.callbacks else self.FIRST_CALLBACK_S
-            if loop.time() - last_alive < patience and stream.active:
+            elif loop.time() - last_alive < self._patience() and stream.active:
                 continue
-            lost = self.label or "The audio device"
-            if self._reopens >= self.MAX_REOPENS:
-                # The default device itself keeps stalling: say so once, and stop reopening it in a loop.
-                self.on_problem(AudioProblem("device-lost", f"{lost} is not responding. Check it in Settings > Audio."))
-                self._watchdog = None
-                return
-            self.on_problem(AudioProblem("device-lost", f"{lost} stopped working; switched to the system default."))
-            self._reopens += 1
-            self._reopened_at = loop.time()
-            self._watchdog = None  # open_async() below must not cancel the task that is running it
-            if await self.open_async(None) and self._on_reopen is not None:
-                self._on_reopen()
+            await self._lost(loop.time())
             return
+
+    def _patience(self) -> float:
+        """How long the stream may stay silent: longer for its first callback (some servers start slowly)."""
+        return self.SILENT_FOR_S if self.callbacks else self.FIRST_CALLBACK_S
+
+    async def _lost(self, now: float) -> None:
+        """The stream stopped calling back, ended, or is stuck: say so, and reopen it on the system default."""
+        self._watchdog = None  # open_async() and close() below must not cancel the task that is running them
+        lost = self.label or "The audio device"
+        if self._reopens >= self.MAX_REOPENS:
+            # The default device itself keeps stalling: say so once, and stop reopening it in a loop.
+            self.on_problem(AudioProblem("device-lost", f"{lost} is not responding. Check it in Settings > Audio."))
+            self.close()
+            if self._on_gone is not None:
+                self._on_gone()
+            return
+        self.on_problem(AudioProblem("device-lost", f"{lost} stopped working; switched to the system default."))
+        self._reopens += 1
+        self._reopened_at = now
+        if await self.open_async(None):
+            if self._on_reopen is not None:
+                self._on_reopen()
+        elif self._on_gone is not None:
+            self._on_gone()
 
 
 #: Every stream PortAudio may still call. Each holds the C callback PortAudio's thread calls: freed with the
@@ -289,6 +342,42 @@ class ManagedStream:
 #: process (seen as SIGILL and SIGABRT in cffi under heavy load). A stream leaves this set only once closed; one
 #: PortAudio would not close stays for the life of the process: a leak, never a crash.
 _HELD: set[Any] = set()
+
+
+async def _detached(fn: Callable[..., _T], *args: Any) -> _T:
+    """``fn(*args)`` on a daemon thread of its own (see the module docstring: PortAudio may never return)."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[_T] = loop.create_future()
+
+    def settle(result: Any, error: BaseException | None) -> None:
+        if not done.done():
+            done.set_exception(error) if error is not None else done.set_result(result)
+
+    def run() -> None:
+        try:
+            result, error = fn(*args), None
+        except BaseException as exc:  # handed to the awaiting task, which raises it
+            result, error = None, exc
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody waits any more
+            loop.call_soon_threadsafe(settle, result, error)
+
+    threading.Thread(target=run, name="audio-device", daemon=True).start()
+    return await done
+
+
+def _skip_portaudio_exit(sd: ModuleType) -> None:
+    """At exit sounddevice terminates PortAudio, which closes every stream and destroys its locks: with a thread
+    stuck inside a stream that aborts the process (PortAudio asserts on a lock still held). Once a stream is
+    stuck the process exits without that step; the system frees what PortAudio held. (``_exit_handler`` is
+    sounddevice's own name for it; a module without one, as in tests, has nothing to skip.)"""
+    handler = getattr(sd, "_exit_handler", None)
+    if handler is not None:
+        atexit.unregister(handler)
+
+
+def _shut_when_free(stream: Any, ops: threading.Lock) -> None:
+    with ops:
+        _shut(stream)
 
 
 def _shut(stream: Any) -> None:
@@ -357,6 +446,7 @@ class StreamEnd:
             callback=self._callback,
             on_problem=on_problem,
             on_reopen=self._reset,
+            on_gone=self._gone,
         )
 
     def open(self, device_name: str | None = _KEEP) -> bool:
@@ -419,3 +509,6 @@ class StreamEnd:
     def _reset(self) -> None:
         """Fit the ring to the rate the device opened at; also called when the stream is reopened."""
         raise NotImplementedError
+
+    def _gone(self) -> None:
+        """The stream stopped working and could not be reopened (it is closed)."""
