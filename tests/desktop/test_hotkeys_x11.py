@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import signal
+import string
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 
 import pytest
+from Xlib import XK
 
 from tests.desktop.xserver import FocusWindow, Xvfb, wait_for
-from voicelive_desktop.desktop.hotkeys import GlobalHoldKey
-from voicelive_desktop.desktop.hotkeys_x11 import X11HoldKey
+from voicelive_desktop.desktop.hotkeys import _NAMED_KEYS, GlobalHoldKey, keysym_name, parse_key_name
+from voicelive_desktop.desktop.hotkeys_x11 import _KEYSYMS, X11HoldKey, keysym
 
 HOLD_S = 1.2  # longer than the repeat delay (200 ms): the server sends many repeats meanwhile
 
@@ -188,3 +190,66 @@ def test_bad_names_and_missing_displays_are_reasons_not_errors() -> None:
     assert not backend.available and "Cannot reach the X display :4242" in backend.why_unavailable
     backend.start("Hyper+Q", lambda: None, lambda: None)
     assert not backend.available and "not a modifier" in backend.why_unavailable
+
+
+# Every key a global hold key can be (``parse_key_name`` accepts it), as ``KeyCombo.key`` spells it.
+ACCEPTED_KEYS = [*string.ascii_uppercase, *string.digits, *(f"F{n}" for n in range(1, 25))]
+ACCEPTED_KEYS += ["Space", "Pause", "Print", "ScrollLock", "Ins", "Home", "End", "PgUp", "PgDown", "Menu"]
+NOT_ON_XVFB = [f"F{n}" for n in range(13, 25)]  # Xvfb's default (evdev) keymap gives F13-F24's keys XF86 keysyms
+
+
+def test_the_accepted_keys_are_every_key_the_parser_accepts() -> None:
+    assert {parse_key_name(key).key for key in ACCEPTED_KEYS} == set(ACCEPTED_KEYS)
+    assert set(_NAMED_KEYS.values()) <= set(ACCEPTED_KEYS)
+
+
+@pytest.mark.parametrize("name", [keysym_name(key) for key in ACCEPTED_KEYS] + sorted(_KEYSYMS))
+def test_keysym_values_agree_with_python_xlib(name: str) -> None:
+    assert keysym(name) == XK.string_to_keysym(name) != 0
+
+
+def test_every_accepted_key_resolves_to_a_keycode_on_xvfb() -> None:
+    server = Xvfb()  # its own server: this one's keymap is changed below
+    try:
+        unavailable = {}
+        for key in ACCEPTED_KEYS:
+            backend = X11HoldKey(server.display)
+            backend.start(key, lambda: None, lambda: None)
+            backend.stop()
+            if not backend.available:
+                unavailable[key] = backend.why_unavailable
+        assert sorted(unavailable) == sorted(NOT_ON_XVFB)
+        assert unavailable["F13"] == "No key on this keyboard produces F13; choose another hold key in Settings."
+
+        # On a keymap that names F13-F24 (xmodmap puts them on the keycodes Xvfb gave XF86 keysyms) they resolve.
+        server.run("xmodmap", *(arg for n in range(13, 25) for arg in ("-e", f"keycode {178 + n} = F{n}")))
+        for key in NOT_ON_XVFB:
+            backend = X11HoldKey(server.display)
+            backend.start(key, lambda: None, lambda: None)
+            backend.stop()
+            assert backend.available, backend.why_unavailable
+    finally:
+        server.stop()
+
+
+def test_losing_the_x_server_reports_it_in_plain_words_and_ends_the_hold() -> None:
+    server = Xvfb()  # its own server: this test kills it
+    recorder, lost = Recorder(), []
+    backend = X11HoldKey(server.display)
+    try:
+        backend.start("F9", recorder.press, recorder.release, on_unavailable=lost.append)
+        assert backend.available, backend.why_unavailable
+        server.run("xdotool", "keydown", "F9")
+        wait_for(lambda: recorder.events == ["press"], what="the press")
+
+        server.process.kill()
+        wait_for(lambda: bool(lost), what="on_unavailable")
+        assert recorder.events == ["press", "release"]
+        assert lost == [backend.why_unavailable]
+        assert not backend.available
+        assert backend.why_unavailable.startswith("The connection to the X display was lost (xcb error 1")
+        assert backend.why_unavailable.endswith("restart the app to get the hold key back.")
+    finally:
+        backend.stop()
+        server.stop()
+    assert recorder.events == ["press", "release"]

@@ -233,10 +233,8 @@ def choose_backend(
         problem = (portal_probe or portal_problem)(env)
         return PortalHoldKey() if not problem else NoHoldKey(f"{NO_PORTAL} ({problem})" if forced else NO_PORTAL)
     if forced in ("x11", "") and env.get("DISPLAY"):
-        try:
-            from .hotkeys_x11 import X11HoldKey
-        except ImportError:
-            return NoHoldKey("The global hold key needs the python-xlib package, which is not installed.")
+        from .hotkeys_x11 import X11HoldKey
+
         return X11HoldKey(env["DISPLAY"])
     if forced and forced not in ("x11", "portal"):
         return NoHoldKey(f"{BACKEND_ENV}={forced} is not a backend (use x11, portal, pynput or none).")
