@@ -13,7 +13,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -98,6 +98,16 @@ class Launch:
     display_lost: bool = False
     desktop: DesktopIntegration | None = None
     instance: SingleInstance | None = None
+    started: bool = False  # the services run: a later launch's command line can be applied
+    early_launches: list[list[str]] = field(default_factory=list)
+
+    def launched_again(self, argv: list[str]) -> None:
+        """A later launch's command line (from ``instance``): applied once the app has started, kept until then
+        (a launch while the sound system is still starting, at login say, used to be acknowledged and lost)."""
+        if self.started and self.desktop is not None:
+            self.desktop.handle_launch(argv)
+        else:
+            self.early_launches.append(argv)
 
     def quit(self) -> None:
         """End the run, as closing the window does."""
@@ -214,6 +224,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     launch = create(args, painted=painted)
     launch.instance = instance
+    instance.message.connect(launch.launched_again)
     _quit_on_ctrl_c(launch.window)
 
     import asyncio
@@ -411,11 +422,13 @@ async def start(launch: Launch) -> Controller | None:
     launch.desktop = desktop
     desktop.apply(controller.settings)
     bridge.settings_applied.connect(desktop.apply)
-    if launch.instance is not None:
-        launch.instance.message.connect(desktop.handle_launch)
     if launch.args.minimized or controller.settings.desktop.start_minimized:
         desktop.start_hidden()
     await controller.start(launch.problem)
+    launch.started = True
+    for argv in launch.early_launches:
+        desktop.handle_launch(argv)
+    launch.early_launches.clear()
     return controller
 
 

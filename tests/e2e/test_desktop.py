@@ -131,6 +131,35 @@ async def test_a_second_launch_raises_the_first_passes_its_flags_and_exits(
     assert first.returncode == 0 and "Traceback" not in stderr, stderr
 
 
+async def test_a_second_launch_while_the_first_is_still_starting_is_applied_once_it_has_started(
+    xvfb: Xvfb, emulator: Emulator, tmp_path: Path
+) -> None:
+    """At login the sound server may still be starting while the first launch waits for it; a second launch (a
+    menu entry for another model, say) then used to be acknowledged and lost: the first connected with its own
+    model. Its flags now apply once the first has started."""
+    log = tmp_path / "first.log"
+    with _stuck_sound_server() as slow:
+        first = await asyncio.to_thread(_app, xvfb, slow, tmp_path, "--endpoint", emulator.endpoint, stderr=log)
+        try:
+            await until(lambda: "first paint" in log.read_text(), 30)
+            second = await asyncio.to_thread(
+                _app, xvfb, slow, tmp_path, "--byom", "byom-azure-openai-chat-completion", "--model", "grok-3"
+            )
+            _, stderr = await asyncio.to_thread(second.communicate, timeout=20)
+            assert second.returncode == 0, stderr
+            assert not emulator.connections, "the first launch had not started yet"
+            assert slow._pid is not None
+            os.kill(slow._pid, signal.SIGCONT)  # the sound server answers: the first launch goes on
+            await until(lambda: bool(emulator.connections) and emulator.last().query.get("model") == "grok-3", 30)
+            assert emulator.last().query.get("profile") == "byom-azure-openai-chat-completion"
+            await _stop(first)
+        finally:
+            if first.poll() is None:
+                first.kill()
+    stderr = log.read_text()
+    assert first.returncode == 0 and "Traceback" not in stderr, stderr
+
+
 async def test_a_logout_sigterm_with_the_display_gone_at_once_closes_down_cleanly_and_keeps_the_turn(
     pulse: Any, emulator: Emulator, tmp_path: Path, speech_pcm: bytes
 ) -> None:
