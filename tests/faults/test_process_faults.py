@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 
 from tests.helpers import API_KEY, Locker, until
 from voicelive_desktop.conversation.transcript import Role
@@ -25,6 +26,7 @@ from voicelive_desktop.devtools.speech import loud_ms
 from voicelive_desktop.devtools.xserver import Xvfb
 from voicelive_desktop.emulator import Emulator
 from voicelive_desktop.recorder import CUT_BY_EXIT
+from voicelive_desktop.voicelive import session as session_module
 
 Launcher = Callable[..., Any]
 
@@ -118,6 +120,36 @@ async def test_the_service_killed_for_30_s_then_back_on_the_same_port(
         assert texts[0] == "before the outage", "the conversation on screen survived the outage"
         await app.close()
     finally:
+        if service.poll() is None:
+            service.kill()
+            service.wait()
+
+
+async def test_a_service_that_hangs_without_closing_is_noticed_in_seconds_and_the_message_is_sent_again(
+    fault_app: Launcher, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The service stops answering but keeps the socket open (a hung process, a dead route): the websocket's
+    heartbeat takes about 45 s to notice, while the user watches "Thinking". The link counts as stuck when nothing
+    at all comes back within seconds of asking for an answer; the message is kept, sent again, and answered."""
+    monkeypatch.setattr(session_module, "RESPONSE_START_TIMEOUT_S", 2.0)
+    port = _free_port()
+    service = await asyncio.to_thread(_emulator_process, port)
+    assert service.stdout is not None and "listening" in (await asyncio.to_thread(service.stdout.readline))
+    app = await fault_app("--endpoint", f"http://127.0.0.1:{port}")
+    try:
+        await app.say("before the hang")
+        service.send_signal(signal.SIGSTOP)
+        app.type("are you there")
+        await until(lambda: any("has not answered" in t for t in app.window.banner.texts()), 10)
+        await until(lambda: app.status.startswith("Reconnecting"), 5)  # the header follows the banner
+        service.send_signal(signal.SIGCONT)  # the service comes back; the message goes out again on a new session
+        await app.connected(timeout=30)
+        await until(lambda: any("are you there" in m.text for m in app.answers()), 20)
+        users = [m.text for m in app.messages if m.role is Role.USER]
+        assert users == ["before the hang", "are you there"], "the message was lost or doubled"
+        await app.close()
+    finally:
+        service.send_signal(signal.SIGCONT)
         if service.poll() is None:
             service.kill()
             service.wait()

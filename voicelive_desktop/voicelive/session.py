@@ -95,6 +95,10 @@ log = logging.getLogger(__name__)
 MIN_COMMIT_MS = 100
 #: How long a new response may wait for the previous one's ``response.done`` before the link counts as stuck.
 RESPONSE_DONE_TIMEOUT_S = 8.0
+#: How long the service may stay silent after ``response.create`` before the link counts as stuck. It sends
+#: ``response.created`` at once, however slow the model: silence means a hung service or a dead route, which the
+#: websocket's own heartbeat takes about 45 s to notice.
+RESPONSE_START_TIMEOUT_S = 10.0
 #: Frames in a row that fail to parse before the connection counts as broken.
 MAX_MALFORMED_IN_A_ROW = 20
 OUTPUT_BYTES_PER_MS = 48  # PCM16 mono at 24 kHz, the only output format used
@@ -150,6 +154,7 @@ class VoiceLiveSession:
         self._reader: asyncio.Task[None] | None = None
         self._sender: asyncio.Task[None] | None = None
         self._stall_timer: asyncio.TimerHandle | None = None
+        self._silence_timer: asyncio.TimerHandle | None = None  # from response.create to the service's next word
         self._closing = False
         self._state = ConnState.DISCONNECTED
         self._phase = _Phase.NONE
@@ -220,6 +225,7 @@ class VoiceLiveSession:
         """Close the connection and wait for both tasks; safe to call twice or after a failure."""
         self._closing = True
         self._cancel_stall_timer()
+        self._heard_from_service()
         try:
             if self._sender is not None:
                 self._outbox.put_nowait(_STOP)
@@ -350,13 +356,39 @@ class VoiceLiveSession:
     def request_response(self) -> None:
         """Ask for an answer now, or as soon as the previous response has ended (the service allows one)."""
         if self._phase is _Phase.NONE:
-            self._send(ClientEventResponseCreate())
-            self._phase = _Phase.REQUESTED
+            self._ask_for_response()
             return
         self._response_wanted = True
         if self._stall_timer is None:
             loop = asyncio.get_running_loop()
             self._stall_timer = loop.call_later(RESPONSE_DONE_TIMEOUT_S, self._previous_response_stuck)
+
+    def _ask_for_response(self) -> None:
+        self._send(ClientEventResponseCreate())
+        self._phase = _Phase.REQUESTED
+        if self._silence_timer is None and not self._closing:
+            self._silence_timer = asyncio.get_running_loop().call_later(RESPONSE_START_TIMEOUT_S, self._service_silent)
+
+    def _heard_from_service(self) -> None:
+        """Any event proves the link alive: the silence since ``response.create`` is over."""
+        if self._silence_timer is not None:
+            self._silence_timer.cancel()
+            self._silence_timer = None
+
+    def _service_silent(self) -> None:
+        self._silence_timer = None
+        if self._closing:
+            return
+        log.warning(
+            "nothing from the service %g s after response.create; treating it as stuck", RESPONSE_START_TIMEOUT_S
+        )
+        self._fail(
+            ErrorRaised(
+                ErrorCategory.CONNECTION_LOST,
+                f"The service has not answered for {RESPONSE_START_TIMEOUT_S:g} s. "
+                "Reconnecting; your message is kept and will be sent again.",
+            )
+        )
 
     def _previous_response_stuck(self) -> None:
         self._stall_timer = None
@@ -381,8 +413,7 @@ class VoiceLiveSession:
         if self._response_wanted:
             self._response_wanted = False
             self._cancel_stall_timer()
-            self._send(ClientEventResponseCreate())
-            self._phase = _Phase.REQUESTED
+            self._ask_for_response()
 
     # ----------------------------------------------------------------- plumbing
     def _send(self, event: Outgoing) -> None:
@@ -406,6 +437,7 @@ class VoiceLiveSession:
         self._set_state(ConnState.FAILED, close_code)
         self._closing = True
         self._cancel_stall_timer()
+        self._heard_from_service()
         self._outbox.put_nowait(_STOP)
         reader = self._reader
         if reader is not None and reader is not asyncio.current_task():
@@ -439,6 +471,7 @@ class VoiceLiveSession:
                     continue
                 malformed = 0
                 try:
+                    self._heard_from_service()
                     self._dispatch(event)
                 except _Malformed as exc:
                     log.warning("skipped a malformed %s event (%s)", event.get("type"), exc)
