@@ -59,6 +59,7 @@ class Microphone:
         self.muted = False  # the user muted it (tray menu): closed, and no turn opens it
         self._watch: DeviceWatch | None = None
         self._checking: asyncio.Task[None] | None = None
+        self._changed = False
         self.attach(capture, playback)
 
     def attach(self, capture: Capture | None, playback: Playback | None) -> None:
@@ -148,8 +149,14 @@ class Microphone:
             self.report()
 
     def _devices_changed(self) -> None:
+        self._changed = True  # a change during a check is checked again after it (the server's return says so once)
         if self._checking is None or self._checking.done():
-            self._checking = asyncio.get_running_loop().create_task(self._follow_devices(), name="audio-device-check")
+            self._checking = asyncio.get_running_loop().create_task(self._follow_changes(), name="audio-device-check")
+
+    async def _follow_changes(self) -> None:
+        while self._changed:
+            self._changed = False
+            await self._follow_devices()
 
     async def _follow_devices(self) -> None:
         """A device came or went: leave a chosen device that is gone, go back to it when it is back; and after

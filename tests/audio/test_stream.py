@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import time
 import weakref
@@ -11,6 +12,7 @@ from typing import Any
 from tests.helpers import until
 from voicelive_desktop.audio import stream as stream_module
 from voicelive_desktop.audio.capture import Capture
+from voicelive_desktop.audio.playback import Playback
 
 
 class _Stubborn:
@@ -81,3 +83,34 @@ def test_a_capture_dropped_while_open_does_not_free_the_stream_portaudio_calls(s
         if kept is not None:
             stream_module._shut(kept)
     assert kept not in stream_module._HELD, "a closed stream is let go"
+
+
+def _unclosed(before: set[Any]) -> list[Any]:
+    """Streams opened since ``before`` that are still open (a stream leaves ``_HELD`` only once closed)."""
+    return [stream for stream in stream_module._HELD - before if not stream.closed]
+
+
+async def test_two_opens_at_once_leave_one_stream(sd: ModuleType, pulse: Any) -> None:
+    """A late sound server answering while the app starts, or a restart seen by the watchdog and the device watch,
+    can open the same device twice at once: one stream must remain, not a second one nobody can close."""
+    before = set(stream_module._HELD)
+    speaker = Playback(sd)
+    try:
+        assert await asyncio.gather(speaker.open_async(None), speaker.open_async(None)) == [True, True]
+        assert len(_unclosed(before)) == 1
+    finally:
+        speaker.close()
+    await until(lambda: not _unclosed(before), 5)
+
+
+async def test_a_close_while_the_device_opens_wins(sd: ModuleType, pulse: Any) -> None:
+    """The window closes (or the settings change) while the sound server is still opening the device: the stream
+    it opens then is closed again, not left running after the close."""
+    before = set(stream_module._HELD)
+    speaker = Playback(sd)
+    opening = asyncio.ensure_future(speaker.open_async(None))
+    await asyncio.sleep(0)  # the open has started in its thread
+    speaker.close()
+    assert await opening is False
+    assert not speaker.is_open
+    await until(lambda: not _unclosed(before), 5)

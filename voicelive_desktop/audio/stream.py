@@ -92,6 +92,9 @@ class ManagedStream:
         self._ops = threading.Lock()  # one start/stop/close on the PortAudio stream at a time
         self._switching: asyncio.Task[None] | None = None
         self._stuck: set[asyncio.Task[None]] = set()  # switches that never came back, kept referenced
+        self._opening = asyncio.Lock()  # one open at a time (see open_async)
+        self._generation = 0  # counts closes: an open that a close overtook does not keep its stream
+        self._switch_doing = ""  # "start" or "stop": what the worker does to the stream now
         self._resumed = asyncio.Event()
         self._timings = CallbackTimings.from_environment(kind)  # None unless VOICELIVE_AUDIO_TIMINGS is set
 
@@ -113,11 +116,22 @@ class ManagedStream:
         return self._opened(ok, problems)
 
     async def open_async(self, device_name: str | None) -> bool:
-        """:meth:`open` in a worker thread, so the GUI thread never waits for the sound server."""
-        self.close()
-        problems: list[AudioProblem] = []
-        ok = await _detached(self._open_blocking, device_name, problems.append)
-        return self._opened(ok, problems)
+        """:meth:`open` in a worker thread, so the GUI thread never waits for the sound server.
+
+        One open at a time: two that overlapped (a late sound server answering while the app starts, a restart
+        seen by the watchdog and by the device watch) would leave the first stream running, unclosable, on the
+        same ring. A :meth:`close` while the open runs wins: the stream it opens is closed again.
+        """
+        async with self._opening:
+            self.close()
+            generation = self._generation
+            problems: list[AudioProblem] = []
+            ok = await _detached(self._open_blocking, device_name, problems.append)
+            if generation != self._generation:
+                log.debug("%s was closed while it opened", self.kind)
+                self.close()
+                return False
+            return self._opened(ok, problems)
 
     def _opened(self, ok: bool, problems: list[AudioProblem]) -> bool:
         for problem in problems:  # reported on the caller's thread, never from the worker
@@ -191,6 +205,9 @@ class ManagedStream:
         if self._watchdog is not None:
             self._watchdog.cancel()
             self._watchdog = None
+        self._generation += 1
+        if self._opening.locked():  # a worker is inside PortAudio, opening: it may never come back
+            _skip_portaudio_exit(self.sd)
         stream, self._stream = self._stream, None
         self.suspended = self._running = False
         if stream is None:
@@ -201,6 +218,7 @@ class ManagedStream:
             finally:
                 self._ops.release()
         else:  # a worker is starting or stopping it right now: close it there once that is done
+            _skip_portaudio_exit(self.sd)  # if that start or stop never returns, PortAudio's exit would abort
             self._shut_later(stream)
         if self._timings is not None:
             self._timings.write(self.label, self.block_frames, self.rate)
@@ -245,6 +263,7 @@ class ManagedStream:
         with self._ops:
             if self._stream is not stream:
                 return False
+            self._switch_doing = "start" if start else "stop"
             try:
                 stream.start() if start else stream.abort(ignore_errors=False)
             except self.sd.PortAudioError as exc:
@@ -269,9 +288,7 @@ class ManagedStream:
         """Leave a stream whose start or stop never returned to the thread stuck in it: that thread holds the
         stream's lock, so the next stream gets a lock of its own, and the stuck one is closed if it ever
         returns. Nothing here waits on it."""
-        log.warning(
-            "%s did not %s within %.0f s", self.label, "start" if self.suspended else "stop", self.SWITCH_LIMIT_S
-        )
+        log.warning("%s did not %s within %.0f s", self.label, self._switch_doing, self.SWITCH_LIMIT_S)
         self._stuck.add(switching)
         switching.add_done_callback(self._stuck.discard)
         self._switching = None
@@ -321,11 +338,11 @@ class ManagedStream:
         self._watchdog = None  # open_async() and close() below must not cancel the task that is running them
         lost = self.label or "The audio device"
         if self._reopens >= self.MAX_REOPENS:
-            # The default device itself keeps stalling: say so once, and stop reopening it in a loop.
-            self.on_problem(AudioProblem("device-lost", f"{lost} is not responding. Check it in Settings > Audio."))
+            # The default device itself keeps stalling: close it, say so once, and stop reopening it in a loop.
             self.close()
             if self._on_gone is not None:
                 self._on_gone()
+            self.on_problem(AudioProblem("device-lost", f"{lost} is not responding. Check it in Settings > Audio."))
             return
         self.on_problem(AudioProblem("device-lost", f"{lost} stopped working; switched to the system default."))
         self._reopens += 1
