@@ -512,17 +512,24 @@ class Controller:
         except AudioUnavailable as exc:
             self._error(ErrorCategory.AUDIO, exc.problem.message)
             return
-        log.info("the sound system answered late: voice is on")
+        log.info("the sound system answered late: opening the devices")
         self._sd = sd
+        self._listener(Notice("", key=ErrorCategory.AUDIO.value))  # "voice is off" is no longer true
         mic.attach(capture, playback)
         self.assistant.hook_audio()
-        await mic.start()
-        self._listener(Notice(VOICE_ON, key=ErrorCategory.AUDIO.value))
+        await mic.start()  # a device that will not open says so in the banner's audio row
+        self.assistant.sync_hands_free()  # with the service's turn detection, the microphone streams from now
+        if playback.is_open or capture.is_open:
+            log.info("voice is on")
+            self._listener(Notice(VOICE_ON, key="voice-on"))
 
     async def close(self) -> None:
         """Shut down: session, audio, emulator, history; then save."""
         if self._late_audio is not None:
-            await finish(self._late_audio, cancel=True)
+            try:
+                await finish(self._late_audio, cancel=True)
+            except Exception:  # a bug there must not keep the history from being flushed below
+                log.exception("turning voice on late failed")
         await self._sleep.stop()
         await self.supervisor.close()
         await self.assistant.close()
