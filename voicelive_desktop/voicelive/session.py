@@ -155,6 +155,7 @@ class VoiceLiveSession:
         self._sender: asyncio.Task[None] | None = None
         self._stall_timer: asyncio.TimerHandle | None = None
         self._silence_timer: asyncio.TimerHandle | None = None  # from response.create to the service's next word
+        self._awaited_create: object = None  # the response.create whose writing starts that timer
         self._closing = False
         self._state = ConnState.DISCONNECTED
         self._phase = _Phase.NONE
@@ -364,8 +365,14 @@ class VoiceLiveSession:
             self._stall_timer = loop.call_later(RESPONSE_DONE_TIMEOUT_S, self._previous_response_stuck)
 
     def _ask_for_response(self) -> None:
-        self._send(ClientEventResponseCreate())
+        create = ClientEventResponseCreate()
+        self._awaited_create = create  # the silence is timed from when it is written (see _send_loop)
+        self._send(create)
         self._phase = _Phase.REQUESTED
+
+    def _listen_for_silence(self) -> None:
+        """``response.create`` is on the wire (after the audio queued before it, however slow the uplink)."""
+        self._awaited_create = None
         if self._silence_timer is None and not self._closing:
             self._silence_timer = asyncio.get_running_loop().call_later(RESPONSE_START_TIMEOUT_S, self._service_silent)
 
@@ -452,6 +459,8 @@ class VoiceLiveSession:
             except VoiceLiveConnectionError as exc:
                 log.debug("send failed: %s", errors.SECRETS.scrub(str(exc)))
                 return
+            if event is self._awaited_create:
+                self._listen_for_silence()
 
     async def _read_loop(self) -> None:
         conn = self._conn
