@@ -98,7 +98,7 @@ class Launch:
     display_lost: bool = False
     desktop: DesktopIntegration | None = None
     instance: SingleInstance | None = None
-    started: bool = False  # the services run: a later launch's command line can be applied
+    started: bool = False  # the services are built: a later launch's command line can be applied
     early_launches: list[list[str]] = field(default_factory=list)
 
     def launched_again(self, argv: list[str]) -> None:
@@ -424,11 +424,11 @@ async def start(launch: Launch) -> Controller | None:
     bridge.settings_applied.connect(desktop.apply)
     if launch.args.minimized or controller.settings.desktop.start_minimized:
         desktop.start_hidden()
-    await controller.start(launch.problem)
-    launch.started = True
+    launch.started = True  # from here a later launch is applied at once (it used to wait for the first connect)
     for argv in launch.early_launches:
         desktop.handle_launch(argv)
     launch.early_launches.clear()
+    await controller.start(launch.problem)
     return controller
 
 
