@@ -359,7 +359,7 @@ class X11HoldKey:
         try:
             while True:
                 while event := connection.next_key_event():
-                    self._handle(event, held)
+                    self._handle(event, held, connection)
                 ready, _, _ = select.select([connection.fileno, self._wake_r], [], [])
                 if self._wake_r in ready:
                     break
@@ -371,30 +371,33 @@ class X11HoldKey:
             if on_unavailable is not None:
                 on_unavailable(reason)
         finally:
-            self._close_connection()
+            # This thread's own connection: after a stop() that gave up waiting for it, a new start() may have
+            # opened another, which is not this thread's to close.
+            if self._connection is connection:
+                self._connection = None
+            connection.close()
 
-    def _handle(self, event: _KeyEvent, held: HeldState) -> None:
+    def _handle(self, event: _KeyEvent, held: HeldState, connection: _Connection) -> None:
         if event.keycode != self._keycode:
             return
         if event.press:
             held.press()
             return
-        following = None if self._xkb else self._next_event_now()
+        following = None if self._xkb else _next_event_now(connection)
         if _is_repeat_pair(event, following):
             return  # without XKB a repeat is a release and a press with the same timestamp: drop the pair
         held.release()
         if following is not None:
-            self._handle(following, held)
+            self._handle(following, held, connection)
 
-    def _next_event_now(self) -> _KeyEvent | None:
-        """The next key event if the server has sent it by now, else None (a repeat's press is sent at once)."""
-        connection = self._connection
-        assert connection is not None
+
+def _next_event_now(connection: _Connection) -> _KeyEvent | None:
+    """The next key event if the server has sent it by now, else None (a repeat's press is sent at once)."""
+    event = connection.next_key_event()
+    if event is None:
+        connection.round_trip()  # whatever the server queued before the reply has been read afterwards
         event = connection.next_key_event()
-        if event is None:
-            connection.round_trip()  # whatever the server queued before the reply has been read afterwards
-            event = connection.next_key_event()
-        return event
+    return event
 
 
 def _keycode_of(wanted: int, per_keycode: int, keysyms: list[int], min_keycode: int) -> int:
