@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -293,3 +294,30 @@ async def test_closing_while_waiting_for_a_late_sound_server_does_not_wait_for_i
     controller, events = _late_audio_controller(tmp_path, late)
     await asyncio.wait_for(controller.close(), 5)
     assert not [n for n in events.of(Notice) if n.message == VOICE_ON]
+
+
+async def test_a_late_sound_server_whose_devices_will_not_open_is_not_called_voice_on(
+    tmp_path: Path, sd: ModuleType, pulse: Any
+) -> None:
+    """The sound server answers late, but no device opens (here every stream is refused): the banner says what
+    failed, and never that voice is on."""
+
+    class Refusing:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(sd, name)
+
+        def RawInputStream(self, **kwargs: Any) -> Any:
+            raise sd.PortAudioError("Device unavailable")
+
+        RawOutputStream = RawInputStream
+
+    late: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    controller, events = _late_audio_controller(tmp_path, late)
+    try:
+        late.set_result(Refusing())
+        await events.until(lambda: any("No usable speaker" in e.message for e in events.of(ErrorRaised)))
+        await asyncio.sleep(0.2)  # what the late start says after that, if anything
+        assert not [n for n in events.of(Notice) if n.message == VOICE_ON]
+        assert Notice("", key="audio") in events.of(Notice), "the 'voice is off' row was not taken down"
+    finally:
+        await controller.close()
