@@ -389,7 +389,8 @@ THREADS_HOW = (
     "session had no such thread): cpu_percent of one core, and switches_per_s (voluntary + involuntary context "
     "switches: roughly, how often the thread woke). 'main' is the first thread (the app's GUI and event loop); "
     "'threaded-ml' is libpulse's thread inside ALSA's pulse plugin; PortAudio's callback thread inherits the "
-    "name of the thread that opened the stream (the app opens it from a worker, '_QThreadWorker')."
+    "name of the thread that opened the stream (the app opens it from a plain Python thread of its own, which "
+    "the system names after the process: 'python', as the baseline's)."
 )
 
 
