@@ -155,6 +155,34 @@ async def test_a_service_that_hangs_without_closing_is_noticed_in_seconds_and_th
             service.wait()
 
 
+async def test_a_service_that_hangs_mid_answer_is_noticed_by_the_heartbeat_in_seconds(
+    fault_app: Launcher, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The service hangs while an answer streams: nothing says an answer is due, only the websocket's heartbeat
+    can tell. With the SDK's default it took about 45 s; the app's pings notice within one and a half beats."""
+    monkeypatch.setattr(session_module, "HEARTBEAT_S", 2.0)
+    port = _free_port()
+    service = await asyncio.to_thread(_emulator_process, port)
+    assert service.stdout is not None and "listening" in (await asyncio.to_thread(service.stdout.readline))
+    app = await fault_app("--endpoint", f"http://127.0.0.1:{port}")
+    try:
+        app.type("tell me about the weather in some detail")
+        await until(lambda: any(m.text and not m.final for m in app.answers()), 15)  # the answer is streaming
+        service.send_signal(signal.SIGSTOP)
+        hung_at = time.monotonic()
+        await until(lambda: app.status.startswith("Reconnecting"), 10)
+        print(f"noticed {time.monotonic() - hung_at:.1f} s after the service hung")
+        service.send_signal(signal.SIGCONT)
+        await app.connected(timeout=30)
+        await app.say("and now")
+        await app.close()
+    finally:
+        service.send_signal(signal.SIGCONT)
+        if service.poll() is None:
+            service.kill()
+            service.wait()
+
+
 def _answer_checkpointed(history: Path) -> bool:
     """The running app has saved part of an answer still arriving (read from its history file, read-only)."""
     with contextlib.closing(sqlite3.connect(f"file:{history}?mode=ro", uri=True, timeout=5)) as db:

@@ -95,10 +95,14 @@ log = logging.getLogger(__name__)
 MIN_COMMIT_MS = 100
 #: How long a new response may wait for the previous one's ``response.done`` before the link counts as stuck.
 RESPONSE_DONE_TIMEOUT_S = 8.0
-#: How long the service may stay silent after ``response.create`` before the link counts as stuck. It sends
-#: ``response.created`` at once, however slow the model: silence means a hung service or a dead route, which the
-#: websocket's own heartbeat takes about 45 s to notice.
+#: How long the service may stay silent after ``response.create`` or ``response.cancel`` before the link counts
+#: as stuck. It answers both at once (``response.created``; the cancelled response's ``response.done``), however
+#: slow the model: silence means a hung service or a dead route, which the websocket's own heartbeat takes about
+#: 45 s to notice.
 RESPONSE_START_TIMEOUT_S = 10.0
+#: Seconds without a frame from the service before the websocket pings it; no pong within half of that and the
+#: link counts as broken. The SDK's default, 30, took 45 s to notice a service that hung mid-answer.
+HEARTBEAT_S = 10.0
 #: Frames in a row that fail to parse before the connection counts as broken.
 MAX_MALFORMED_IN_A_ROW = 20
 OUTPUT_BYTES_PER_MS = 48  # PCM16 mono at 24 kHz, the only output format used
@@ -155,7 +159,7 @@ class VoiceLiveSession:
         self._sender: asyncio.Task[None] | None = None
         self._stall_timer: asyncio.TimerHandle | None = None
         self._silence_timer: asyncio.TimerHandle | None = None  # from response.create to the service's next word
-        self._awaited_create: object = None  # the response.create whose writing starts that timer
+        self._awaited: object = None  # the request whose writing starts that timer
         self._closing = False
         self._state = ConnState.DISCONNECTED
         self._phase = _Phase.NONE
@@ -201,6 +205,7 @@ class VoiceLiveSession:
                 model=self.target.deployment,
                 query=self.target.query,
                 api_version=self.target.version,
+                connection_options={"heartbeat": HEARTBEAT_S},
             )
             self._conn = await stack.enter_async_context(manager)
         except (VoiceLiveConnectionError, ClientAuthenticationError, aiohttp.ClientError, OSError) as exc:
@@ -344,7 +349,7 @@ class VoiceLiveSession:
             cancel: False when the service cancels by itself (hands-free barge-in with ``interrupt_response``).
         """
         if cancel and self._phase in (_Phase.REQUESTED, _Phase.ACTIVE):
-            self._send(ClientEventResponseCancel())
+            self._send_awaiting_reply(ClientEventResponseCancel())
             self._phase = _Phase.CANCELLING
         item = self._assistant_item
         if heard_ms is not None and item is not None and self._assistant_item_audio:
@@ -365,14 +370,18 @@ class VoiceLiveSession:
             self._stall_timer = loop.call_later(RESPONSE_DONE_TIMEOUT_S, self._previous_response_stuck)
 
     def _ask_for_response(self) -> None:
-        create = ClientEventResponseCreate()
-        self._awaited_create = create  # the silence is timed from when it is written (see _send_loop)
-        self._send(create)
+        self._send_awaiting_reply(ClientEventResponseCreate())
         self._phase = _Phase.REQUESTED
 
+    def _send_awaiting_reply(self, event: ClientEventResponseCreate | ClientEventResponseCancel) -> None:
+        """Send a request the service answers at once (``response.created``; a cancel's ``response.done`` or
+        error); its silence is timed from when the request is written (see _send_loop)."""
+        self._awaited = event
+        self._send(event)
+
     def _listen_for_silence(self) -> None:
-        """``response.create`` is on the wire (after the audio queued before it, however slow the uplink)."""
-        self._awaited_create = None
+        """The request is on the wire (after the audio queued before it, however slow the uplink)."""
+        self._awaited = None
         if self._silence_timer is None and not self._closing:
             self._silence_timer = asyncio.get_running_loop().call_later(RESPONSE_START_TIMEOUT_S, self._service_silent)
 
@@ -387,7 +396,7 @@ class VoiceLiveSession:
         if self._closing:
             return
         log.warning(
-            "nothing from the service %g s after response.create; treating it as stuck", RESPONSE_START_TIMEOUT_S
+            "nothing from the service %g s after a response request: it counts as stuck", RESPONSE_START_TIMEOUT_S
         )
         self._fail(
             ErrorRaised(
@@ -459,7 +468,7 @@ class VoiceLiveSession:
             except VoiceLiveConnectionError as exc:
                 log.debug("send failed: %s", errors.SECRETS.scrub(str(exc)))
                 return
-            if event is self._awaited_create:
+            if event is self._awaited:
                 self._listen_for_silence()
 
     async def _read_loop(self) -> None:
