@@ -13,7 +13,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,22 @@ def _emulator_process(port: int) -> subprocess.Popen[str]:
          "--realtime-factor", "8"],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )  # fmt: skip
+
+
+@contextlib.asynccontextmanager
+async def _service_process() -> AsyncIterator[tuple[subprocess.Popen[str], str]]:
+    """The emulator as its own process on a free port, listening, and its endpoint; ended afterwards, even when it
+    was left stopped (SIGSTOP)."""
+    port = _free_port()
+    service = await asyncio.to_thread(_emulator_process, port)
+    try:
+        assert service.stdout is not None and "listening" in (await asyncio.to_thread(service.stdout.readline))
+        yield service, f"http://127.0.0.1:{port}"
+    finally:
+        if service.poll() is None:
+            service.send_signal(signal.SIGCONT)
+            service.kill()
+            service.wait()
 
 
 async def _launch_in_x(
@@ -132,11 +148,8 @@ async def test_a_service_that_hangs_without_closing_is_noticed_in_seconds_and_th
     heartbeat takes about 45 s to notice, while the user watches "Thinking". The link counts as stuck when nothing
     at all comes back within seconds of asking for an answer; the message is kept, sent again, and answered."""
     monkeypatch.setattr(session_module, "RESPONSE_START_TIMEOUT_S", 2.0)
-    port = _free_port()
-    service = await asyncio.to_thread(_emulator_process, port)
-    assert service.stdout is not None and "listening" in (await asyncio.to_thread(service.stdout.readline))
-    app = await fault_app("--endpoint", f"http://127.0.0.1:{port}")
-    try:
+    async with _service_process() as (service, endpoint):
+        app = await fault_app("--endpoint", endpoint)
         await app.say("before the hang")
         service.send_signal(signal.SIGSTOP)
         app.type("are you there")
@@ -148,11 +161,6 @@ async def test_a_service_that_hangs_without_closing_is_noticed_in_seconds_and_th
         users = [m.text for m in app.messages if m.role is Role.USER]
         assert users == ["before the hang", "are you there"], "the message was lost or doubled"
         await app.close()
-    finally:
-        service.send_signal(signal.SIGCONT)
-        if service.poll() is None:
-            service.kill()
-            service.wait()
 
 
 async def test_a_service_that_hangs_mid_answer_is_noticed_by_the_heartbeat_in_seconds(
@@ -161,11 +169,8 @@ async def test_a_service_that_hangs_mid_answer_is_noticed_by_the_heartbeat_in_se
     """The service hangs while an answer streams: nothing says an answer is due, only the websocket's heartbeat
     can tell. With the SDK's default it took about 45 s; the app's pings notice within one and a half beats."""
     monkeypatch.setattr(session_module, "HEARTBEAT_S", 2.0)
-    port = _free_port()
-    service = await asyncio.to_thread(_emulator_process, port)
-    assert service.stdout is not None and "listening" in (await asyncio.to_thread(service.stdout.readline))
-    app = await fault_app("--endpoint", f"http://127.0.0.1:{port}")
-    try:
+    async with _service_process() as (service, endpoint):
+        app = await fault_app("--endpoint", endpoint)
         app.type("tell me about the weather in some detail")
         await until(lambda: any(m.text and not m.final for m in app.answers()), 15)  # the answer is streaming
         service.send_signal(signal.SIGSTOP)
@@ -176,11 +181,6 @@ async def test_a_service_that_hangs_mid_answer_is_noticed_by_the_heartbeat_in_se
         await app.connected(timeout=30)
         await app.say("and now")
         await app.close()
-    finally:
-        service.send_signal(signal.SIGCONT)
-        if service.poll() is None:
-            service.kill()
-            service.wait()
 
 
 def _answer_checkpointed(history: Path) -> bool:
