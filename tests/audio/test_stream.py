@@ -9,6 +9,8 @@ import weakref
 from types import ModuleType
 from typing import Any
 
+import pytest
+
 from tests.helpers import until
 from voicelive_desktop.audio import stream as stream_module
 from voicelive_desktop.audio.capture import Capture
@@ -114,3 +116,16 @@ async def test_a_close_while_the_device_opens_wins(sd: ModuleType, pulse: Any) -
     assert await opening is False
     assert not speaker.is_open
     await until(lambda: not _unclosed(before), 5)
+
+
+async def test_a_plain_open_and_close_keep_portaudios_own_exit(
+    sd: ModuleType, pulse: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PortAudio's exit is skipped only when a worker may be stuck inside it, never after a normal open and close."""
+    skipped: list[object] = []
+    monkeypatch.setattr(stream_module, "_skip_portaudio_exit", skipped.append)
+    speaker = Playback(sd)
+    assert await speaker.open_async(None)
+    await speaker.configure(block_ms=20)  # a reopen
+    speaker.close()
+    assert skipped == []

@@ -94,6 +94,7 @@ class ManagedStream:
         self._stuck: set[asyncio.Task[None]] = set()  # switches that never came back, kept referenced
         self._opening = asyncio.Lock()  # one open at a time (see open_async)
         self._generation = 0  # counts closes: an open that a close overtook does not keep its stream
+        self._in_portaudio = False  # a worker is opening the stream right now
         self._switch_doing = ""  # "start" or "stop": what the worker does to the stream now
         self._resumed = asyncio.Event()
         self._timings = CallbackTimings.from_environment(kind)  # None unless VOICELIVE_AUDIO_TIMINGS is set
@@ -126,7 +127,11 @@ class ManagedStream:
             self.close()
             generation = self._generation
             problems: list[AudioProblem] = []
-            ok = await _detached(self._open_blocking, device_name, problems.append)
+            self._in_portaudio = True
+            try:
+                ok = await _detached(self._open_blocking, device_name, problems.append)
+            finally:
+                self._in_portaudio = False
             if generation != self._generation:
                 log.debug("%s was closed while it opened", self.kind)
                 self.close()
@@ -206,7 +211,7 @@ class ManagedStream:
             self._watchdog.cancel()
             self._watchdog = None
         self._generation += 1
-        if self._opening.locked():  # a worker is inside PortAudio, opening: it may never come back
+        if self._in_portaudio:  # a worker is inside PortAudio, opening: it may never come back
             _skip_portaudio_exit(self.sd)
         stream, self._stream = self._stream, None
         self.suspended = self._running = False
