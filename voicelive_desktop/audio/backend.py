@@ -8,10 +8,13 @@ import ctypes
 import logging
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
+from typing import Any, TypeVar
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,32 @@ def release_probed_alsa_plugins() -> bool:
     return status >= 0
 
 
+def in_daemon_thread(fn: Callable[..., _T], *args: Any, name: str) -> asyncio.Future[_T]:
+    """``fn(*args)`` on a daemon thread of its own; its result or exception arrives in the returned future, on the
+    calling loop.
+
+    Not the loop's executor: PortAudio may never return (a sound server that is stuck, or died under a stream),
+    and a stuck executor thread would hold the app's exit; a daemon thread does not.
+    """
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[_T] = loop.create_future()
+
+    def settle(result: Any, error: BaseException | None) -> None:
+        if not done.done():
+            done.set_exception(error) if error is not None else done.set_result(result)
+
+    def run() -> None:
+        try:
+            result, error = fn(*args), None
+        except BaseException as exc:  # handed to whoever awaits the future
+            result, error = None, exc
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody waits for the outcome
+            loop.call_soon_threadsafe(settle, result, error)
+
+    threading.Thread(target=run, name=name, daemon=True).start()
+    return done
+
+
 #: How long PortAudio may take to start (it asks the sound server for its devices) before the app goes on without
 #: voice. It takes well under a second normally; a stuck sound server never answers.
 AUDIO_START_LIMIT_S = 10.0
@@ -99,8 +128,6 @@ async def load_sounddevice_in_background(limit_s: float = AUDIO_START_LIMIT_S) -
     """:func:`load_sounddevice` on a thread of its own, so that a sound server that never answers cannot freeze
     the caller's loop (nor the window).
 
-    A daemon thread, not the loop's executor: a thread stuck inside PortAudio must not keep the app from exiting.
-
     Raises:
         AudioUnavailable: PortAudio is missing, or did not start within ``limit_s``. Then sounddevice must not be
             imported again in this process (the slow thread holds its import): the exception's ``late`` future
@@ -108,24 +135,8 @@ async def load_sounddevice_in_background(limit_s: float = AUDIO_START_LIMIT_S) -
     """
     if "sounddevice" in sys.modules:
         return load_sounddevice()
-    loop = asyncio.get_running_loop()
-    done: asyncio.Future[ModuleType] = loop.create_future()
+    done = in_daemon_thread(load_sounddevice, name="audio-start")
     done.add_done_callback(lambda f: f.cancelled() or f.exception())  # an outcome nobody waits for any more is fine
-
-    def settle(result: ModuleType | None, error: AudioUnavailable | None) -> None:
-        if not done.done():
-            done.set_exception(error) if error is not None else done.set_result(result)  # type: ignore[arg-type]
-
-    def load() -> None:
-        try:
-            module: ModuleType | None = load_sounddevice()
-            error = None
-        except AudioUnavailable as exc:
-            module, error = None, exc
-        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody waits for the outcome
-            loop.call_soon_threadsafe(settle, module, error)
-
-    threading.Thread(target=load, name="audio-start", daemon=True).start()
     try:
         return await asyncio.wait_for(asyncio.shield(done), limit_s)
     except TimeoutError:

@@ -23,16 +23,15 @@ import logging
 import threading
 from collections.abc import Callable
 from types import ModuleType
-from typing import Any, TypeVar
+from typing import Any
 
-from .backend import AudioProblem
+from .backend import AudioProblem, in_daemon_thread
 from .devices import Kind, OpenSpec, list_devices, opening_env, resolve
 from .ring import FrameRing
 from .timings import CallbackTimings
 
 log = logging.getLogger(__name__)
 
-_T = TypeVar("_T")
 StreamCallback = Callable[..., None]
 ProblemSink = Callable[[AudioProblem], None]
 
@@ -129,7 +128,7 @@ class ManagedStream:
             problems: list[AudioProblem] = []
             self._in_portaudio = True
             try:
-                ok = await _detached(self._open_blocking, device_name, problems.append)
+                ok = await in_daemon_thread(self._open_blocking, device_name, problems.append, name="audio-device")
             finally:
                 self._in_portaudio = False
             if generation != self._generation:
@@ -260,7 +259,7 @@ class ManagedStream:
         """Start or stop the device until it is as wanted (the wish may change while a switch runs)."""
         stream = self._stream
         while stream is not None and self._stream is stream and self._running == self.suspended:
-            if not await _detached(self._switch, stream, not self.suspended):
+            if not await in_daemon_thread(self._switch, stream, not self.suspended, name="audio-device"):
                 return
 
     def _switch(self, stream: Any, start: bool) -> bool:
@@ -364,27 +363,6 @@ class ManagedStream:
 #: process (seen as SIGILL and SIGABRT in cffi under heavy load). A stream leaves this set only once closed; one
 #: PortAudio would not close stays for the life of the process: a leak, never a crash.
 _HELD: set[Any] = set()
-
-
-async def _detached(fn: Callable[..., _T], *args: Any) -> _T:
-    """``fn(*args)`` on a daemon thread of its own (see the module docstring: PortAudio may never return)."""
-    loop = asyncio.get_running_loop()
-    done: asyncio.Future[_T] = loop.create_future()
-
-    def settle(result: Any, error: BaseException | None) -> None:
-        if not done.done():
-            done.set_exception(error) if error is not None else done.set_result(result)
-
-    def run() -> None:
-        try:
-            result, error = fn(*args), None
-        except BaseException as exc:  # handed to the awaiting task, which raises it
-            result, error = None, exc
-        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody waits any more
-            loop.call_soon_threadsafe(settle, result, error)
-
-    threading.Thread(target=run, name="audio-device", daemon=True).start()
-    return await done
 
 
 def _skip_portaudio_exit(sd: ModuleType) -> None:
