@@ -224,6 +224,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     launch = create(args, painted=painted)
     launch.instance = instance
+    from .ui.x11_errors import outlive_the_x_server
+
+    outlive_the_x_server(app)  # a logout ends in the closing down below, not in Xlib's exit(1)
     instance.message.connect(launch.launched_again)
     _quit_on_ctrl_c(launch.window)
 
