@@ -124,13 +124,30 @@ async def test_voice_and_instructions_apply_live_without_reconnecting(
     new = controller.settings.copy()
     new.model.voice = "alloy"
     new.model.instructions = "Be terse."
-    new.audio.input_rate = 16000
     assert await controller.apply_settings(new)
-    await until(lambda: emulator.last().received_types().count("session.update") == 2)
+    await until(lambda: [e["type"] for e in emulator.last().sent].count("session.updated") == 2)
     assert len(emulator.connections) == 1
     update = [e for e in emulator.last().received if e["type"] == "session.update"][-1]["session"]
     assert update["voice"] == {"name": "alloy", "type": "openai"} and update["instructions"] == "Be terse."
-    assert update["input_audio_sampling_rate"] == 16000
+    assert "error" not in [e["type"] for e in emulator.last().sent], "the service took the live update"
+
+
+async def test_a_new_microphone_rate_reconnects_and_keeps_the_voice_and_instructions_changed_with_it(
+    app: tuple[Controller, EventLog, SettingsStore], emulator: Emulator
+) -> None:
+    controller, _, _ = app
+    assert await controller.connect()
+    new = controller.settings.copy()
+    new.model.voice = "alloy"
+    new.model.instructions = "Be terse."
+    new.audio.input_rate = 16000
+    assert await controller.apply_settings(new)
+    await until(lambda: len(emulator.connections) == 2 and controller.supervisor.connected)
+    await until(lambda: "session.updated" in [e["type"] for e in emulator.last().sent])
+    first = emulator.last().received[0]["session"]
+    assert first["input_audio_sampling_rate"] == 16000
+    assert first["voice"] == {"name": "alloy", "type": "openai"} and first["instructions"] == "Be terse."
+    assert not [e for record in emulator.connections for e in record.sent if e["type"] == "error"]
 
 
 async def test_an_empty_deployment_is_refused_with_a_message(app: tuple[Controller, EventLog, SettingsStore]) -> None:

@@ -108,6 +108,23 @@ async def test_a_new_voice_after_the_first_answer_reconnects_and_carries_the_con
     assert _errors(emulator) == [], "no cannot_update_voice: the new voice came with a new session"
 
 
+async def test_a_new_microphone_rate_while_connected_reconnects_at_that_rate_and_draws_no_error(
+    textonly: Core, emulator: Emulator
+) -> None:
+    """The service fixes the input audio's rate for the session (it comes with the first session.update): a live
+    update of it is refused, and the audio sent after it would be heard at the wrong speed."""
+    assert await textonly.connect(target(emulator))
+    textonly.assistant.send_text("remember the word lantern")
+    await textonly.events.until(lambda: len(_answers(textonly)) == 1 and textonly.assistant.turn is TurnState.IDLE)
+    textonly.supervisor.update_config(SessionConfig(input_sample_rate=16000))
+    await until(lambda: len(emulator.connections) == 2 and textonly.supervisor.connected)
+    await until(lambda: "session.updated" in [e["type"] for e in emulator.last().sent])
+    assert emulator.connections[0].received_types().count("session.update") == 1, "no live update of the rate"
+    assert emulator.last().received[0]["session"]["input_audio_sampling_rate"] == 16000
+    await until(lambda: emulator.last().received_types().count("conversation.item.create") >= 2)
+    assert _errors(emulator) == [], "no invalid_value: the new rate came with a new session"
+
+
 @pytest.mark.parametrize(
     ("knob", "value", "mark"),
     [

@@ -151,7 +151,7 @@ class Supervisor:
         self.config = config
         session, want = self.session, self._want
         if session is not None and want is not None and self.connected and not session.update_config(config):
-            log.info("this change needs a new session (the voice is fixed once the assistant has spoken)")
+            log.info("this change needs a new session (the voice or the microphone rate is fixed by the service)")
             self._version += 1
             self._want = _Want(want.target, want.credential, self._version)
             self._poke.set()

@@ -274,11 +274,12 @@ class VoiceLiveSession:
 
         Returns:
             False, sending nothing, when the change cannot be made live: the service fixes the voice once the
-            assistant has spoken. The caller then reconnects, carrying the conversation.
+            assistant has spoken, and the input audio's rate and format for the whole session (they go with the
+            first ``session.update``). The caller then reconnects, carrying the conversation.
         """
         config = fit(config, self.family).config
         changed = config.changed(self.config)
-        if "voice" in changed and self.assistant_spoke:
+        if ("voice" in changed and self.assistant_spoke) or "input_audio_sampling_rate" in changed:
             return False
         self.config = config
         if changed:
