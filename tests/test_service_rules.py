@@ -17,7 +17,7 @@ from voicelive_desktop.emulator.control import run_action
 from voicelive_desktop.voicelive import session as session_module
 from voicelive_desktop.voicelive.config import SessionConfig, TurnDetectionConfig, TurnMode
 from voicelive_desktop.voicelive.events import ConnectionChanged, ConnState, ErrorCategory, ErrorRaised
-from voicelive_desktop.voicelive.modes import DEFAULT_API_VERSION
+from voicelive_desktop.voicelive.modes import DEFAULT_API_VERSION, Mode
 
 IDLE = TurnState.IDLE
 
@@ -106,6 +106,42 @@ async def test_a_new_voice_after_the_first_answer_reconnects_and_carries_the_con
     ]
     assert carried[0] == "remember the word lantern"
     assert _errors(emulator) == [], "no cannot_update_voice: the new voice came with a new session"
+
+
+async def test_answers_after_a_reconnect_are_still_spoken_by_a_realtime_model_in_its_own_voice(
+    textonly: Core, emulator: Emulator
+) -> None:
+    """A realtime model with an OpenAI voice speaks itself; finding earlier answers added as assistant text in
+    its context, it answers in text only from then on: silent answers after every reconnect that carried the
+    conversation (a new voice, a model switch, a dropped link)."""
+    assert await textonly.connect(target(emulator), config=SessionConfig(voice="alloy"))
+    textonly.assistant.send_text("remember the word lantern")
+    await textonly.events.until(lambda: len(_answers(textonly)) == 1 and textonly.assistant.turn is TurnState.IDLE)
+    textonly.supervisor.update_config(SessionConfig(voice="marin"))  # the voice is fixed: a new session
+    await until(lambda: len(emulator.connections) == 2 and textonly.supervisor.connected)
+    textonly.assistant.send_text("which word?")
+    await textonly.events.until(lambda: len(_answers(textonly)) == 2 and textonly.assistant.turn is TurnState.IDLE)
+    sent = [e["type"] for e in emulator.last().sent]
+    assert "response.audio.delta" in sent and "response.text.delta" not in sent, "the answer was spoken"
+    context = " ".join(
+        p.get("text", "") for e in emulator.last().received if e["type"] == "conversation.item.create"
+        for p in e["item"]["content"]
+    )  # fmt: skip
+    assert "remember the word lantern" in context and "lantern" in context.split("remember the word lantern", 1)[1]
+    assert _errors(emulator) == []
+
+
+async def test_a_chat_model_gets_earlier_answers_as_its_own_turns(textonly: Core, emulator: Emulator) -> None:
+    """Voice Live speaks for a chat model: its earlier answers go back as assistant messages, turn by turn."""
+    chat = target(emulator, Mode.BYOM_CHAT_COMPLETION, "gpt-4.1")
+    assert await textonly.connect(chat)
+    textonly.assistant.send_text("remember the word lantern")
+    await textonly.events.until(lambda: len(_answers(textonly)) == 1 and textonly.assistant.turn is TurnState.IDLE)
+    textonly.supervisor.renew()
+    await until(lambda: len(emulator.connections) == 2 and textonly.supervisor.connected)
+    await until(lambda: emulator.last().received_types().count("conversation.item.create") >= 2)
+    roles = [e["item"]["role"] for e in emulator.last().received if e["type"] == "conversation.item.create"]
+    assert roles[:2] == ["user", "assistant"]
 
 
 async def test_a_new_microphone_rate_while_connected_reconnects_at_that_rate_and_draws_no_error(

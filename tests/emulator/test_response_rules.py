@@ -206,3 +206,23 @@ async def test_response_create_parameters_follow_the_session_rules(open_wire: An
     await wire.send("response.create", response={"modalities": ["text"], "instructions": "be brief"})
     done = await wire.wait("response.done")
     assert done["response"]["status"] == "completed" and wire.of("response.text.done")
+
+
+@pytest.mark.parametrize(
+    ("voice", "spoken"),
+    [({"type": "openai", "name": "alloy"}, False), ({"type": "azure-standard", "name": "en-US-AvaNeural"}, True)],
+)
+async def test_a_realtime_model_that_finds_an_assistant_text_message_answers_as_it_did(
+    open_wire: Any, voice: dict[str, str], spoken: bool
+) -> None:
+    """An OpenAI-voiced realtime model answers in text only once its context holds an assistant message added as
+    text (it answers the way it sees itself answer); with an Azure voice, Voice Live speaks the text anyway."""
+    _emulator, wire = await open_wire("gpt-realtime")
+    assert (await wire.update(voice=voice))["type"] == "session.updated"
+    earlier = [{"type": "text", "text": "The word was lantern."}]
+    await wire.send("conversation.item.create", item={"type": "message", "role": "assistant", "content": earlier})
+    await _typed(wire, "which word?")
+    await wire.send("response.create")
+    await wire.wait("response.done")
+    assert ("response.audio.delta" in wire.types()) is spoken
+    assert ("response.text.delta" in wire.types()) is not spoken

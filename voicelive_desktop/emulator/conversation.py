@@ -32,7 +32,7 @@ from .protocol import (
 )
 from .responses import RateLimits, ResponseRun
 from .rules import SessionState, apply_session_update, check_response_params
-from .rules_audio import RuleContext, default_turn_detection
+from .rules_audio import RuleContext, default_turn_detection, voice_identity
 from .speech import RATE, Recognizer, Synthesizer
 from .transcripts import UserTurn, pick_order, transcribe
 
@@ -294,6 +294,16 @@ class RealtimeConversation(ItemOps):
     def _transcribing(self) -> bool:
         """Transcripts are sent when transcription is on; azure-speech is always on for non-multimodal models."""
         return self.session.get("input_audio_transcription") is not None or self.family is Family.CHAT
+
+    def answers_in_text_only(self) -> bool:
+        """A native-audio realtime model (an OpenAI voice: the model speaks itself) that finds an assistant message
+        added as text in its context answers the same way: text only, however the modalities read. OpenAI's
+        realtime models do (openai/openai-realtime-api-beta#72, openai/openai-realtime-console#464,
+        livekit/agents#1015); Voice Live's realtime family serves them. With an Azure voice, Voice Live speaks the
+        model's text itself."""
+        if self.family is not Family.REALTIME or voice_identity(self.session.get("voice"))[0] != "openai":
+            return False
+        return any(item.role == "assistant" and item.typed for item in self.items)
 
     async def latest_user_input(self) -> tuple[str | None, bool]:
         """What the "model" answers: the latest user item's words (waiting for recognition), and if typed.

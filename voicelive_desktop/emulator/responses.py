@@ -136,7 +136,7 @@ class ResponseRun:
         text = answer(
             heard, deployment=conv.deployment, profile=conv.profile, typed=typed, said_before=conv.last_answer()
         )
-        with_audio = "audio" in self.setting("modalities", ["text", "audio"])
+        with_audio = "audio" in self.setting("modalities", ["text", "audio"]) and not conv.answers_in_text_only()
         for turn in self.turns:
             if turn.order == "before":
                 await turn.sent.wait()

@@ -59,6 +59,7 @@ from azure.ai.voicelive.models import (
     ServerEventResponseTextDone,
     ServerEventSessionCreated,
     ServerEventWarning,
+    SystemMessageItem,
     UserMessageItem,
 )
 from azure.core.exceptions import ClientAuthenticationError
@@ -86,7 +87,7 @@ from .events import (
     UserTranscriptFinal,
     UserTurnCommitted,
 )
-from .families import family_of, fit
+from .families import Family, family_of, fit
 from .modes import Target
 
 log = logging.getLogger(__name__)
@@ -105,6 +106,9 @@ RESPONSE_START_TIMEOUT_S = 10.0
 HEARTBEAT_S = 10.0
 #: Frames in a row that fail to parse before the connection counts as broken.
 MAX_MALFORMED_IN_A_ROW = 20
+#: How an earlier answer is carried into a realtime model's new session: quoted in a system message (see
+#: :meth:`VoiceLiveSession.add_history`).
+EARLIER_ANSWER = "Earlier in this conversation, you answered: "
 OUTPUT_BYTES_PER_MS = 48  # PCM16 mono at 24 kHz, the only output format used
 _STOP = object()
 #: ``input_audio_buffer.append`` goes out 50 times a second while the key is held: as a plain mapping (which the
@@ -331,13 +335,21 @@ class VoiceLiveSession:
         return item_id
 
     def add_history(self, turns: Sequence[tuple[str, str]]) -> None:
-        """Carry an earlier conversation into this session as text items; ``turns`` is (role, text) pairs."""
+        """Carry an earlier conversation into this session as text items; ``turns`` is (role, text) pairs.
+
+        A realtime model that speaks itself (an OpenAI voice) takes an assistant message added as text for the way
+        it answers, and answers in text only from then on: no sound (OpenAI's realtime models do, and Voice Live's
+        realtime family serves them). So for that family an earlier answer goes in as a system message that quotes
+        it, whatever the voice now (it may change to an OpenAI voice later in this session, without a new one).
+        """
         for role, text in turns:
             if not text.strip():
                 continue
-            item: UserMessageItem | AssistantMessageItem
+            item: UserMessageItem | AssistantMessageItem | SystemMessageItem
             if role == "user":
                 item = UserMessageItem(content=[InputTextContentPart(text=text)])
+            elif self.family is Family.REALTIME:
+                item = SystemMessageItem(content=[InputTextContentPart(text=f"{EARLIER_ANSWER}{text}")])
             else:
                 item = AssistantMessageItem(content=[OutputTextContentPart(text=text)])
             self._send(ClientEventConversationItemCreate(item=item))
