@@ -24,6 +24,7 @@ QT_FREE = [
     "wakeup.py",
     "settings.py",
     "keystore.py",
+    "files.py",
     "controller.py",
     "services.py",
     "desktop/hotkeys.py",  # the hold-key backends call back on their own threads: no Qt object there

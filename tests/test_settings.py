@@ -10,6 +10,7 @@ import keyring.backends.fail
 import pytest
 
 from tests.helpers import MemoryKeyring
+from voicelive_desktop import files as files_module
 from voicelive_desktop import settings as settings_module
 from voicelive_desktop.keystore import NoKeyring, SecretStore
 from voicelive_desktop.settings import (
@@ -127,11 +128,10 @@ def test_writes_are_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     store.save(_everything_changed())
     before = path.read_bytes()
 
-    def crash(data: object, fh: object) -> None:
-        fh.write(b"[connection]\nendpoint = ")  # type: ignore[attr-defined]
+    def crash(fd: int) -> None:  # the new file is written, and cannot be flushed to disk
         raise OSError("disk full")
 
-    monkeypatch.setattr(settings_module.tomli_w, "dump", crash)
+    monkeypatch.setattr(files_module.os, "fsync", crash)
     with pytest.raises(OSError, match="disk full"):
         store.save(Settings())
     assert path.read_bytes() == before

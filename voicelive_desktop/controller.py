@@ -26,6 +26,7 @@ from .conversation.history import AsyncHistory
 from .conversation.store import ConversationSummary, HistoryUnavailable, SearchHit
 from .conversation.transcript import Conversation
 from .diagnostics import LOG_RING, Detail, connection_details, diagnostics
+from .files import write_replacing
 from .keystore import NoKeyring, SecretStore
 from .microphone import AudioOptions, Microphone
 from .recorder import HistoryRecorder, restored_conversation
@@ -489,8 +490,9 @@ class Controller:
         if text is None:
             return False
         try:
-            await asyncio.to_thread(path.write_text, text, encoding="utf-8")
+            await asyncio.to_thread(write_replacing, path, text.encode("utf-8"))  # an earlier export survives a failure
         except OSError as exc:
+            self._listener(Notice("", key="export"))  # an earlier "exported to" is not the news any more
             self._error(ErrorCategory.CONFIG, f"The export could not be written to {path}: {exc.strerror or exc}")
             return False
         what = "This conversation was" if current_only else "All conversations were"

@@ -6,12 +6,9 @@ environment is used for this run but not written back to the file, unless the us
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import logging
-import os
 import shutil
-import tempfile
 import time
 import tomllib
 from collections.abc import Mapping
@@ -22,6 +19,7 @@ from urllib.parse import urlparse
 
 import tomli_w
 
+from .files import write_replacing
 from .voicelive.auth import AuthMethod
 from .voicelive.config import SessionConfig, TurnDetectionConfig, TurnMode
 from .voicelive.modes import Mode, deployment_name
@@ -369,17 +367,7 @@ class SettingsStore:
         trip over each other: the last one to finish wins, whole.
         """
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                tomli_w.dump({"format": FORMAT, **to_plain(settings)}, fh)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(name, self.path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(name)
-            raise
+        write_replacing(self.path, tomli_w.dumps({"format": FORMAT, **to_plain(settings)}).encode())
 
     def describe_problems(self) -> str:
         """One message for the user about a damaged file, or empty."""

@@ -4,7 +4,10 @@ what the user sees, that the next turn works, and (in the harness) that nothing 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import contextlib
+import resource
+import signal
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from PySide6.QtCore import QEvent, Qt
@@ -85,3 +88,33 @@ async def test_a_novel_pasted_into_the_message_field_is_cut_said_sent_and_kept(
     finally:
         store.close()
     assert any(s.text == sent.text for s in saved), "the long message is in the history, whole"
+
+
+@contextlib.contextmanager
+def _files_limited_to(size: int) -> Iterator[None]:
+    """Writes past ``size`` bytes fail (EFBIG) for the whole process: as on a disk that fills up mid-write."""
+    old_limit = resource.getrlimit(resource.RLIMIT_FSIZE)
+    old_handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a failed write, not a killed process
+    resource.setrlimit(resource.RLIMIT_FSIZE, (size, old_limit[1]))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, old_limit)
+        signal.signal(signal.SIGXFSZ, old_handler)
+
+
+async def test_an_export_that_fails_half_way_leaves_the_earlier_export_whole(fault_app: Launcher) -> None:
+    app = await fault_app()
+    await app.say("keep this backup safe")
+    backup = app.folder / "backup.md"
+    assert await app.controller.export_to(backup, "md", current_only=False)
+    earlier = backup.read_bytes()
+    assert "exported to" in app.banner[0]
+    await app.say(("and a longer message after it " * 10).strip())
+    with _files_limited_to(len(earlier) + 64):  # the new export, longer, fails part of the way through
+        exported = await app.controller.export_to(backup, "md", current_only=False)
+    assert not exported
+    assert backup.read_bytes() == earlier, "the earlier export is as it was"
+    assert "could not be written" in app.banner[0]
+    assert not any("exported to" in text for text in app.banner), "no word of a success that did not happen"
+    assert [p.name for p in app.folder.iterdir() if p.name.startswith(".backup.md")] == [], "no leftover part"
