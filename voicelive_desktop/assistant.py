@@ -48,6 +48,7 @@ from .voicelive.events import (
     AppEvent,
     AssistantAudio,
     AssistantTranscriptDelta,
+    AssistantTranscriptFinal,
     ConnState,
     ErrorCategory,
     ErrorRaised,
@@ -143,6 +144,10 @@ class Assistant:
         self._ask_again = False
         self._last_target: Target | None = None
         self._continued = False  # an earlier conversation was brought back: the next session says so
+        # Items of a conversation that was replaced, and whether the answer to it (cut as it was left) has yet to
+        # end: what the session still sends of them belongs to that conversation, not to the one on screen.
+        self._left_items: set[str] = set()
+        self._left_answer_due = False
         self._key_up_at: float | None = None
         self._level_at = float("-inf")
         self._hands_free: asyncio.Task[None] | None = None
@@ -291,6 +296,7 @@ class Assistant:
         if session is not self.session:
             return
         self.session = None
+        self._left_answer_due = False  # nothing more comes from that session
         self._stop_hands_free()
         if self.playback is not None:
             self.playback.flush()
@@ -551,6 +557,8 @@ class Assistant:
     # ----------------------------------------------------------------- events from the session
     def handle(self, session: VoiceLiveSession, event: AppEvent) -> None:
         """One event from the attached session."""
+        if self._of_a_left_conversation(event):
+            return
         if isinstance(event, UserTurnCommitted) and self._commits:
             self._committed(event.item_id)
         changed = self.conversation.apply(event)
@@ -623,6 +631,8 @@ class Assistant:
 
         The live session still holds the old context: the caller renews the session afterwards.
         """
+        self._leave_the_answer()
+        self._left_items.update(m.id for m in self.conversation.messages)
         self.conversation = conversation
         self._queue.clear()
         self._awaiting = None
@@ -633,6 +643,43 @@ class Assistant:
         self._offer_ask_again(False)
         views = tuple(MessageView.of(m, i) for i, m in enumerate(conversation.messages))
         self._emit(ConversationReplaced(conversation.id, views))
+
+    def _leave_the_answer(self) -> None:
+        """The conversation on screen is being replaced while an answer to it is due or arriving: stop it where
+        the user stopped hearing it, and keep it, cut, in its own conversation (saved before the switch)."""
+        session = self.session
+        if not (self._answering or (session is not None and session.response_pending)):
+            return
+        heard = self._silence()
+        if session is not None:
+            session.interrupt(heard)
+        self._left_answer_due = True
+        for message in self.conversation.unfinished_answers():
+            if heard is not None:
+                message.heard_ms = min(heard, message.audio_ms)
+            message.finish(cut="Interrupted")
+            self._show(message)
+        self._answering = self._answer_visible = False
+
+    def _of_a_left_conversation(self, event: AppEvent) -> bool:
+        """True for what the session still sends about a conversation that is no longer on screen: the rest of
+        the answer cut when it was left, the words of its items. Its end settles the turn."""
+        item_id = getattr(event, "item_id", None)
+        if item_id is not None and item_id in self._left_items:
+            return True
+        if not self._left_answer_due:
+            return False
+        if isinstance(event, ResponseFinished):
+            self._left_answer_due = False
+            if self.playback is not None:
+                self.playback.answer_complete()
+            self._settle_turn()
+            return True
+        if isinstance(event, ResponseStarted | AssistantTranscriptDelta | AssistantTranscriptFinal | AssistantAudio):
+            if item_id is not None:
+                self._left_items.add(item_id)  # its interruption, reported by the session later, goes too
+            return True
+        return False
 
     async def close(self) -> None:
         """Stop every task started here (sessions and devices belong to their owners)."""

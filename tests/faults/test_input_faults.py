@@ -10,6 +10,7 @@ import signal
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import pytest
 from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QApplication
@@ -118,3 +119,46 @@ async def test_an_export_that_fails_half_way_leaves_the_earlier_export_whole(fau
     assert "could not be written" in app.banner[0]
     assert not any("exported to" in text for text in app.banner), "no word of a success that did not happen"
     assert [p.name for p in app.folder.iterdir() if p.name.startswith(".backup.md")] == [], "no leftover part"
+
+
+def _saved(folder: Any) -> dict[str, list[Any]]:
+    store = HistoryStore(folder / "history.sqlite3")
+    try:
+        return {c.id: store.load(c.id) for c in store.list_conversations(-1)}
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("leave", ["new", "delete"])
+async def test_leaving_a_conversation_mid_answer_cuts_the_answer_there_and_the_next_starts_clean(
+    fault_app: Launcher, emulator: Emulator, leave: str
+) -> None:
+    """Ctrl+N, or deleting the conversation on screen, while its answer is still coming: the answer stops, stays
+    in its own conversation as far as it came, marked as interrupted; none of it spills into the next one."""
+    app = await fault_app()
+    await app.say("first question")
+    emulator.options.pace.realtime_factor = 1.0  # a long answer, in real time
+    left, link = app.controller.assistant.conversation.id, emulator.last()
+    app.type("tell me a long story about " + " ".join(f"word{i}" for i in range(60)))
+    await until(lambda: bool(app.answers()) and len(app.answers()) == 2 and app.answers()[1].text, 15)
+    await asyncio.sleep(0.5)
+    if leave == "new":
+        app.qtbot.keyClick(app.window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+    else:
+        await app.controller.delete_conversation(left)
+    await until(lambda: app.controller.assistant.conversation.id != left, 5)
+    await until(lambda: "response.done" in [e["type"] for e in link.sent][-3:], 15)
+    await until(lambda: app.controller.assistant.turn is TurnState.IDLE, 15)
+    await asyncio.sleep(0.5)  # anything still on its way has arrived
+    assert app.messages == [], "the new conversation starts empty"
+    assert "response.cancel" in link.received_types(), "the answer was stopped, not left running"
+    emulator.options.pace.realtime_factor = 8.0
+    await app.say("a question in the next conversation")
+    assert [m.role for m in app.messages] == [Role.USER, Role.ASSISTANT]
+    if leave == "delete":
+        await app.controller.delete_conversation(left, undo=True)
+    await app.close()
+    kept = _saved(app.folder)[left]
+    story = kept[-1]
+    assert story.role == "assistant" and story.cut_reason == "Interrupted" and story.text.startswith("You wrote")
+    assert len(kept) == 4, "the left conversation keeps its four messages, no more"
