@@ -307,7 +307,7 @@ class Assistant:
         if turn is not None and not (self._awaiting_started and self._answer_visible):
             self._resend(turn)  # nothing of its answer was seen: the next session gets the turn again
         elif turn is not None:
-            self._offer_ask_again(True)  # an answer was cut: the user chooses whether to ask again
+            self._offer_ask_again(True, lost=lost)  # an answer was cut: the user chooses whether to ask again
         self._answering = self._answer_visible = False
         self._settle_turn()
 
@@ -549,10 +549,10 @@ class Assistant:
         self._set_turn(TurnState.THINKING)
         return True
 
-    def _offer_ask_again(self, offered: bool) -> None:
+    def _offer_ask_again(self, offered: bool, *, lost: bool = True) -> None:
         if offered != self._ask_again:
             self._ask_again = offered
-            self._emit(AskAgainOffered(offered))
+            self._emit(AskAgainOffered(offered, lost))
 
     # ----------------------------------------------------------------- events from the session
     def handle(self, session: VoiceLiveSession, event: AppEvent) -> None:

@@ -127,6 +127,7 @@ class AskAgainOffered:
     """An answer was cut by a lost connection: the user can ask for it again with one click (or not)."""
 
     offered: bool
+    lost: bool = True  # cut by a lost connection (else by a switch the user made: another model, say)
 
 
 UiEvent = (

@@ -147,13 +147,13 @@ class Supervisor:
         await self._wait(self._version)
 
     def update_config(self, config: SessionConfig) -> None:
-        """Apply ``config`` to the live session, or reconnect with it when the service forbids a live change."""
+        """Apply ``config`` to the live session, or, when the service forbids a live change, renew the session
+        with it at the next turn boundary (an answer coming in meanwhile finishes in the old voice)."""
         self.config = config
-        session, want = self.session, self._want
-        if session is not None and want is not None and self.connected and not session.update_config(config):
+        session = self.session
+        if session is not None and self._want is not None and self.connected and not session.update_config(config):
             log.info("this change needs a new session (the voice or the microphone rate is fixed by the service)")
-            self._version += 1
-            self._want = _Want(want.target, want.credential, self._version)
+            self._renew_now = True
             self._poke.set()
 
     def renew(self) -> None:

@@ -21,6 +21,7 @@ from voicelive_desktop.conversation.store import HistoryStore
 from voicelive_desktop.conversation.transcript import Role
 from voicelive_desktop.emulator import Emulator
 from voicelive_desktop.ui.main_window import MAX_MESSAGE_CHARS
+from voicelive_desktop.voicelive.modes import Mode
 
 Launcher = Callable[..., Any]
 
@@ -162,3 +163,46 @@ async def test_leaving_a_conversation_mid_answer_cuts_the_answer_there_and_the_n
     story = kept[-1]
     assert story.role == "assistant" and story.cut_reason == "Interrupted" and story.text.startswith("You wrote")
     assert len(kept) == 4, "the left conversation keeps its four messages, no more"
+
+
+async def _a_long_answer_playing(app: Any, emulator: Emulator) -> None:
+    await app.say("hello")
+    emulator.options.pace.realtime_factor = 1.0  # a long answer, in real time
+    app.type("tell me a long story about " + " ".join(f"word{i}" for i in range(40)))
+    await until(lambda: app.controller.assistant.turn is TurnState.SPEAKING, 15)
+
+
+async def test_a_new_voice_chosen_mid_answer_lets_the_answer_finish_then_speaks_with_it(
+    fault_app: Launcher, emulator: Emulator
+) -> None:
+    """The service fixes the voice once the assistant has spoken: the new voice needs a new session. That waits
+    for the answer to end, instead of cutting it with a false "the connection dropped"."""
+    app = await fault_app()
+    await _a_long_answer_playing(app, emulator)
+    new = app.controller.settings.copy()
+    new.model.voice = "en-US-Andrew:DragonHDLatestNeural"
+    assert await app.controller.apply_settings(new)
+    await until(lambda: app.answers()[-1].final, 60)
+    assert not app.answers()[-1].cut, "the answer finished"
+    assert len(emulator.connections) == 1, "in the session it began in"
+    assert not any("connection dropped" in text for text in app.banner)
+    emulator.options.pace.realtime_factor = 8.0
+    await until(lambda: len(emulator.connections) == 2 and app.controller.supervisor.connected, 15)
+    assert emulator.last().received[0]["session"]["voice"]["name"] == "en-US-Andrew:DragonHDLatestNeural"
+    await app.say("and the next turn, in the new voice")
+    await app.close()
+
+
+async def test_a_model_switched_mid_answer_says_the_switch_cut_it_not_the_connection(
+    fault_app: Launcher, emulator: Emulator
+) -> None:
+    app = await fault_app()
+    await _a_long_answer_playing(app, emulator)
+    assert await app.controller.select(Mode.MANAGED, "gpt-realtime-mini")
+    await until(lambda: app.answers()[-1].cut == "Interrupted", 15)
+    await until(lambda: app.window.banner.has("ask-again"), 5)
+    assert not any("connection dropped" in text for text in app.banner)
+    assert any("cut off by the switch" in text for text in app.banner)
+    emulator.options.pace.realtime_factor = 8.0
+    await app.connected()
+    await app.close()

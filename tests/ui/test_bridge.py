@@ -99,7 +99,7 @@ def _every_event() -> list[tuple[object, str, tuple[object, ...]]]:
         (LatencyMeasured(412), "latency_measured", (412,)),
         (audio, "audio_status", (audio,)),
         (ConversationReplaced("c1", (view,)), "conversation_replaced", ("c1", (view,))),
-        (AskAgainOffered(True), "ask_again_offered", (True,)),
+        (AskAgainOffered(True, lost=False), "ask_again_offered", (True, False)),
         (state, "state_changed", (state,)),
         (notice, "notice", (notice,)),
     ]

@@ -60,7 +60,7 @@ class Bridge(QObject):
     """ControllerState: demo or not, mode, deployment and its choices."""
     settings_applied = Signal(object)
     """Settings: the edited settings were taken (the desktop integration applies its part)."""
-    ask_again_offered = Signal(bool)
+    ask_again_offered = Signal(bool, bool)
     """Whether the "Ask again" action is offered (an answer was cut by a lost connection)."""
 
     def __init__(self) -> None:
@@ -98,7 +98,7 @@ class Bridge(QObject):
                 each(LatencyMeasured, lambda e: self.latency_measured.emit(e.ms)),
                 each(AudioStatus, self.audio_status.emit),
                 each(ConversationReplaced, lambda e: self.conversation_replaced.emit(e.conversation_id, e.messages)),
-                each(AskAgainOffered, lambda e: self.ask_again_offered.emit(e.offered)),
+                each(AskAgainOffered, lambda e: self.ask_again_offered.emit(e.offered, e.lost)),
                 each(ControllerState, self.state_changed.emit),
                 each(Notice, self.notice.emit),
             ]

@@ -282,11 +282,14 @@ class MainWindow(QMainWindow):
         action = {"demo": "Use the offline demo", "hide-hint": "Don't show again"}.get(notice.action, "")
         self.banner.show_message(notice.message, error=False, key=notice.key or notice.message, action=action)
 
-    def offer_ask_again(self, offered: bool) -> None:
-        """Offer (or stop offering) to ask again for an answer the connection cut off."""
+    def offer_ask_again(self, offered: bool, lost: bool = True) -> None:
+        """Offer (or stop offering) to ask again for an answer that was cut off (by a lost connection, or by a
+        switch of model or mode while it was coming in)."""
         if offered:
             self.banner.show_message(
-                "The connection dropped while the answer was coming in. Ask again once it is back?",
+                "The connection dropped while the answer was coming in. Ask again once it is back?"
+                if lost
+                else "The answer was cut off by the switch. Ask the new model again?",
                 error=False,
                 key="ask-again",
                 action="Ask again",
