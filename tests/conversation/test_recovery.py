@@ -205,3 +205,23 @@ def test_a_history_that_cannot_be_created_does_not_stop_the_app(tmp_path: Path) 
     with pytest.raises(HistoryUnavailable):
         store.list_conversations()
     store.close(wait=0)
+
+
+def test_a_history_deleted_while_open_is_written_again_with_everything(db_path: Path) -> None:
+    """A cleanup tool deletes the file (and its WAL) while the app runs: nothing said before or after is lost."""
+    store = HistoryStore(db_path)
+    cid = store.new_conversation()
+    store.save_message(cid, StoredMessage("m1", "user", "said before the delete", final=True))
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db_path}{suffix}").unlink(missing_ok=True)
+    store.save_message(cid, StoredMessage("m2", "user", "said after the delete", final=True))
+    assert db_path.exists()
+    assert store.problem is not None and "was deleted while the app was running" in store.problem
+    store.save_message(cid, StoredMessage("m3", "user", "and after that", final=True))
+    store.close()
+    reopened = HistoryStore(db_path)
+    try:
+        texts = [m.text for m in reopened.load(cid)]
+    finally:
+        reopened.close()
+    assert texts == ["said before the delete", "said after the delete", "and after that"]

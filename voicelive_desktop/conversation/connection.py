@@ -218,6 +218,7 @@ class HistoryFile:
 
     def _flush(self) -> bool:
         """Apply every waiting write in one transaction; True when none is left waiting."""
+        self._rewrite_if_deleted()
         for attempt in (1, 2):
             if not self._pending:
                 return True
@@ -235,6 +236,33 @@ class HistoryFile:
             self._forget_journals()
             self._resolved()
         return not self._pending
+
+    def _rewrite_if_deleted(self) -> None:
+        """The file was deleted while open (a cleanup tool, a sync client, a user tidying up): SQLite goes on
+        writing to the deleted file, and everything would be gone at exit. The open connection can still read all
+        of it, so it is written out again at the same path, and the user is told."""
+        con = self._con
+        if con is None or self.path.exists():
+            return
+        log.warning("history: %s was deleted while open; writing it again", self.path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fresh = sqlite3.connect(self.path)
+            try:
+                con.backup(fresh)
+            finally:
+                fresh.close()
+        except (sqlite3.Error, OSError) as exc:
+            self._failed(exc, recover=False)
+            return
+        with contextlib.suppress(sqlite3.Error):
+            con.close()
+        self._con = None
+        if self._ensure_open() is not None:
+            self._set_problem(
+                f"The history file ({self.path}) was deleted while the app was running. It has been written again, "
+                "with every conversation it held."
+            )
 
     def _apply_pending(self, con: sqlite3.Connection) -> None:
         """All or nothing for what is waiting, except that a change the database refuses is dropped alone."""
