@@ -17,7 +17,7 @@ from voicelive_desktop.emulator.control import run_action
 from voicelive_desktop.voicelive import session as session_module
 from voicelive_desktop.voicelive.config import SessionConfig, TurnDetectionConfig, TurnMode
 from voicelive_desktop.voicelive.events import ConnectionChanged, ConnState, ErrorCategory, ErrorRaised
-from voicelive_desktop.voicelive.modes import DEFAULT_API_VERSION, Mode
+from voicelive_desktop.voicelive.modes import AZURE_REALTIME_API_VERSION, DEFAULT_API_VERSION, Mode, Target
 
 IDLE = TurnState.IDLE
 
@@ -142,6 +142,17 @@ async def test_a_chat_model_gets_earlier_answers_as_its_own_turns(textonly: Core
     await until(lambda: emulator.last().received_types().count("conversation.item.create") >= 2)
     roles = [e["item"]["role"] for e in emulator.last().received if e["type"] == "conversation.item.create"]
     assert roles[:2] == ["user", "assistant"]
+
+
+async def test_the_azure_realtime_model_connects_with_the_api_version_it_needs(
+    textonly: Core, emulator: Emulator
+) -> None:
+    """The managed azure-realtime model needs api-version 2026-01-01-preview or later; the app's default is older."""
+    assert await textonly.connect(target(emulator, Mode.MANAGED, "azure-realtime"))
+    assert emulator.last().query["api-version"] == AZURE_REALTIME_API_VERSION
+    chosen = Target(emulator.endpoint, Mode.MANAGED, "azure-realtime", api_version="2026-07-15")
+    assert chosen.version == "2026-07-15", "a version the user chose is kept"
+    assert Target(emulator.endpoint, Mode.BYOM_REALTIME, "azure-realtime").version == DEFAULT_API_VERSION
 
 
 async def test_a_new_microphone_rate_while_connected_reconnects_at_that_rate_and_draws_no_error(

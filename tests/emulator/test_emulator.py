@@ -178,3 +178,13 @@ async def test_throttling_and_outages_get_their_own_message(
     errors = [e async for e in session.events() if isinstance(e, ErrorRaised)]
     assert errors[0].category is (ErrorCategory.THROTTLED if status == 429 else ErrorCategory.SERVICE)
     assert needle in errors[0].message and code in errors[0].message
+
+
+async def test_the_azure_realtime_model_needs_api_version_2026_01_01_preview_or_later(start_emulator: Any) -> None:
+    emulator = await start_emulator(api_key="k")
+    key = {"api-key": "k"}
+    older = "api-version=2025-10-01&model=azure-realtime"
+    assert await _handshake(emulator.endpoint, older, key) == (400, "UnsupportedApiVersion")
+    assert await _handshake(emulator.endpoint, "api-version=2026-01-01-preview&model=azure-realtime", key) == (101, "")
+    byom = "api-version=2025-10-01&model=azure-realtime&profile=byom-azure-openai-realtime"
+    assert await _handshake(emulator.endpoint, byom, key) == (101, ""), "a deployment of one's own may have that name"

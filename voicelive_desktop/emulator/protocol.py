@@ -22,6 +22,7 @@ API_VERSIONS = (
     "2026-06-01-preview",
     "2026-07-15",
 )
+AZURE_REALTIME_SINCE = "2026-01-01-preview"  # the managed azure-realtime model needs this version or a later one
 EXPIRES_AT_SINCE = "2026-07-15"  # session.expires_at exists from this version on
 NEW_VAD_DEFAULTS_SINCE = "2026-04-10"  # prefix_padding_ms default moves from 300 to 400 (server_vad) / 420
 

@@ -21,7 +21,7 @@ from . import control
 from .conversation import RealtimeConversation
 from .items import Event, Pace
 from .options import MALFORMED_FRAMES, EmulatorOptions
-from .protocol import API_VERSIONS, PROFILES, RequestError, error_event
+from .protocol import API_VERSIONS, AZURE_REALTIME_SINCE, PROFILES, RequestError, error_event, version_at_least
 from .responses import RateLimits
 from .speech import Recognizer, Synthesizer
 
@@ -216,6 +216,13 @@ class Emulator:
         profile = q.get("profile")
         if profile is not None and profile not in PROFILES:
             return _refuse(400, "InvalidProfile", f"Unknown profile '{profile}'. Supported: {', '.join(PROFILES)}.")
+        azure_realtime = profile is None and model.lower() == "azure-realtime"
+        if azure_realtime and not version_at_least(version, AZURE_REALTIME_SINCE) and not opts.skip_api_version_check:
+            return _refuse(
+                400,
+                "UnsupportedApiVersion",
+                f"The model 'azure-realtime' requires api-version {AZURE_REALTIME_SINCE} or later ('{version}' given).",
+            )
         if opts.refuse_with is not None:
             status, code = opts.refuse_with
             return _refuse(status, code, f"Refused by emulator configuration ({code}).", opts.retry_after_s)

@@ -88,6 +88,9 @@ def deployment_name(name: str) -> str:
 
 #: The api-version the Bring-Your-Own-Model how-to names; the emulator and the service both accept it.
 DEFAULT_API_VERSION = "2025-10-01"
+#: The managed ``azure-realtime`` model needs this api-version or a later one (the Voice Live how-to): it is used
+#: for that model unless the user chose a version.
+AZURE_REALTIME_API_VERSION = "2026-01-01-preview"
 VOICE_LIVE_PATH = "/voice-live/realtime"
 
 
@@ -108,8 +111,12 @@ class Target:
 
     @property
     def version(self) -> str:
-        """The api-version this target connects with."""
-        return self.api_version or DEFAULT_API_VERSION
+        """The api-version this target connects with: the user's choice, else the one the model needs."""
+        if self.api_version:
+            return self.api_version
+        if self.mode is Mode.MANAGED and self.deployment.strip().lower() == "azure-realtime":
+            return AZURE_REALTIME_API_VERSION
+        return DEFAULT_API_VERSION
 
     def url(self) -> str:
         """The websocket URL, as the SDK builds it (less its client-name parameter): for connection details."""
