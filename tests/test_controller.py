@@ -116,15 +116,22 @@ async def test_mode_pick_reuses_the_deployment_remembered_for_that_mode(
     assert states[-1].deployment == "gpt-5-chat" and states[-1].deployments[0] == "gpt-5-chat"
 
 
-async def test_voice_and_instructions_apply_live_without_reconnecting(
-    app: tuple[Controller, EventLog, SettingsStore], emulator: Emulator
-) -> None:
-    controller, _, _ = app
+async def _new_voice_and_instructions(controller: Controller, input_rate: int | None = None) -> None:
+    """Connect, then choose another voice and instructions (and microphone rate, if given) in Settings."""
     assert await controller.connect()
     new = controller.settings.copy()
     new.model.voice = "alloy"
     new.model.instructions = "Be terse."
+    if input_rate is not None:
+        new.audio.input_rate = input_rate
     assert await controller.apply_settings(new)
+
+
+async def test_voice_and_instructions_apply_live_without_reconnecting(
+    app: tuple[Controller, EventLog, SettingsStore], emulator: Emulator
+) -> None:
+    controller, _, _ = app
+    await _new_voice_and_instructions(controller)
     await until(lambda: [e["type"] for e in emulator.last().sent].count("session.updated") == 2)
     assert len(emulator.connections) == 1
     update = [e for e in emulator.last().received if e["type"] == "session.update"][-1]["session"]
@@ -136,12 +143,7 @@ async def test_a_new_microphone_rate_reconnects_and_keeps_the_voice_and_instruct
     app: tuple[Controller, EventLog, SettingsStore], emulator: Emulator
 ) -> None:
     controller, _, _ = app
-    assert await controller.connect()
-    new = controller.settings.copy()
-    new.model.voice = "alloy"
-    new.model.instructions = "Be terse."
-    new.audio.input_rate = 16000
-    assert await controller.apply_settings(new)
+    await _new_voice_and_instructions(controller, input_rate=16000)
     await until(lambda: len(emulator.connections) == 2 and controller.supervisor.connected)
     await until(lambda: "session.updated" in [e["type"] for e in emulator.last().sent])
     first = emulator.last().received[0]["session"]

@@ -137,11 +137,9 @@ async def test_leaving_a_conversation_mid_answer_cuts_the_answer_there_and_the_n
     """Ctrl+N, or deleting the conversation on screen, while its answer is still coming: the answer stops, stays
     in its own conversation as far as it came, marked as interrupted; none of it spills into the next one."""
     app = await fault_app()
-    await app.say("first question")
-    emulator.options.pace.realtime_factor = 1.0  # a long answer, in real time
+    await _a_long_answer_playing(app, emulator)
     left, link = app.controller.assistant.conversation.id, emulator.last()
-    app.type("tell me a long story about " + " ".join(f"word{i}" for i in range(60)))
-    await until(lambda: bool(app.answers()) and len(app.answers()) == 2 and app.answers()[1].text, 15)
+    await until(lambda: len(app.answers()) == 2 and bool(app.answers()[1].text), 15)
     await asyncio.sleep(0.5)
     if leave == "new":
         app.qtbot.keyClick(app.window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
@@ -161,7 +159,7 @@ async def test_leaving_a_conversation_mid_answer_cuts_the_answer_there_and_the_n
     await app.close()
     kept = _saved(app.folder)[left]
     story = kept[-1]
-    assert story.role == "assistant" and story.cut_reason == "Interrupted" and story.text.startswith("You wrote")
+    assert story.role == "assistant" and story.cut_reason == "Interrupted" and story.text.startswith("You")
     assert len(kept) == 4, "the left conversation keeps its four messages, no more"
 
 
