@@ -144,6 +144,18 @@ async def test_a_chat_model_gets_earlier_answers_as_its_own_turns(textonly: Core
     assert roles[:2] == ["user", "assistant"]
 
 
+async def test_a_new_microphone_rate_mid_answer_reconnects_at_once(textonly: Core, emulator: Emulator) -> None:
+    """The microphone captures at the new rate from the moment it is set: the old session must not hear it."""
+    emulator.options.pace.realtime_factor = 1.0
+    assert await textonly.connect(target(emulator))
+    textonly.assistant.send_text("tell me a long story about " + " ".join(f"word{i}" for i in range(40)))
+    await until(lambda: textonly.assistant.turn is TurnState.SPEAKING)
+    textonly.supervisor.update_config(SessionConfig(input_sample_rate=16000))
+    await until(lambda: len(emulator.connections) == 2 and textonly.supervisor.connected, 5)
+    assert "response.done" not in [e["type"] for e in emulator.connections[0].sent], "before the answer had ended"
+    assert emulator.last().received[0]["session"]["input_audio_sampling_rate"] == 16000
+
+
 async def test_the_azure_realtime_model_connects_with_the_api_version_it_needs(
     textonly: Core, emulator: Emulator
 ) -> None:

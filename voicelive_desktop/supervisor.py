@@ -147,14 +147,24 @@ class Supervisor:
         await self._wait(self._version)
 
     def update_config(self, config: SessionConfig) -> None:
-        """Apply ``config`` to the live session, or, when the service forbids a live change, renew the session
-        with it at the next turn boundary (an answer coming in meanwhile finishes in the old voice)."""
+        """Apply ``config`` to the live session, or reconnect with it when the service forbids a live change.
+
+        A new voice waits for the next turn boundary (an answer coming in meanwhile finishes in the voice it began
+        in); a new microphone rate cannot wait: the microphone already captures at it.
+        """
+        old = self.config
         self.config = config
-        session = self.session
-        if session is not None and self._want is not None and self.connected and not session.update_config(config):
-            log.info("this change needs a new session (the voice or the microphone rate is fixed by the service)")
+        session, want = self.session, self._want
+        if session is None or want is None or not self.connected or session.update_config(config):
+            return
+        if old is None or config.input_sample_rate != old.input_sample_rate:
+            log.info("a new microphone rate needs a new session: reconnecting now")
+            self._version += 1
+            self._want = _Want(want.target, want.credential, self._version)
+        else:
+            log.info("a new voice needs a new session: at the next turn boundary")
             self._renew_now = True
-            self._poke.set()
+        self._poke.set()
 
     def renew(self) -> None:
         """Replace the session with a fresh one to the same target (a conversation was replaced: the live
