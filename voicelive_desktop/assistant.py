@@ -148,6 +148,7 @@ class Assistant:
         # end: what the session still sends of them belongs to that conversation, not to the one on screen.
         self._left_items: set[str] = set()
         self._left_answer_due = False
+        self._left_commits = 0  # turns of the left conversation committed, whose ids the service has yet to give
         self._key_up_at: float | None = None
         self._level_at = float("-inf")
         self._hands_free: asyncio.Task[None] | None = None
@@ -296,7 +297,8 @@ class Assistant:
         if session is not self.session:
             return
         self.session = None
-        self._left_answer_due = False  # nothing more comes from that session
+        self._left_answer_due, self._left_commits = False, 0  # nothing more comes from that session
+        self._left_items.clear()
         self._stop_hands_free()
         if self.playback is not None:
             self.playback.flush()
@@ -632,7 +634,8 @@ class Assistant:
         The live session still holds the old context: the caller renews the session afterwards.
         """
         self._leave_the_answer()
-        self._left_items.update(m.id for m in self.conversation.messages)
+        self._left_items.update(self.conversation.ids())
+        self._left_commits += len(self._commits)
         self.conversation = conversation
         self._queue.clear()
         self._awaiting = None
@@ -648,13 +651,20 @@ class Assistant:
         """The conversation on screen is being replaced while an answer to it is due or arriving: stop it where
         the user stopped hearing it, and keep it, cut, in its own conversation (saved before the switch)."""
         session = self.session
-        if not (self._answering or (session is not None and session.response_pending)):
+        playing = self.playback is not None and self.playback.is_playing  # (all of it may have arrived already)
+        due = self._answering or (session is not None and session.response_pending)
+        if not (due or playing):
             return
-        heard = self._silence()
+        heard = self._silence() if due else self.playback.flush() if self.playback is not None else None
         if session is not None:
+            session.forget_wanted_response()  # an answer asked for after this one was for the left conversation
             session.interrupt(heard)
-        self._left_answer_due = True
-        for message in self.conversation.unfinished_answers():
+        self._left_answer_due = due
+        answers = self.conversation.unfinished_answers()
+        last = next((m for m in reversed(self.conversation.messages) if m.role is Role.ASSISTANT), None)
+        if playing and last is not None and last not in answers:
+            answers.append(last)  # heard only in part: cut where the user stopped hearing it
+        for message in answers:
             if heard is not None:
                 message.heard_ms = min(heard, message.audio_ms)
             message.finish(cut="Interrupted")
@@ -666,6 +676,10 @@ class Assistant:
         the answer cut when it was left, the words of its items. Its end settles the turn."""
         item_id = getattr(event, "item_id", None)
         if item_id is not None and item_id in self._left_items:
+            return True
+        if isinstance(event, UserTurnCommitted) and self._left_commits:
+            self._left_commits -= 1  # a turn said in the left conversation: its words belong there
+            self._left_items.add(event.item_id)
             return True
         if not self._left_answer_due:
             return False

@@ -396,6 +396,8 @@ class Controller:
         history = self.history
         if history is None:
             return False
+        if conversation_id == self.assistant.conversation.id:
+            return True  # already on screen (and maybe answering): reloading it would lose what is not saved yet
         try:
             stored = await history.load(conversation_id)
         except HistoryUnavailable as exc:

@@ -191,7 +191,7 @@ async def test_a_new_voice_chosen_mid_answer_lets_the_answer_finish_then_speaks_
     await app.close()
 
 
-async def test_a_model_switched_mid_answer_says_the_switch_cut_it_not_the_connection(
+async def test_a_model_switched_mid_answer_does_not_say_the_connection_dropped(
     fault_app: Launcher, emulator: Emulator
 ) -> None:
     app = await fault_app()
@@ -200,7 +200,37 @@ async def test_a_model_switched_mid_answer_says_the_switch_cut_it_not_the_connec
     await until(lambda: app.answers()[-1].cut == "Interrupted", 15)
     await until(lambda: app.window.banner.has("ask-again"), 5)
     assert not any("connection dropped" in text for text in app.banner)
-    assert any("cut off by the switch" in text for text in app.banner)
+    assert any("cut off before it finished" in text for text in app.banner)
     emulator.options.pace.realtime_factor = 8.0
     await app.connected()
+    await app.close()
+
+
+async def test_a_new_conversation_while_an_answer_that_has_all_arrived_still_plays_stops_it_and_keeps_it_cut(
+    fault_app: Launcher, emulator: Emulator
+) -> None:
+    """The service sends an answer faster than it is spoken: it has all arrived long before it has been heard."""
+    app = await fault_app()
+    link, left = emulator.last(), app.controller.assistant.conversation.id
+    app.type("tell me a long story about " + " ".join(f"word{i}" for i in range(40)))
+    await until(lambda: "response.done" in [e["type"] for e in link.sent], 15)
+    await until(lambda: app.controller.assistant.turn is TurnState.SPEAKING, 15)
+    playback = app.controller.assistant.playback
+    assert playback is not None and playback.is_playing, "all of it arrived, and it is still being heard"
+    app.qtbot.keyClick(app.window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+    await until(lambda: app.controller.assistant.conversation.id != left, 5)
+    await until(lambda: not playback.is_playing, 2)
+    assert app.messages == []
+    await app.say("a question in the next conversation")
+    await app.close()
+    story = _saved(app.folder)[left][-1]
+    assert story.cut_reason == "Interrupted" and story.heard_ms is not None and story.heard_ms < story.audio_ms
+
+
+async def test_continuing_the_conversation_on_screen_leaves_it_as_it_is(fault_app: Launcher) -> None:
+    app = await fault_app()
+    await app.say("stay right here")
+    before = list(app.controller.assistant.conversation.messages)
+    assert await app.controller.open_conversation(app.controller.assistant.conversation.id)
+    assert app.controller.assistant.conversation.messages == before
     await app.close()

@@ -122,6 +122,10 @@ class Conversation:
         """The message for ``item_id``."""
         return self._by_id.get(item_id)
 
+    def ids(self) -> set[str]:
+        """Every id the messages answer to: their own, and the service's item ids they took (see :meth:`alias`)."""
+        return set(self._by_id)
+
     def alias(self, message_id: str, item_id: str) -> None:
         """Events about the service's ``item_id`` go to the message ``message_id`` (shown before the service
         named it: a turn that waited for a connection)."""

@@ -382,6 +382,11 @@ class VoiceLiveSession:
             loop = asyncio.get_running_loop()
             self._stall_timer = loop.call_later(RESPONSE_DONE_TIMEOUT_S, self._previous_response_stuck)
 
+    def forget_wanted_response(self) -> None:
+        """The answer asked for once the current one ends is no longer wanted (its conversation was left)."""
+        self._response_wanted = False
+        self._cancel_stall_timer()
+
     def _ask_for_response(self) -> None:
         self._send_awaiting_reply(ClientEventResponseCreate())
         self._phase = _Phase.REQUESTED
