@@ -225,3 +225,17 @@ def test_a_history_deleted_while_open_is_written_again_with_everything(db_path: 
     finally:
         reopened.close()
     assert texts == ["said before the delete", "said after the delete", "and after that"]
+
+
+def test_a_history_deleted_while_open_and_closed_without_another_write_is_written_again(db_path: Path) -> None:
+    store = HistoryStore(db_path)
+    cid = store.new_conversation()
+    store.save_message(cid, StoredMessage("m1", "user", "the only thing said", final=True))
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db_path}{suffix}").unlink(missing_ok=True)
+    store.close()
+    reopened = HistoryStore(db_path)
+    try:
+        assert [m.text for m in reopened.load(cid)] == ["the only thing said"]
+    finally:
+        reopened.close()

@@ -71,6 +71,7 @@ class HistoryFile:
     def retry(self) -> bool:
         """Try again to apply the waiting writes; True when none is left waiting."""
         self._check_open()
+        self._rewrite_if_deleted()
         return self._flush()
 
     def query(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
@@ -102,6 +103,7 @@ class HistoryFile:
         """Apply what is waiting (waiting up to ``wait`` s for a lock), keep the rest in a side file, close."""
         if self._closed:
             return
+        self._rewrite_if_deleted()
         if self._pending:
             self._busy_timeout = max(self._busy_timeout, wait)
             if self._con is not None:
@@ -242,7 +244,10 @@ class HistoryFile:
         writing to the deleted file, and everything would be gone at exit. The open connection can still read all
         of it, so it is written out again at the same path, and the user is told."""
         con = self._con
-        if con is None or self.path.exists():
+        try:
+            if con is None or self.path.exists():
+                return
+        except OSError:  # the folder cannot be looked at now (a network home gone stale): writes will say so
             return
         log.warning("history: %s was deleted while open; writing it again", self.path)
         try:
