@@ -289,7 +289,7 @@ class MainWindow(QMainWindow):
             self.banner.show_message(
                 "The connection dropped while the answer was coming in. Ask again once it is back?"
                 if lost
-                else "The answer was cut off by the switch. Ask the new model again?",
+                else "The answer was cut off before it finished. Ask again?",
                 error=False,
                 key="ask-again",
                 action="Ask again",

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import sys
 
 from PySide6.QtGui import QGuiApplication
 
@@ -28,7 +29,8 @@ _IO_EXIT_HANDLER = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)
 
 
 def _io_error(_display: int | None) -> int:
-    log.warning("the connection to the X server broke: closing down without a display")
+    if not sys.is_finalizing():  # Xlib may meet the dead server again as the interpreter ends
+        log.warning("the connection to the X server broke: closing down without a display")
     return 0
 
 
