@@ -655,7 +655,7 @@ class Assistant:
         due = self._answering or (session is not None and session.response_pending)
         if not (due or playing):
             return
-        heard = self._silence() if due else self.playback.flush() if self.playback is not None else None
+        heard = self._silence()
         if session is not None:
             session.forget_wanted_response()  # an answer asked for after this one was for the left conversation
             session.interrupt(heard)

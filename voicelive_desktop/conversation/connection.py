@@ -71,7 +71,6 @@ class HistoryFile:
     def retry(self) -> bool:
         """Try again to apply the waiting writes; True when none is left waiting."""
         self._check_open()
-        self._rewrite_if_deleted()
         return self._flush()
 
     def query(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
