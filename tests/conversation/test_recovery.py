@@ -207,35 +207,38 @@ def test_a_history_that_cannot_be_created_does_not_stop_the_app(tmp_path: Path) 
     store.close(wait=0)
 
 
+def _delete_history_files(db_path: Path) -> None:
+    """As a cleanup tool does: the file and its WAL go, while the store still holds them open."""
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db_path}{suffix}").unlink(missing_ok=True)
+
+
+def _texts_on_reopening(db_path: Path, cid: str) -> list[str]:
+    reopened = HistoryStore(db_path)
+    try:
+        return [m.text for m in reopened.load(cid)]
+    finally:
+        reopened.close()
+
+
 def test_a_history_deleted_while_open_is_written_again_with_everything(db_path: Path) -> None:
     """A cleanup tool deletes the file (and its WAL) while the app runs: nothing said before or after is lost."""
     store = HistoryStore(db_path)
     cid = store.new_conversation()
     store.save_message(cid, StoredMessage("m1", "user", "said before the delete", final=True))
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{db_path}{suffix}").unlink(missing_ok=True)
+    _delete_history_files(db_path)
     store.save_message(cid, StoredMessage("m2", "user", "said after the delete", final=True))
     assert db_path.exists()
     assert store.problem is not None and "was deleted while the app was running" in store.problem
     store.save_message(cid, StoredMessage("m3", "user", "and after that", final=True))
     store.close()
-    reopened = HistoryStore(db_path)
-    try:
-        texts = [m.text for m in reopened.load(cid)]
-    finally:
-        reopened.close()
-    assert texts == ["said before the delete", "said after the delete", "and after that"]
+    assert _texts_on_reopening(db_path, cid) == ["said before the delete", "said after the delete", "and after that"]
 
 
 def test_a_history_deleted_while_open_and_closed_without_another_write_is_written_again(db_path: Path) -> None:
     store = HistoryStore(db_path)
     cid = store.new_conversation()
     store.save_message(cid, StoredMessage("m1", "user", "the only thing said", final=True))
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{db_path}{suffix}").unlink(missing_ok=True)
+    _delete_history_files(db_path)
     store.close()
-    reopened = HistoryStore(db_path)
-    try:
-        assert [m.text for m in reopened.load(cid)] == ["the only thing said"]
-    finally:
-        reopened.close()
+    assert _texts_on_reopening(db_path, cid) == ["the only thing said"]
