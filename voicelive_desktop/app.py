@@ -420,7 +420,6 @@ async def start(launch: Launch) -> Controller | None:
         lambda: QApplication.clipboard().setText(controller.assistant.conversation.export_markdown())
     )
     window.menus.connection_details.triggered.connect(lambda: _show_details(window, controller))
-    _watch_network(bridge)
     desktop = DesktopIntegration(window, bridge)
     launch.desktop = desktop
     desktop.apply(controller.settings)
@@ -443,24 +442,6 @@ def _show_details(window: MainWindow, controller: Controller) -> None:
     dialog = ConnectionDetails(controller.connection_details(), controller.diagnostics, window)
     dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     dialog.show()
-
-
-def _watch_network(bridge: Bridge) -> None:
-    """Reconnect at once when the desktop says the network is back (where Qt has a backend for it)."""
-    from PySide6.QtNetwork import QNetworkInformation
-
-    if not QNetworkInformation.loadBackendByFeatures(QNetworkInformation.Feature.Reachability):
-        log.debug("no network information backend on this desktop: reconnects follow the backoff and wake-ups")
-        return
-    info = QNetworkInformation.instance()
-    if info is None:
-        return
-
-    def changed(reachability: QNetworkInformation.Reachability) -> None:
-        if reachability is QNetworkInformation.Reachability.Online:
-            bridge.network_back()
-
-    info.reachabilityChanged.connect(changed)
 
 
 async def run(launch: Launch) -> int:

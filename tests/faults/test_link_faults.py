@@ -9,11 +9,13 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtNetwork import QNetworkInformation
 
 from tests.helpers import until
 from voicelive_desktop.assistant_events import TurnState
 from voicelive_desktop.emulator import Emulator
 from voicelive_desktop.emulator.control import run_action
+from voicelive_desktop.voicelive.events import ConnState
 
 Launcher = Callable[..., Any]
 
@@ -199,4 +201,26 @@ async def test_a_message_typed_while_reconnecting_is_sent_once_connected(
     emulator.options.refuse_with = None
     await until(lambda: any("typed during the outage" in a.text for a in app.answers()), 30)
     assert app.controller.assistant.turn in (TurnState.IDLE, TurnState.SPEAKING)
+    await app.close()
+
+
+async def test_the_network_coming_back_reconnects_at_once_instead_of_waiting_out_the_backoff(
+    fault_app: Launcher, emulator: Emulator
+) -> None:
+    app = await fault_app()
+    await app.say("before the network went")
+    emulator.options.refuse_with = (503, "ServiceUnavailable")
+    await run_action(emulator, {"action": "drop"})
+
+    def waiting_s() -> float:
+        state = app.controller.supervisor.state
+        return state.retry_in_s or 0.0 if state.state is ConnState.RECONNECTING else 0.0
+
+    await until(lambda: waiting_s() >= 4, 30)  # a few refusals in, the next try is seconds away
+    network = QNetworkInformation.instance()
+    assert network is not None, "a lost connection starts the desktop's network watcher"
+    emulator.options.refuse_with = None
+    network.reachabilityChanged.emit(QNetworkInformation.Reachability.Online)  # as the desktop reports it
+    await app.connected(2.5)  # not after the 4 s and more it was waiting
+    await app.say("after the network came back")
     await app.close()

@@ -1,5 +1,5 @@
 """The app on the desktop beyond its window: the global hold key, the tray, notifications, close to tray, a
-second launch handing over to the first, start at login.
+second launch handing over to the first, start at login, the network coming back.
 
 It adapts, like the bridge: the tray and the global key render state and emit intents, which go to the bridge.
 """
@@ -23,6 +23,8 @@ from .header import TRYING
 from .tray import Tray
 
 if TYPE_CHECKING:
+    from PySide6.QtNetwork import QNetworkInformation
+
     from ..controller import ControllerState
     from ..settings import Settings
     from .bridge import Bridge
@@ -47,6 +49,8 @@ class DesktopIntegration(QObject):
         self._mode = Mode.MANAGED
         self._notified: set[str] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._network: QNetworkInformation | None = None  # loaded when a connection is first lost
+        self._network_tried = False
         bridge.connection_changed.connect(self._connection)
         bridge.turn_changed.connect(self._turn_changed)
         bridge.state_changed.connect(self._state)
@@ -113,6 +117,30 @@ class DesktopIntegration(QObject):
             self._connected = connected
             self._update_global_key()
         self._tray_state(event.state is ConnState.CONNECTED)
+        if event.state is ConnState.RECONNECTING and not self._network_tried:
+            self._watch_network()
+
+    def _watch_network(self) -> None:
+        """Reconnect at once when the desktop says the network is back (where Qt has a backend for it).
+
+        Started by the first lost connection rather than at launch: until then nothing needs it, and Qt's
+        backends cost about 2 MiB and a thread (GLib's network monitor, or NetworkManager over D-Bus)."""
+        from PySide6.QtNetwork import QNetworkInformation
+
+        self._network_tried = True
+        if not QNetworkInformation.loadBackendByFeatures(QNetworkInformation.Feature.Reachability):
+            log.info("no network information backend on this desktop: reconnects follow the backoff and wake-ups")
+            return
+        self._network = QNetworkInformation.instance()
+        if self._network is not None:
+            self._network.reachabilityChanged.connect(self._reachability)  # bound: let go when this object goes
+
+    def _reachability(self, reachability: QNetworkInformation.Reachability) -> None:
+        from PySide6.QtNetwork import QNetworkInformation
+
+        if reachability is QNetworkInformation.Reachability.Online:
+            log.info("the desktop reports the network back: reconnecting now")
+            self._bridge.network_back()
 
     def _turn_changed(self, state: TurnState) -> None:
         self._turn = state
@@ -217,5 +245,7 @@ class DesktopIntegration(QObject):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.global_key.stop()
+        if self._network is not None:
+            self._network.reachabilityChanged.disconnect(self._reachability)
         if self.tray is not None and shiboken6.isValid(self.tray):
             self.tray.hide()
