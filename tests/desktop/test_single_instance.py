@@ -1,10 +1,14 @@
-"""Single instance with real processes: a second launch hands over its argv; a kill -9 blocks nothing."""
+"""Single instance with real processes: a second launch hands over its argv; a kill -9 blocks nothing.
+
+Both ways launches can talk are tried here: the Unix socket (Linux and macOS) and QtNetwork's local socket
+(what Windows uses, as a named pipe; on Linux it is a Unix socket too, so only the code is the same)."""
 
 from __future__ import annotations
 
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -13,8 +17,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pytestqt.qtbot import QtBot
 
 from tests.desktop.xserver import wait_for
+from voicelive_desktop.desktop.single_instance import SingleInstance, Transport
 
 HELPER = [sys.executable, "-m", "tests.desktop.instance_helper"]
 
@@ -47,6 +53,11 @@ def env(tmp_path: Path) -> dict[str, str]:
     return {**os.environ, "XDG_RUNTIME_DIR": str(runtime), "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(root)}
 
 
+@pytest.fixture(params=["unix", "qt"])
+def transport(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 @pytest.fixture
 def name() -> str:
     return f"voicelive-test-{uuid.uuid4().hex[:8]}"
@@ -62,13 +73,15 @@ def launches() -> Iterator[list[Launch]]:
         launch.process.wait()
 
 
-def test_a_second_launch_hands_its_argv_to_the_first(env: dict[str, str], name: str, launches: list[Launch]) -> None:
-    first = Launch(env, "first", name)
+def test_a_second_launch_hands_its_argv_to_the_first(
+    env: dict[str, str], transport: str, name: str, launches: list[Launch]
+) -> None:
+    first = Launch(env, "first", transport, name)
     launches.append(first)
     wait_for(lambda: first.lines == ["claimed"], what="the first instance")
 
     argv = ["--model", "gpt-realtime", "--instructions", "réponds en français"]
-    second = Launch(env, "second", name, *argv)
+    second = Launch(env, "second", transport, name, *argv)
     launches.append(second)
     assert second.finish() == ["taken", "sent"]
     wait_for(lambda: len(first.lines) == 2, what="the message")
@@ -76,9 +89,9 @@ def test_a_second_launch_hands_its_argv_to_the_first(env: dict[str, str], name: 
 
 
 def test_a_killed_first_instance_does_not_block_the_next_start(
-    env: dict[str, str], name: str, launches: list[Launch]
+    env: dict[str, str], transport: str, name: str, launches: list[Launch]
 ) -> None:
-    crashed = Launch(env, "first", name)
+    crashed = Launch(env, "first", transport, name)
     launches.append(crashed)
     wait_for(lambda: crashed.lines == ["claimed"], what="the first instance")
     crashed.process.send_signal(signal.SIGKILL)
@@ -87,25 +100,67 @@ def test_a_killed_first_instance_does_not_block_the_next_start(
     assert list(runtime.glob(f"{name}-*.sock")), "the crash should have left its socket file behind"
     assert list(runtime.glob(f"{name}-*.lock")), "and its lock file"
 
-    nobody = Launch(env, "second", name, "--demo")  # nothing serves: the lock is stale, so this one claims
+    nobody = Launch(env, "second", transport, name, "--demo")  # nothing serves: the lock is stale, so this one claims
     launches.append(nobody)
     assert nobody.finish() == ["claimed"]
 
-    after = Launch(env, "first", name)
+    after = Launch(env, "first", transport, name)
     launches.append(after)
     wait_for(lambda: after.lines == ["claimed"], what="a new first instance")
-    second = Launch(env, "second", name, "--demo")
+    second = Launch(env, "second", transport, name, "--demo")
     launches.append(second)
     assert second.finish() == ["taken", "sent"]
     wait_for(lambda: after.lines[1:] == ['message ["--demo"]'], what="the message")
 
 
-def test_socket_names_are_per_user_and_nothing_running_means_not_sent(qapp: object, tmp_path: Path) -> None:
-    from voicelive_desktop.desktop.single_instance import SingleInstance
-
-    instance = SingleInstance(f"voicelive-test-{uuid.uuid4().hex[:8]}")
+@pytest.mark.parametrize("transport", ["unix", "qt"])
+def test_socket_names_are_per_user_and_nothing_running_means_not_sent(qapp: object, transport: Transport) -> None:
+    instance = SingleInstance(f"voicelive-test-{uuid.uuid4().hex[:8]}", transport=transport)
     assert str(os.getuid()) in instance.socket_name
     assert not instance.send_to_running(["x"], timeout_s=0.2)
     assert instance.claim()
     assert instance.claim()  # asking twice is harmless
     instance.close()
+
+
+@pytest.mark.parametrize("transport", ["unix", "qt"])
+def test_a_malformed_or_endless_message_is_cut_off_and_the_next_launch_still_gets_through(
+    qtbot: QtBot, transport: Transport
+) -> None:
+    instance = SingleInstance(f"voicelive-test-{uuid.uuid4().hex[:8]}", transport=transport)
+    assert instance.claim()
+    received: list[list[str]] = []
+    instance.message.connect(received.append)
+
+    def talk(payload: bytes) -> bytes | None:
+        """What the first instance answers ``payload`` with (None: it cut the line); the app's loop runs."""
+        replies: list[bytes | None] = []
+
+        def client() -> None:
+            reply = b""
+            try:
+                with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as peer:
+                    peer.settimeout(10)
+                    peer.connect(instance.socket_name)
+                    peer.sendall(payload)
+                    while b"ok\n" not in reply and (chunk := peer.recv(64)):
+                        reply += chunk
+            except OSError:  # cut off while still sending
+                replies.append(None)
+                return
+            replies.append(reply or None)
+
+        thread = threading.Thread(target=client)
+        thread.start()
+        qtbot.waitUntil(lambda: not thread.is_alive(), timeout=15_000)
+        return replies[0]
+
+    try:
+        assert talk(b"rm -rf /\n") is None
+        assert talk(b'{"not": "a list"}\n') is None
+        assert talk(b"[" + b'"x",' * (1 << 19)) is None  # over 1 MiB and no end of line
+        assert received == []
+        assert talk(json.dumps(["--demo"]).encode() + b"\n") == b"ok\n"
+        qtbot.waitUntil(lambda: received == [["--demo"]])
+    finally:
+        instance.close()

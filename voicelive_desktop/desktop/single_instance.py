@@ -1,8 +1,12 @@
 """One running app per user: a second launch hands its command line to the first and exits.
 
 A global hold key makes this necessary, not just tidy: two instances would fight over the key (the second's
-grab fails) and over the microphone. The first instance holds a lock file and serves a local socket
-(QLocalServer); a later launch finds the lock taken and sends its argv, as JSON, over the socket.
+grab fails) and over the microphone. The first instance holds a lock file and serves a local socket; a later
+launch finds the lock taken and sends its argv, as one line of JSON, over the socket, and waits for ``ok``.
+
+The socket is a Unix socket in the user's runtime folder, served with Python's ``socket`` and Qt's socket
+notifier; on Windows, a named pipe through QtNetwork's QLocalServer (QtNetwork costs about 3 MiB of memory, so
+it is loaded only there).
 
 Why a lock file beside the socket: a crashed first instance leaves its socket file behind, and "can I
 connect?" cannot tell a dead socket from a first instance that is still starting. QLockFile can: it records
@@ -11,20 +15,29 @@ the holder's PID and takes the lock over when that process is gone, so a ``kill 
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import json
 import logging
 import os
 import re
+import socket
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
 
-from PySide6.QtCore import QDir, QLockFile, QObject, QStandardPaths, Signal
-from PySide6.QtNetwork import QLocalServer, QLocalSocket
+from PySide6.QtCore import QDir, QLockFile, QObject, QSocketNotifier, QStandardPaths, Signal
+
+if TYPE_CHECKING:
+    from PySide6.QtNetwork import QLocalServer, QLocalSocket
 
 log = logging.getLogger(__name__)
 _ACK = b"ok\n"
 _MAX_MESSAGE = 1 << 20
+Transport = Literal["unix", "qt"]
+#: Unix sockets where there are any; QtNetwork's local sockets (named pipes) on Windows.
+DEFAULT_TRANSPORT: Transport = "qt" if sys.platform == "win32" else "unix"
 
 
 def _user() -> str:
@@ -39,32 +52,59 @@ def _runtime_dir() -> Path:
     return Path(location or QDir.tempPath())
 
 
+class _Inbox:
+    """What one later launch has sent so far; its first line is its argv."""
+
+    def __init__(self) -> None:
+        self._data = b""
+
+    def take(self, data: bytes) -> list[str] | bool:
+        """Add ``data``. Returns the argv once the line is complete, False when the sender is to be cut off
+        (too long, or not a JSON list of strings), True while more is to come."""
+        self._data += data
+        if b"\n" not in self._data:
+            return len(self._data) <= _MAX_MESSAGE
+        line = self._data.split(b"\n", 1)[0]
+        self._data = b""
+        try:
+            argv = json.loads(line)
+        except ValueError:
+            argv = None
+        if not isinstance(argv, list) or not all(isinstance(a, str) for a in argv):
+            log.warning("ignored a malformed message from another launch")
+            return False
+        return argv
+
+
 class SingleInstance(QObject):
     """The first launch serves; later launches send it their argv.
 
     Needs a QCoreApplication (the app's QApplication). The first instance receives messages on the event
-    loop; ``send_to_running`` blocks for up to ``timeout_s``, which is fine in a second launch that is about
-    to exit and has no window yet.
+    loop; ``send_to_running`` blocks for up to ``timeout_s`` a step, which is fine in a second launch that is
+    about to exit and has no window yet.
     """
 
     message = Signal(list)
     """A later launch's command line (list of str); the app shows its window and applies the arguments."""
 
-    def __init__(self, name: str = "voicelive-desktop", parent: QObject | None = None) -> None:
+    def __init__(
+        self, name: str = "voicelive-desktop", parent: QObject | None = None, transport: Transport = DEFAULT_TRANSPORT
+    ) -> None:
         """Nothing is claimed until ``claim``.
 
         Args:
             name: the app's name; the user's id is added so two people on one machine do not meet.
+            transport: how launches talk (the default suits the platform; tests try both).
         """
         super().__init__(parent)
         base = f"{name}-{_user()}"
         folder = _runtime_dir()
-        # On Unix a full path keeps the socket in the user's private runtime folder; Windows uses a pipe name.
+        self.transport = transport
+        # A full path keeps a Unix socket in the user's private runtime folder; Windows uses a pipe name.
         self.socket_name = base if sys.platform == "win32" else str(folder / f"{base}.sock")
         self._lock = QLockFile(str(folder / f"{base}.lock"))
         self._lock.setStaleLockTime(0)  # only a dead holder makes the lock stale, never its age
-        self._server: QLocalServer | None = None
-        self._pending: dict[QLocalSocket, bytes] = {}
+        self._server: _UnixServer | _QtServer | None = None
 
     def claim(self) -> bool:
         """True if this is the first instance (it now serves); False if another one runs."""
@@ -72,33 +112,22 @@ class SingleInstance(QObject):
             return True
         if not self._lock.tryLock(0):
             return False
-        QLocalServer.removeServer(self.socket_name)  # a socket file a crashed first instance left behind
-        server = QLocalServer(self)
-        server.setSocketOptions(QLocalServer.SocketOption.UserAccessOption)
-        if not server.listen(self.socket_name):
-            log.warning(
-                "cannot serve %s: %s; later launches will start their own window",
-                self.socket_name,
-                server.errorString(),
-            )
-        server.newConnection.connect(self._accept)
+        server = _UnixServer(self) if self.transport == "unix" else _QtServer(self)
+        problem = server.listen(self.socket_name, self.message.emit)
+        if problem:
+            log.warning("cannot serve %s: %s; later launches will start their own window", self.socket_name, problem)
         self._server = server
         return True
 
     def send_to_running(self, argv: list[str], timeout_s: float = 1.0) -> bool:
         """Hand ``argv`` to the running instance; True once it confirmed receipt."""
-        ms = max(1, int(timeout_s * 1000))
-        socket = QLocalSocket()
-        socket.connectToServer(self.socket_name)
-        if not socket.waitForConnected(ms):
-            log.info("no running instance answers at %s: %s", self.socket_name, socket.errorString())
+        payload = json.dumps(argv).encode() + b"\n"
+        send = _send_unix if self.transport == "unix" else _send_qt
+        try:
+            reply = send(self.socket_name, payload, timeout_s)
+        except OSError as exc:
+            log.info("no running instance answers at %s: %s", self.socket_name, exc.strerror or exc)
             return False
-        socket.write(json.dumps(argv).encode() + b"\n")
-        socket.waitForBytesWritten(ms)
-        reply = b""
-        while _ACK not in reply and socket.waitForReadyRead(ms):
-            reply += bytes(socket.readAll().data())
-        socket.disconnectFromServer()
         return _ACK in reply
 
     def close(self) -> None:
@@ -109,37 +138,168 @@ class SingleInstance(QObject):
         if self._lock.isLocked():
             self._lock.unlock()
 
+
+# --------------------------------------------------------------------- Unix sockets
+class _UnixServer:
+    """A listening Unix socket, watched from Qt's event loop; each launch's line is answered ``ok``."""
+
+    def __init__(self, parent: QObject) -> None:
+        self._parent = parent
+        self._path = ""
+        self._sock: socket.socket | None = None
+        self._notifier: QSocketNotifier | None = None
+        self._peers: dict[socket.socket, tuple[QSocketNotifier, _Inbox]] = {}
+        self._deliver: Callable[[list[str]], None] = lambda _argv: None
+
+    def listen(self, path: str, deliver: Callable[[list[str]], None]) -> str:
+        """Serve at ``path`` (its old socket file, a crashed first instance's, goes); a problem, or ''."""
+        self._deliver = deliver
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)  # the lock is ours: no live instance serves there
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.bind(path)
+            os.chmod(path, 0o600)  # the user's own launches only (before anyone can connect)
+            sock.listen(8)
+        except OSError as exc:
+            sock.close()
+            return str(exc.strerror or exc)
+        sock.setblocking(False)
+        self._sock, self._path = sock, path
+        self._notifier = QSocketNotifier(sock.fileno(), QSocketNotifier.Type.Read, self._parent)
+        self._notifier.activated.connect(self._accept)
+        return ""
+
+    def _accept(self, *_: Any) -> None:
+        while self._sock is not None:
+            try:
+                peer, _address = self._sock.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                log.warning("a later launch could not be taken: %s", exc)
+                return
+            peer.setblocking(False)
+            notifier = QSocketNotifier(peer.fileno(), QSocketNotifier.Type.Read, self._parent)
+            self._peers[peer] = (notifier, _Inbox())
+            notifier.activated.connect(lambda *_, p=peer: self._read(p))
+
+    def _read(self, peer: socket.socket) -> None:
+        if peer not in self._peers:
+            return
+        try:
+            data = peer.recv(65536)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        result = self._peers[peer][1].take(data) if data else False
+        if result is True:
+            return
+        if isinstance(result, list):
+            with contextlib.suppress(OSError):
+                peer.send(_ACK)  # three bytes into an empty socket buffer
+        self._drop(peer)
+        if isinstance(result, list):
+            self._deliver(result)
+
+    def _drop(self, peer: socket.socket) -> None:
+        notifier, _inbox = self._peers.pop(peer)
+        notifier.setEnabled(False)  # before its socket closes
+        notifier.deleteLater()
+        peer.close()
+
+    def close(self) -> None:
+        for peer in list(self._peers):
+            self._drop(peer)
+        if self._notifier is not None:
+            self._notifier.setEnabled(False)
+            self._notifier.deleteLater()
+            self._notifier = None
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+            with contextlib.suppress(OSError):
+                os.unlink(self._path)
+
+
+def _send_unix(path: str, payload: bytes, timeout_s: float) -> bytes:
+    reply = b""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(timeout_s)
+        sock.connect(path)
+        sock.sendall(payload)
+        while _ACK not in reply and (chunk := sock.recv(64)):
+            reply += chunk
+    return reply
+
+
+# --------------------------------------------------------------------- QtNetwork (Windows)
+class _QtServer:
+    """QLocalServer: a named pipe on Windows (a Unix socket elsewhere, where tests use it)."""
+
+    def __init__(self, parent: QObject) -> None:
+        self._parent = parent
+        self._server: QLocalServer | None = None
+        self._peers: dict[QLocalSocket, _Inbox] = {}
+        self._deliver: Callable[[list[str]], None] = lambda _argv: None
+
+    def listen(self, name: str, deliver: Callable[[list[str]], None]) -> str:
+        from PySide6.QtNetwork import QLocalServer
+
+        self._deliver = deliver
+        QLocalServer.removeServer(name)  # a socket file a crashed first instance left behind
+        server = QLocalServer(self._parent)
+        server.setSocketOptions(QLocalServer.SocketOption.UserAccessOption)
+        server.newConnection.connect(self._accept)
+        self._server = server
+        return "" if server.listen(name) else server.errorString()
+
     def _accept(self) -> None:
         assert self._server is not None
-        while (socket := self._server.nextPendingConnection()) is not None:
-            self._pending[socket] = b""
-            socket.readyRead.connect(lambda s=socket: self._read(s))
-            socket.disconnected.connect(lambda s=socket: self._forget(s))
-            if socket.bytesAvailable():
-                self._read(socket)
+        while (peer := self._server.nextPendingConnection()) is not None:
+            self._peers[peer] = _Inbox()
+            peer.readyRead.connect(lambda p=peer: self._read(p))
+            peer.disconnected.connect(lambda p=peer: self._forget(p))
+            if peer.bytesAvailable():
+                self._read(peer)
 
-    def _read(self, socket: QLocalSocket) -> None:
-        data = self._pending.get(socket, b"") + bytes(socket.readAll().data())
-        if b"\n" not in data:
-            if len(data) > _MAX_MESSAGE:
-                socket.abort()
-            else:
-                self._pending[socket] = data
+    def _read(self, peer: QLocalSocket) -> None:
+        inbox = self._peers.get(peer)
+        if inbox is None:
             return
-        line = data.split(b"\n", 1)[0]
-        self._pending[socket] = b""
-        try:
-            argv = json.loads(line)
-        except ValueError:
-            argv = None
-        if not isinstance(argv, list) or not all(isinstance(a, str) for a in argv):
-            log.warning("ignored a malformed message from another launch")
-            socket.abort()
+        result = inbox.take(bytes(peer.readAll().data()))
+        if result is True:
             return
-        socket.write(_ACK)
-        socket.flush()
-        self.message.emit(argv)
+        if result is False:
+            peer.abort()
+            return
+        peer.write(_ACK)
+        peer.flush()
+        self._deliver(result)
 
-    def _forget(self, socket: QLocalSocket) -> None:
-        self._pending.pop(socket, None)
-        socket.deleteLater()
+    def _forget(self, peer: QLocalSocket) -> None:
+        self._peers.pop(peer, None)
+        peer.deleteLater()
+
+    def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+
+
+def _send_qt(name: str, payload: bytes, timeout_s: float) -> bytes:
+    from PySide6.QtNetwork import QLocalSocket
+
+    ms = max(1, int(timeout_s * 1000))
+    peer = QLocalSocket()
+    peer.connectToServer(name)
+    if not peer.waitForConnected(ms):
+        raise OSError(peer.errorString())
+    peer.write(payload)
+    peer.waitForBytesWritten(ms)
+    reply = b""
+    while _ACK not in reply and peer.waitForReadyRead(ms):
+        reply += bytes(peer.readAll().data())
+    peer.disconnectFromServer()
+    return reply
