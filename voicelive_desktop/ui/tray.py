@@ -13,7 +13,6 @@ from importlib import resources
 
 from PySide6.QtCore import QByteArray, QObject, Qt, Signal
 from PySide6.QtGui import QAction, QActionGroup, QIcon, QImage, QPainter, QPixmap
-from PySide6.QtSvg import QSvgRenderer
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 TURNS = ("idle", "listening", "thinking", "speaking", "disconnected")
@@ -37,6 +36,8 @@ _APP_BLUE = "#2563eb"
 @cache
 def state_icon(turn: str) -> QIcon:
     """The app icon with its background in the state's colour, drawn at the sizes trays ask for."""
+    from PySide6.QtSvg import QSvgRenderer  # only where there is a tray (0.3 MiB)
+
     svg = resources.files("voicelive_desktop.resources").joinpath("voicelive-desktop.svg").read_text()
     renderer = QSvgRenderer(QByteArray(svg.replace(_APP_BLUE, COLOURS[turn]).encode()))
     icon = QIcon()
