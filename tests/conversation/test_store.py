@@ -10,7 +10,7 @@ import pytest
 
 from tests.conversation.conftest import Clock
 from voicelive_desktop.conversation import schema
-from voicelive_desktop.conversation.store import UNTITLED, HistoryStore, StoredMessage
+from voicelive_desktop.conversation.store import CUSTOM_TITLE_CHARS, UNTITLED, HistoryStore, StoredMessage
 
 
 def user(message_id: str, text: str, **fields: object) -> StoredMessage:
@@ -129,6 +129,20 @@ def test_rename_and_back_to_the_automatic_title(store: HistoryStore) -> None:
     named = store.new_conversation("Work notes")
     assert store.list_conversations()[0].title == "Work notes"
     assert store.conversation(named) is not None
+
+
+def test_a_pasted_page_as_a_title_is_kept_to_its_first_line_and_a_readable_length(store: HistoryStore) -> None:
+    cid = store.new_conversation()
+    store.save_message(cid, user("u1", "Recipe for pancakes"))
+    novel = "It was a dark and stormy night; " * 3000 + "\nChapter two\n" + "more " * 1000
+    store.rename(cid, novel)
+    summary = store.conversation(cid)
+    assert summary is not None and summary.title_is_custom
+    assert summary.title.startswith("It was a dark and stormy night; It was")
+    assert len(summary.title) == CUSTOM_TITLE_CHARS and summary.title.endswith("\u2026")
+    assert "Chapter two" not in summary.title
+    named = store.new_conversation("Trip to Lisbon\nday one")
+    assert store.list_conversations()[0].title == "Trip to Lisbon" and store.conversation(named) is not None
 
 
 def test_delete_hides_restore_brings_back_purge_erases(store: HistoryStore, clock: Clock) -> None:

@@ -26,6 +26,7 @@ from .connection import HistoryFile, HistoryUnavailable
 from .queries import parse_time, stamp
 
 __all__ = [
+    "CUSTOM_TITLE_CHARS",
     "ROLES",
     "UNTITLED",
     "ConversationSummary",
@@ -40,6 +41,8 @@ __all__ = [
 APP_NAME = "voicelive-desktop"
 FILE_NAME = "history.sqlite3"
 UNTITLED = "New conversation"
+#: A title the user gives is kept to its first line and this many characters (a pasted page stays readable).
+CUSTOM_TITLE_CHARS = 120
 
 Role = Literal["user", "assistant", "divider"]
 ROLES: frozenset[str] = frozenset(get_args(Role))
@@ -137,7 +140,7 @@ class HistoryStore:
     def new_conversation(self, title: str | None = None) -> str:
         """Start a conversation; its id is made here, so it is usable even while the file is locked."""
         cid = uuid.uuid4().hex
-        name = (title or "").strip()
+        name = _custom_title(title or "")
         self._file.write(functools.partial(queries.insert_conversation, cid=cid, title=name, now=self._now()))
         return cid
 
@@ -161,7 +164,7 @@ class HistoryStore:
 
     def rename(self, conversation_id: str, title: str) -> None:
         """Give a conversation its own title; an empty title goes back to the automatic one."""
-        self._file.write(functools.partial(queries.rename, cid=conversation_id, title=title.strip()))
+        self._file.write(functools.partial(queries.rename, cid=conversation_id, title=_custom_title(title)))
 
     def delete(self, conversation_id: str) -> None:
         """Hide a conversation (it is kept, so :meth:`restore` can undo, until :meth:`purge_deleted`)."""
@@ -275,3 +278,12 @@ class HistoryStore:
             mode=row[6],
             deployment=row[7],
         )
+
+
+def _custom_title(title: str) -> str:
+    """The user's title as kept: its first line, trimmed, at most :data:`CUSTOM_TITLE_CHARS` characters."""
+    lines = title.strip().splitlines()
+    line = lines[0].strip() if lines else ""
+    if len(line) <= CUSTOM_TITLE_CHARS:
+        return line
+    return line[: CUSTOM_TITLE_CHARS - 1].rstrip() + "…"
