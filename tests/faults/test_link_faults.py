@@ -187,13 +187,19 @@ async def test_twenty_quick_model_switches_leave_one_session_open(fault_app: Lau
     await app.close()
 
 
+async def _outage_after(fault_app: Launcher, emulator: Emulator, said: str) -> Any:
+    """The app, once ``said`` was answered, loses its connection, and the service refuses it until told not to."""
+    app = await fault_app()
+    await app.say(said)
+    emulator.options.refuse_with = (503, "ServiceUnavailable")
+    await run_action(emulator, {"action": "drop"})
+    return app
+
+
 async def test_a_message_typed_while_reconnecting_is_sent_once_connected(
     fault_app: Launcher, emulator: Emulator
 ) -> None:
-    app = await fault_app()
-    await app.say("hello")
-    emulator.options.refuse_with = (503, "ServiceUnavailable")
-    await run_action(emulator, {"action": "drop"})
+    app = await _outage_after(fault_app, emulator, "hello")
     await until(lambda: app.status.startswith("Reconnecting"), 10)
     app.type("typed during the outage")
     assert app.window.input.text() == "", "taken, to be sent when the link is back"
@@ -207,10 +213,7 @@ async def test_a_message_typed_while_reconnecting_is_sent_once_connected(
 async def test_the_network_coming_back_reconnects_at_once_instead_of_waiting_out_the_backoff(
     fault_app: Launcher, emulator: Emulator
 ) -> None:
-    app = await fault_app()
-    await app.say("before the network went")
-    emulator.options.refuse_with = (503, "ServiceUnavailable")
-    await run_action(emulator, {"action": "drop"})
+    app = await _outage_after(fault_app, emulator, "before the network went")
 
     def waiting_s() -> float:
         state = app.controller.supervisor.state
