@@ -164,3 +164,17 @@ def test_a_malformed_or_endless_message_is_cut_off_and_the_next_launch_still_get
         qtbot.waitUntil(lambda: received == [["--demo"]])
     finally:
         instance.close()
+
+
+@pytest.mark.parametrize("transport", ["unix", "qt"])
+def test_something_else_where_the_socket_goes_does_not_stop_the_app(
+    qapp: object, transport: Transport, caplog: pytest.LogCaptureFixture
+) -> None:
+    instance = SingleInstance(f"voicelive-test-{uuid.uuid4().hex[:8]}", transport=transport)
+    os.mkdir(instance.socket_name)  # left by another program, or a user's mistake
+    try:
+        assert instance.claim(), "the first launch still starts"
+        assert "later launches will start their own window" in caplog.text
+    finally:
+        instance.close()
+        os.rmdir(instance.socket_name)

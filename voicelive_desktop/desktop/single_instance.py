@@ -154,7 +154,7 @@ class _UnixServer:
     def listen(self, path: str, deliver: Callable[[list[str]], None]) -> str:
         """Serve at ``path`` (its old socket file, a crashed first instance's, goes); a problem, or ''."""
         self._deliver = deliver
-        with contextlib.suppress(FileNotFoundError):
+        with contextlib.suppress(OSError):  # (not there; or not a file to remove, and then bind says why)
             os.unlink(path)  # the lock is ours: no live instance serves there
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
