@@ -186,6 +186,36 @@ def test_search_finds_words_prefixes_and_accents_newest_first(store: HistoryStor
     assert store.search("lait", marks=("<b>", "</b>"))[0].snippet.endswith("au <b>lait</b>")
 
 
+def test_search_finds_what_the_word_index_cannot_as_it_was_typed(store: HistoryStore, clock: Clock) -> None:
+    code = store.new_conversation()
+    store.save_message(code, user("u1", "How do I read a file in C++ without exceptions?"))
+    clock.advance(minutes=1)
+    cats = store.new_conversation()
+    store.save_message(cats, user("u1", "Can cats eat cucumbers? 🐱"))
+    clock.advance(minutes=1)
+    trip = store.new_conversation()
+    store.save_message(trip, user("u1", "我想去東京旅行"))
+    store.save_message(trip, answer("a1", "東京は春がいいですよ。Prices are 50% lower in June."))
+
+    assert [h.conversation.id for h in store.search("c++")] == [code], "not every word that starts with c"
+    assert [h.conversation.id for h in store.search("🐱")] == [cats]
+    assert [h.conversation.id for h in store.search("50%")] == [trip]
+    assert [h.conversation.id for h in store.search("東京")] == [trip]
+    hit = store.search("旅行")[0]  # the end of a sentence that the index keeps as one word
+    assert (hit.conversation.id, hit.message_id) == (trip, "u1") and hit.snippet == "我想去東京**旅行**"
+    assert [h.conversation.id for h in store.search("東京 june")] == [trip], "each term, in one message"
+    assert store.search("大阪") == []
+    assert [h.conversation.id for h in store.search("cucumber")] == [cats], "words still go through the index"
+
+
+def test_a_literal_passage_is_cut_around_the_match(store: HistoryStore) -> None:
+    cid = store.new_conversation()
+    store.save_message(cid, user("u1", "x" * 200 + " the price is 30% off " + "y" * 200))
+    snippet = store.search("30%", marks=("<b>", "</b>"))[0].snippet
+    assert snippet.startswith("…") and snippet.endswith("…") and "price is <b>30%</b> off" in snippet
+    assert len(snippet) < 110
+
+
 @pytest.mark.parametrize(
     "query",
     ['"', 'say "hi', "AND", "OR NOT", "*", "-", "--", "a*b", "NEAR(a b)", "text:foo", "(", ")", "^", ":", "'", "", " "],

@@ -59,6 +59,41 @@ SEARCH = f"""
 """
 
 
+def text_search(terms: int) -> str:
+    """SEARCH's counterpart for text the word index cannot find (symbols, emoji, a word inside a run of CJK
+    characters): the first message of each conversation that contains each of ``terms`` terms as typed, ASCII
+    case aside. Parameters: the terms, then the limit."""
+    contains = " AND ".join(["instr(lower(m.text), lower(?)) > 0"] * terms)
+    return f"""
+        WITH hits AS (
+            SELECT m.conversation_id AS cid, m.message_id AS mid, m.text AS text,
+                row_number() OVER (PARTITION BY m.conversation_id ORDER BY m.seq) AS n
+            FROM messages m WHERE m.role != 'divider' AND {contains}
+        )
+        {_SUMMARY}, hits.text, hits.mid
+        FROM hits JOIN conversations c ON c.id = hits.cid
+        WHERE hits.n = 1 AND c.deleted_at IS NULL {_NEWEST_FIRST} LIMIT ?
+    """
+
+
+def is_word(term: str) -> bool:
+    """Whether the word index finds ``term`` as typed (letters, digits and underscores only)."""
+    return _WORD.fullmatch(term) is not None
+
+
+def passage(text: str, term: str, marks: tuple[str, str], before: int = 30, after: int = 60) -> str:
+    """The part of ``text`` around the first ``term`` (case aside), the term wrapped in ``marks``, with an
+    ellipsis where the text goes on (as the word index's snippets have)."""
+    at = text.lower().find(term.lower())
+    if at < 0:
+        return text[: before + after] + ("…" if len(text) > before + after else "")
+    end = at + len(term)
+    start, stop = max(0, at - before), min(len(text), end + after)
+    head = ("…" if start else "") + text[start:at]
+    tail = text[end:stop] + ("…" if stop < len(text) else "")
+    return f"{head}{marks[0]}{text[at:end]}{marks[1]}{tail}"
+
+
 def stamp(at: datetime) -> str:
     """A time as stored: fixed-width UTC text, so that stamps sort as strings (naive times are local time)."""
     return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

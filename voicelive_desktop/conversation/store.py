@@ -236,16 +236,30 @@ class HistoryStore:
         """Conversations whose messages contain every word of ``text`` (the last one as a prefix), newest first.
 
         Any input is accepted: the words are quoted here, so operators and stray quotes are searched for as
-        text rather than parsed.
+        text rather than parsed. What the word index cannot find is looked for as it was typed: a term with
+        symbols in it (``c++``, ``50%``, an emoji) first, and any term when the words found nothing (a word
+        inside a run of Chinese or Japanese characters, which the index keeps as one word).
 
         Raises:
             HistoryUnavailable: when the file cannot be read now (see :attr:`problem`).
         """
+        terms = text.split()
+        literal = not all(queries.is_word(term) for term in terms)
+        if literal and (hits := self._search_text(terms, limit, marks)):
+            return hits
         query = queries.fts_query(text)
-        if query is None:
-            return []
-        rows = self._file.query(queries.SEARCH, (marks[0], marks[1], query, limit))
-        return [SearchHit(self._summary(row), message_id=str(row[-1]), snippet=str(row[-2] or "")) for row in rows]
+        if query is not None:
+            rows = self._file.query(queries.SEARCH, (marks[0], marks[1], query, limit))
+            if rows:
+                return [SearchHit(self._summary(row), str(row[-1]), str(row[-2] or "")) for row in rows]
+        return [] if literal or not terms else self._search_text(terms, limit, marks)
+
+    def _search_text(self, terms: list[str], limit: int, marks: tuple[str, str]) -> list[SearchHit]:
+        rows = self._file.query(queries.text_search(len(terms)), (*terms, limit))
+        return [
+            SearchHit(self._summary(row), str(row[-1]), queries.passage(str(row[-2] or ""), terms[0], marks))
+            for row in rows
+        ]
 
     def last_conversation_id(self) -> str | None:
         """The conversation to reopen at start: the most recently active one not deleted.
