@@ -214,6 +214,17 @@ def test_a_literal_passage_is_cut_around_the_match(store: HistoryStore) -> None:
     snippet = store.search("30%", marks=("<b>", "</b>"))[0].snippet
     assert snippet.startswith("…") and snippet.endswith("…") and "price is <b>30%</b> off" in snippet
     assert len(snippet) < 110
+    turkish = store.new_conversation()  # "İ" is two characters once lower-cased: the mark must not shift
+    store.save_message(turkish, user("u1", "İİİ İstanbul trip costs 50% more"))
+    assert store.search("50%")[0].snippet == "İİİ İstanbul trip costs **50%** more"
+
+
+def test_a_pasted_page_in_the_search_field_is_searched_without_an_error(store: HistoryStore) -> None:
+    cid = store.new_conversation()
+    store.save_message(cid, user("u1", "a note about C++ templates"))
+    page = " ".join(f"w{i}%" for i in range(3000))  # thousands of terms, each with a symbol
+    assert store.search(page) == [] and store.problem is None
+    assert [h.conversation.id for h in store.search("c++ " + "templates " * 500)] == [cid]
 
 
 @pytest.mark.parametrize(

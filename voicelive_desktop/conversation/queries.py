@@ -17,6 +17,8 @@ from .schema import MESSAGE_COLUMNS
 
 TITLE_WORDS = 8
 TITLE_CHARS = 60
+#: A literal search looks for at most this many distinct terms (a pasted page would make a query SQLite refuses).
+TEXT_SEARCH_TERMS = 32
 
 _WORD = re.compile(r"\w+")
 
@@ -84,10 +86,10 @@ def is_word(term: str) -> bool:
 def passage(text: str, term: str, marks: tuple[str, str], before: int = 30, after: int = 60) -> str:
     """The part of ``text`` around the first ``term`` (case aside), the term wrapped in ``marks``, with an
     ellipsis where the text goes on (as the word index's snippets have)."""
-    at = text.lower().find(term.lower())
-    if at < 0:
+    found = re.search(re.escape(term), text, re.IGNORECASE)  # positions in the text itself, whatever lower() does
+    if found is None:
         return text[: before + after] + ("…" if len(text) > before + after else "")
-    end = at + len(term)
+    at, end = found.span()
     start, stop = max(0, at - before), min(len(text), end + after)
     head = ("…" if start else "") + text[start:at]
     tail = text[end:stop] + ("…" if stop < len(text) else "")

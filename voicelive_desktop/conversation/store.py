@@ -255,6 +255,7 @@ class HistoryStore:
         return [] if literal or not terms else self._search_text(terms, limit, marks)
 
     def _search_text(self, terms: list[str], limit: int, marks: tuple[str, str]) -> list[SearchHit]:
+        terms = list(dict.fromkeys(terms))[: queries.TEXT_SEARCH_TERMS]
         rows = self._file.query(queries.text_search(len(terms)), (*terms, limit))
         return [
             SearchHit(self._summary(row), str(row[-1]), queries.passage(str(row[-2] or ""), terms[0], marks))
