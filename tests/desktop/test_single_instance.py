@@ -5,6 +5,7 @@ Both ways launches can talk are tried here: the Unix socket (Linux and macOS) an
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
@@ -12,6 +13,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -132,23 +134,27 @@ def test_a_malformed_or_endless_message_is_cut_off_and_the_next_launch_still_get
     received: list[list[str]] = []
     instance.message.connect(received.append)
 
-    def talk(payload: bytes) -> bytes | None:
-        """What the first instance answers ``payload`` with (None: it cut the line); the app's loop runs."""
-        replies: list[bytes | None] = []
+    def talk(payload: bytes) -> bytes | str:
+        """What the first instance answers ``payload`` with, or "cut" when it closed the line on the sender (at
+        once: a sender left waiting fails); the app's loop runs meanwhile."""
+        replies: list[bytes | str] = []
 
         def client() -> None:
             reply = b""
             try:
                 with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as peer:
-                    peer.settimeout(10)
+                    peer.settimeout(5)
                     peer.connect(instance.socket_name)
                     peer.sendall(payload)
                     while b"ok\n" not in reply and (chunk := peer.recv(64)):
                         reply += chunk
-            except OSError:  # cut off while still sending
-                replies.append(None)
+            except TimeoutError:
+                replies.append("left waiting")
                 return
-            replies.append(reply or None)
+            except (BrokenPipeError, ConnectionResetError):
+                replies.append("cut")  # while it was still sending
+                return
+            replies.append(reply or "cut")
 
         thread = threading.Thread(target=client)
         thread.start()
@@ -156,9 +162,9 @@ def test_a_malformed_or_endless_message_is_cut_off_and_the_next_launch_still_get
         return replies[0]
 
     try:
-        assert talk(b"rm -rf /\n") is None
-        assert talk(b'{"not": "a list"}\n') is None
-        assert talk(b"[" + b'"x",' * (1 << 19)) is None  # over 1 MiB and no end of line
+        assert talk(b"rm -rf /\n") == "cut"
+        assert talk(b'{"not": "a list"}\n') == "cut"
+        assert talk(b"[" + b'"x",' * (1 << 19)) == "cut"  # over 1 MiB and no end of line
         assert received == []
         assert talk(json.dumps(["--demo"]).encode() + b"\n") == b"ok\n"
         qtbot.waitUntil(lambda: received == [["--demo"]])
@@ -178,3 +184,44 @@ def test_something_else_where_the_socket_goes_does_not_stop_the_app(
     finally:
         instance.close()
         os.rmdir(instance.socket_name)
+
+
+def test_a_launch_that_cannot_be_taken_now_is_taken_later_without_spinning(qtbot: QtBot) -> None:
+    """Out of file descriptors, accept() fails while the launch stays queued: the first instance must not
+    look again at once, over and over (the GUI thread would spin), and must take the launch once it can."""
+    name = f"voicelive-test-{uuid.uuid4().hex[:8]}"
+    instance, later = SingleInstance(name, transport="unix"), SingleInstance(name, transport="unix")
+    assert instance.claim()
+    server = instance._server
+    assert server is not None
+    listening = server._sock
+    assert listening is not None
+    tries: list[float] = []
+
+    class OutOfDescriptors:
+        def accept(self) -> None:
+            tries.append(time.monotonic())
+            raise OSError(errno.EMFILE, "Too many open files")
+
+        def fileno(self) -> int:
+            return listening.fileno()
+
+        def close(self) -> None:
+            listening.close()
+
+    received: list[list[str]] = []
+    instance.message.connect(received.append)
+    server._sock = OutOfDescriptors()  # type: ignore[assignment]
+    sent: list[bool] = []
+    sender = threading.Thread(target=lambda: sent.append(later.send_to_running(["--demo"], timeout_s=10)))
+    try:
+        sender.start()
+        qtbot.waitUntil(lambda: len(tries) >= 1)
+        qtbot.wait(500)
+        assert len(tries) == 1, f"looked again {len(tries) - 1} times within half a second"
+        server._sock = listening
+        qtbot.waitUntil(lambda: received == [["--demo"]], timeout=5_000)
+        qtbot.waitUntil(lambda: not sender.is_alive(), timeout=15_000)
+        assert sent == [True]
+    finally:
+        instance.close()

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from PySide6.QtCore import QDir, QLockFile, QObject, QSocketNotifier, QStandardPaths, Signal
+from PySide6.QtCore import QDir, QLockFile, QObject, QSocketNotifier, QStandardPaths, QTimer, Signal
 
 if TYPE_CHECKING:
     from PySide6.QtNetwork import QLocalServer, QLocalSocket
@@ -140,16 +140,22 @@ class SingleInstance(QObject):
 
 
 # --------------------------------------------------------------------- Unix sockets
-class _UnixServer:
-    """A listening Unix socket, watched from Qt's event loop; each launch's line is answered ``ok``."""
+class _UnixServer(QObject):
+    """A listening Unix socket, watched from Qt's event loop; each launch's line is answered ``ok``.
+
+    A QObject that owns its notifiers and timer, and whose signals go to its own methods only (Qt then drops
+    them with it; PySide's stand-in receivers for lambdas and other objects' methods are what crashed here)."""
 
     def __init__(self, parent: QObject) -> None:
-        self._parent = parent
+        super().__init__(parent)
         self._path = ""
         self._sock: socket.socket | None = None
         self._notifier: QSocketNotifier | None = None
-        self._peers: dict[socket.socket, tuple[QSocketNotifier, _Inbox]] = {}
+        self._peers: dict[QSocketNotifier, tuple[socket.socket, _Inbox]] = {}
         self._deliver: Callable[[list[str]], None] = lambda _argv: None
+        self._resume = QTimer(self)
+        self._resume.setSingleShot(True)
+        self._resume.timeout.connect(self._watch_again)
 
     def listen(self, path: str, deliver: Callable[[list[str]], None]) -> str:
         """Serve at ``path`` (its old socket file, a crashed first instance's, goes); a problem, or ''."""
@@ -159,14 +165,20 @@ class _UnixServer:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             sock.bind(path)
+        except OSError as exc:
+            sock.close()
+            return str(exc.strerror or exc)
+        try:
             os.chmod(path, 0o600)  # the user's own launches only (before anyone can connect)
             sock.listen(8)
         except OSError as exc:
             sock.close()
+            with contextlib.suppress(OSError):
+                os.unlink(path)
             return str(exc.strerror or exc)
         sock.setblocking(False)
         self._sock, self._path = sock, path
-        self._notifier = QSocketNotifier(sock.fileno(), QSocketNotifier.Type.Read, self._parent)
+        self._notifier = QSocketNotifier(sock.fileno(), QSocketNotifier.Type.Read, self)
         self._notifier.activated.connect(self._accept)
         return ""
 
@@ -176,42 +188,56 @@ class _UnixServer:
                 peer, _address = self._sock.accept()
             except (BlockingIOError, InterruptedError):
                 return
-            except OSError as exc:
-                log.warning("a later launch could not be taken: %s", exc)
+            except OSError as exc:  # out of file descriptors, say: the launch stays queued, so look again later
+                log.warning("a later launch could not be taken now: %s", exc.strerror or exc)
+                self._pause(1000)
                 return
             peer.setblocking(False)
-            notifier = QSocketNotifier(peer.fileno(), QSocketNotifier.Type.Read, self._parent)
-            self._peers[peer] = (notifier, _Inbox())
-            notifier.activated.connect(lambda *_, p=peer: self._read(p))
+            notifier = QSocketNotifier(peer.fileno(), QSocketNotifier.Type.Read, self)
+            self._peers[notifier] = (peer, _Inbox())
+            notifier.activated.connect(self._read)
 
-    def _read(self, peer: socket.socket) -> None:
-        if peer not in self._peers:
+    def _pause(self, ms: int) -> None:
+        """Stop watching the listening socket for ``ms`` (its queued connection would wake the loop at once)."""
+        if self._notifier is not None:
+            self._notifier.setEnabled(False)
+            self._resume.start(ms)
+
+    def _watch_again(self) -> None:
+        if self._notifier is not None:
+            self._notifier.setEnabled(True)
+
+    def _read(self, *_: Any) -> None:
+        notifier = self.sender()
+        if not isinstance(notifier, QSocketNotifier) or notifier not in self._peers:
             return
+        peer, inbox = self._peers[notifier]
         try:
             data = peer.recv(65536)
         except (BlockingIOError, InterruptedError):
             return
         except OSError:
             data = b""
-        result = self._peers[peer][1].take(data) if data else False
+        result = inbox.take(data) if data else False
         if result is True:
             return
         if isinstance(result, list):
             with contextlib.suppress(OSError):
                 peer.send(_ACK)  # three bytes into an empty socket buffer
-        self._drop(peer)
+        self._drop(notifier)
         if isinstance(result, list):
             self._deliver(result)
 
-    def _drop(self, peer: socket.socket) -> None:
-        notifier, _inbox = self._peers.pop(peer)
+    def _drop(self, notifier: QSocketNotifier) -> None:
+        peer, _inbox = self._peers.pop(notifier)
         notifier.setEnabled(False)  # before its socket closes
         notifier.deleteLater()
         peer.close()
 
     def close(self) -> None:
-        for peer in list(self._peers):
-            self._drop(peer)
+        self._resume.stop()
+        for notifier in list(self._peers):
+            self._drop(notifier)
         if self._notifier is not None:
             self._notifier.setEnabled(False)
             self._notifier.deleteLater()
@@ -235,11 +261,11 @@ def _send_unix(path: str, payload: bytes, timeout_s: float) -> bytes:
 
 
 # --------------------------------------------------------------------- QtNetwork (Windows)
-class _QtServer:
+class _QtServer(QObject):
     """QLocalServer: a named pipe on Windows (a Unix socket elsewhere, where tests use it)."""
 
     def __init__(self, parent: QObject) -> None:
-        self._parent = parent
+        super().__init__(parent)
         self._server: QLocalServer | None = None
         self._peers: dict[QLocalSocket, _Inbox] = {}
         self._deliver: Callable[[list[str]], None] = lambda _argv: None
@@ -249,7 +275,7 @@ class _QtServer:
 
         self._deliver = deliver
         QLocalServer.removeServer(name)  # a socket file a crashed first instance left behind
-        server = QLocalServer(self._parent)
+        server = QLocalServer(self)
         server.setSocketOptions(QLocalServer.SocketOption.UserAccessOption)
         server.newConnection.connect(self._accept)
         self._server = server
@@ -259,10 +285,15 @@ class _QtServer:
         assert self._server is not None
         while (peer := self._server.nextPendingConnection()) is not None:
             self._peers[peer] = _Inbox()
-            peer.readyRead.connect(lambda p=peer: self._read(p))
-            peer.disconnected.connect(lambda p=peer: self._forget(p))
+            peer.readyRead.connect(self._ready_read)
+            peer.disconnected.connect(self._forget)
             if peer.bytesAvailable():
                 self._read(peer)
+
+    def _ready_read(self) -> None:
+        peer = self.sender()
+        if peer in self._peers:
+            self._read(peer)
 
     def _read(self, peer: QLocalSocket) -> None:
         inbox = self._peers.get(peer)
@@ -278,9 +309,11 @@ class _QtServer:
         peer.flush()
         self._deliver(result)
 
-    def _forget(self, peer: QLocalSocket) -> None:
-        self._peers.pop(peer, None)
-        peer.deleteLater()
+    def _forget(self) -> None:
+        peer = self.sender()
+        if peer in self._peers:
+            del self._peers[peer]
+            peer.deleteLater()
 
     def close(self) -> None:
         if self._server is not None:
