@@ -224,6 +224,6 @@ async def test_the_network_coming_back_reconnects_at_once_instead_of_waiting_out
     assert network is not None, "a lost connection starts the desktop's network watcher"
     emulator.options.refuse_with = None
     network.reachabilityChanged.emit(QNetworkInformation.Reachability.Online)  # as the desktop reports it
-    await app.connected(2.5)  # not after the 4 s and more it was waiting
+    await app.connected(3.5)  # well before the 4 s and more it was waiting
     await app.say("after the network came back")
     await app.close()
