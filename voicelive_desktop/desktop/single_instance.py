@@ -296,10 +296,7 @@ class _QtServer(QObject):
             self._read(peer)
 
     def _read(self, peer: QLocalSocket) -> None:
-        inbox = self._peers.get(peer)
-        if inbox is None:
-            return
-        result = inbox.take(bytes(peer.readAll().data()))
+        result = self._peers[peer].take(bytes(peer.readAll().data()))  # callers know the peer
         if result is True:
             return
         if result is False:
