@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from PySide6.QtCore import QEvent, QObject, QRect
-from PySide6.QtGui import QPaintEvent
+from PySide6.QtGui import QColor, QPaintEvent
 from pytestqt.qtbot import QtBot
 
 from voicelive_desktop.assistant_events import TurnState
@@ -36,17 +36,32 @@ def _button(qtbot: QtBot) -> TalkButton:
     return button
 
 
-def test_a_level_change_repaints_only_the_meter_strip(qtbot: QtBot) -> None:
+def _white_run(button: TalkButton) -> int:
+    """How many pixels of the meter's strip, as rendered on screen, are the meter's near-white."""
+    image = button.grab().toImage()
+    strip = button._meter_strip()
+    y = strip.center().y()
+    return sum(1 for x in range(strip.left(), strip.right() + 1) if QColor(image.pixel(x, y)).lightness() > 200)
+
+
+def test_a_level_change_repaints_the_meter_alone_and_shows_the_level(qtbot: QtBot) -> None:
     button = _button(qtbot)
     button.set_state(TurnState.LISTENING)
     qtbot.wait(50)
-    paints = _Paints()
-    button.installEventFilter(paints)
-    button.set_level(Level(-20.0, -10.0))
-    qtbot.waitUntil(lambda: bool(paints.rects), timeout=1000)
-    strip = button._meter_strip()
-    assert all(strip.contains(rect) for rect in paints.rects), (paints.rects, strip)
-    assert button._meter_px > 0
+    assert _white_run(button) == 0, "silence: an empty meter"
+    button_paints, meter_paints = _Paints(), _Paints()
+    button.installEventFilter(button_paints)
+    button.meter.installEventFilter(meter_paints)
+    button.set_level(Level(-30.0, -20.0))  # half way up the meter's 60 dB
+    qtbot.waitUntil(lambda: bool(meter_paints.rects), timeout=1000)
+    qtbot.wait(50)
+    assert button_paints.rects == [], "the button under the meter is not painted again"
+    assert button._meter_strip().contains(button.meter.geometry())
+    width = button._meter_track().width()
+    assert abs(_white_run(button) - width / 2) <= 3, "the meter shows half its width"
+    button.set_state(TurnState.THINKING)
+    qtbot.wait(50)
+    assert _white_run(button) == 0, "the meter goes with the listening"
 
 
 def test_no_repaint_when_the_meter_would_not_move_or_is_not_shown(qtbot: QtBot) -> None:
@@ -76,4 +91,4 @@ def test_levels_at_block_rate_repaint_at_most_meter_fps_and_end_on_the_last_leve
     qtbot.wait(100)
     # A slow machine repaints less often, never more: the bound grows with the time the loop really took.
     assert 1 <= button.meter_repaints <= METER_FPS * elapsed + 2
-    assert button._meter_px == button._meter_width(), "the last level is the one shown"
+    assert button.meter_px == button.meter_width(), "the last level is the one shown"

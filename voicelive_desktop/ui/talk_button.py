@@ -2,8 +2,8 @@
 
 The microphone level arrives once per audio block (25 to 50 times a second, with the 40 or 20 ms blocks).
 Repainting the whole button for each one cost about half of the app's CPU while the key was held, so the meter
-repaints only its own strip, only when its width in pixels changed, and at most :data:`METER_FPS` times a
-second.
+repaints only when its width in pixels changed, at most :data:`METER_FPS` times a second, and only its own strip:
+an opaque child widget, so that Qt paints nothing under it (neither the button nor the styled window behind).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import math
 import time
 
 from PySide6.QtCore import QRect, QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPaintEvent, QPalette
+from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPaintEvent, QPalette, QResizeEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from ..assistant_events import TurnState
@@ -32,8 +32,32 @@ _COLORS = {
 }
 #: The meter's repaints per second at most.
 METER_FPS = 30
+_METER_COLOR = QColor(255, 255, 255, 200)
 _MARGIN = 2  # between the widget's edge and the button's rounded shape
 _METER_BOTTOM, _METER_HEIGHT = 12, 6  # the meter's distance from the shape's bottom, and its height
+
+
+class _MeterBar(QWidget):
+    """The meter's strip, inside the button's shape: paints the button's colour and the level over it, opaquely."""
+
+    def __init__(self, button: TalkButton) -> None:
+        super().__init__(button)
+        self._button = button
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)  # every pixel painted here: nothing beneath
+        self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)  # presses reach the button
+        self.hide()
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        button = self._button
+        painter = QPainter(self)
+        painter.fillRect(self.rect(), button.color())
+        width = button.meter_px = button.meter_width()
+        if width > 0:
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(_METER_COLOR)
+            painter.drawRoundedRect(QRectF(1, 1, width, self.height() - 2), 3, 3)
+        painter.end()
 
 
 class TalkButton(QWidget):
@@ -57,12 +81,13 @@ class TalkButton(QWidget):
         self.hold_key_name = hold_key_name
         self._down = False
         self.meter_repaints = 0  # strip-only repaints asked for (tests check the throttle with it)
-        self._meter_px = 0  # the meter width last asked to be painted
+        self.meter_px = 0  # the meter width last asked to be painted
         self._caption_at: tuple[str, int, int, QRect] | None = None  # (caption, width, height, where it is drawn)
         self._next_meter_at = 0.0
         self._meter_timer = QTimer(self)  # runs only when a change arrives within 1/METER_FPS of the last paint
         self._meter_timer.setSingleShot(True)
         self._meter_timer.timeout.connect(self._repaint_meter)
+        self.meter = _MeterBar(self)
         self._refresh_accessibility()
 
     @property
@@ -79,7 +104,8 @@ class TalkButton(QWidget):
         if state is not TurnState.LISTENING:
             self.level_db = -96.0
             self._meter_timer.stop()
-        self._meter_px = 0
+        self.meter_px = 0
+        self.meter.setVisible(state is TurnState.LISTENING)
         self._refresh_accessibility()
         self.update()
 
@@ -88,7 +114,7 @@ class TalkButton(QWidget):
         self.level_db = level.rms_db
         if self.state is not TurnState.LISTENING or self._meter_timer.isActive():
             return  # not shown; or a repaint is already due, and it will read the newest level
-        if self._meter_width() == self._meter_px:
+        if self.meter_width() == self.meter_px:
             return
         wait = self._next_meter_at - time.monotonic()
         if wait > 0:
@@ -97,13 +123,13 @@ class TalkButton(QWidget):
             self._repaint_meter()
 
     def _repaint_meter(self) -> None:
-        width = self._meter_width()
-        if self.state is not TurnState.LISTENING or width == self._meter_px:
+        width = self.meter_width()
+        if self.state is not TurnState.LISTENING or width == self.meter_px:
             return
-        self._meter_px = width
+        self.meter_px = width
         self._next_meter_at = time.monotonic() + 1 / METER_FPS
         self.meter_repaints += 1
-        self.update(self._meter_strip())
+        self.meter.update()
 
     def _shape(self) -> QRectF:
         return QRectF(self.rect()).adjusted(_MARGIN, _MARGIN, -_MARGIN, -_MARGIN)
@@ -118,9 +144,21 @@ class TalkButton(QWidget):
         """The pixels the meter can touch (rounded outwards): all a level change repaints."""
         return self._meter_track().toAlignedRect().adjusted(-1, -1, 1, 1)
 
-    def _meter_width(self) -> int:
+    def meter_width(self) -> int:
+        """The meter's width in pixels for the level now."""
         fraction = max(0.0, min(1.0, (self.level_db + 60.0) / 60.0))
         return round(self._meter_track().width() * fraction)
+
+    def color(self) -> QColor:
+        """The button's colour now: the turn state's, or the palette's when idle or not connected."""
+        palette = self.palette()
+        if not self.enabled_for_talk:
+            return palette.color(QPalette.ColorRole.Mid)
+        return _COLORS[self.state] or palette.color(QPalette.ColorRole.Highlight)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        self.meter.setGeometry(self._meter_strip())
+        super().resizeEvent(event)
 
     def set_talk_enabled(self, enabled: bool) -> None:
         """Connected or not."""
@@ -147,26 +185,16 @@ class TalkButton(QWidget):
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         rect = self._shape()
-        palette = self.palette()
-        color = _COLORS[self.state] or palette.color(QPalette.ColorRole.Highlight)
-        if not self.enabled_for_talk:
-            color = palette.color(QPalette.ColorRole.Mid)
         radius = rect.height() / 2
         painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(color)
-        painter.drawRoundedRect(rect, radius, radius)
-        if self.state is TurnState.LISTENING:
-            track = self._meter_track()
-            self._meter_px = self._meter_width()
-            meter = QRectF(track.left(), track.top(), self._meter_px, track.height())
-            painter.setBrush(QColor(255, 255, 255, 200))
-            painter.drawRoundedRect(meter, 3, 3)
+        painter.setBrush(self.color())
+        painter.drawRoundedRect(rect, radius, radius)  # the meter, while shown, paints over its strip
         font = painter.font()
         font.setPointSizeF(font.pointSizeF() * 1.25)
         font.setBold(True)
         painter.setFont(font)
         caption = self.caption
-        if event.rect().intersects(self._caption_rect(painter, caption)):  # a meter repaint leaves the caption be
+        if event.rect().intersects(self._caption_rect(painter, caption)):
             painter.setPen(QColor("white"))
             painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, caption)
         painter.end()
