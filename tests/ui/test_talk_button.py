@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from PySide6.QtCore import QEvent, QObject, QRect
-from PySide6.QtGui import QColor, QPaintEvent
+from PySide6.QtGui import QColor, QPaintEvent, QPalette
 from pytestqt.qtbot import QtBot
 
 from voicelive_desktop.assistant_events import TurnState
@@ -92,3 +92,19 @@ def test_levels_at_block_rate_repaint_at_most_meter_fps_and_end_on_the_last_leve
     # A slow machine repaints less often, never more: the bound grows with the time the loop really took.
     assert 1 <= button.meter_repaints <= METER_FPS * elapsed + 2
     assert button.meter_px == button.meter_width(), "the last level is the one shown"
+
+
+def test_a_turn_being_spoken_says_listening_even_once_disconnected(qtbot: QtBot) -> None:
+    """Disconnect clicked with the key held: the microphone listens until the key comes up, and the button says
+    so, in the listening colour, rather than "Not connected" over a moving meter."""
+    button = _button(qtbot)
+    button.set_state(TurnState.LISTENING)
+    button.set_level(Level(-30.0, -20.0))
+    button.set_talk_enabled(False)
+    qtbot.wait(50)
+    assert button.caption.startswith("Listening")
+    assert button.meter.isVisible() and _white_run(button) > 0
+    image = button.grab().toImage()
+    assert QColor(image.pixel(button.width() // 2, 10)) == button.color() == QColor("#d64545")
+    button.set_state(TurnState.IDLE)  # the key came up
+    assert button.caption == "Not connected" and button.color() == button.palette().color(QPalette.ColorRole.Mid)

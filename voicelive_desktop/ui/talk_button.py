@@ -92,8 +92,9 @@ class TalkButton(QWidget):
 
     @property
     def caption(self) -> str:
-        """What the button says now."""
-        if not self.enabled_for_talk:
+        """What the button says now (a turn being spoken says so, even once the user disconnected: the
+        microphone is still listening until the key comes up)."""
+        if not self.enabled_for_talk and self.state is not TurnState.LISTENING:
             return "Not connected"
         hint = f"  ({self.hold_key_name})" if self.state is TurnState.IDLE else ""
         return _CAPTIONS[self.state] + hint
@@ -152,7 +153,7 @@ class TalkButton(QWidget):
     def color(self) -> QColor:
         """The button's colour now: the turn state's, or the palette's when idle or not connected."""
         palette = self.palette()
-        if not self.enabled_for_talk:
+        if not self.enabled_for_talk and self.state is not TurnState.LISTENING:
             return palette.color(QPalette.ColorRole.Mid)
         return _COLORS[self.state] or palette.color(QPalette.ColorRole.Highlight)
 
