@@ -92,12 +92,17 @@ class TalkButton(QWidget):
 
     @property
     def caption(self) -> str:
-        """What the button says now (a turn being spoken says so, even once the user disconnected: the
-        microphone is still listening until the key comes up)."""
-        if not self.enabled_for_talk and self.state is not TurnState.LISTENING:
+        """What the button says now."""
+        if self._shows_disconnected:
             return "Not connected"
         hint = f"  ({self.hold_key_name})" if self.state is TurnState.IDLE else ""
         return _CAPTIONS[self.state] + hint
+
+    @property
+    def _shows_disconnected(self) -> bool:
+        """Not connected, and not in a turn being spoken (the microphone listens until the key comes up, even
+        once the user disconnected: the button says so until then)."""
+        return not self.enabled_for_talk and self.state is not TurnState.LISTENING
 
     def set_state(self, state: TurnState) -> None:
         """Show the conversation's turn state."""
@@ -153,7 +158,7 @@ class TalkButton(QWidget):
     def color(self) -> QColor:
         """The button's colour now: the turn state's, or the palette's when idle or not connected."""
         palette = self.palette()
-        if not self.enabled_for_talk and self.state is not TurnState.LISTENING:
+        if self._shows_disconnected:
             return palette.color(QPalette.ColorRole.Mid)
         return _COLORS[self.state] or palette.color(QPalette.ColorRole.Highlight)
 
