@@ -35,13 +35,38 @@ async def _settled(recording: Any) -> None:
         await asyncio.sleep(0.1)  # a poll interval, not a bound: the loop ends as soon as nothing changes
 
 
+async def _idle(playback: Playback) -> None:
+    """Wait until the speaker just opened has settled, suspended, as an app's speaker waits for its first answer."""
+    await until(lambda: playback.stream.suspended and not playback.stream.switching, 5)
+
+
+async def test_a_speaker_just_opened_stops_calling_back_once_it_has_shown_it_works(
+    sd: ModuleType, pulse: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Until the first answer a running speaker only plays silence, at a cost in CPU on every connect: it is
+    suspended as soon as it has called back, not after the quiet time kept between answers."""
+    from voicelive_desktop.audio import playback as playback_module
+
+    monkeypatch.setattr(playback_module, "IDLE_SUSPEND_S", 30.0)
+    playback = Playback(sd)
+    assert playback.open()
+    try:
+        await _idle(playback)
+        assert playback.stream.callbacks > 0, "suspended before the device had shown that it works"
+        callbacks = playback.stream.callbacks
+        await asyncio.sleep(0.3)
+        assert playback.stream.callbacks == callbacks, "a suspended stream must not call back"
+    finally:
+        playback.close()
+
+
 async def test_a_tone_is_played_at_its_frequency(sd: ModuleType, pulse: Any) -> None:
     drained = asyncio.Event()
     playback = Playback(sd, on_drained=drained.set)
     assert playback.open()
     recording = pulse.record()
     try:
-        await until(lambda: playback.stream.callbacks >= 5)
+        await _idle(playback)
         playback.enqueue("item_1", tone(440, 1.0))
         await asyncio.wait_for(drained.wait(), 5)
         await _heard(recording, 1000, 2)
@@ -60,7 +85,7 @@ async def test_a_speaker_that_only_runs_at_48khz_gets_the_whole_answer_at_its_pi
     recording = pulse.record()
     try:
         assert playback.stream.device_rate == 48000
-        await until(lambda: playback.stream.callbacks >= 5)
+        await _idle(playback)
         answer = tone(440, 1.0)  # one second at 24 kHz, in 100 ms deltas as answers arrive
         for start in range(0, len(answer), 4800):
             playback.enqueue("item_1", answer[start : start + 4800])
@@ -86,7 +111,7 @@ async def test_flush_silences_at_once_and_reports_the_ms_heard(sd: ModuleType, p
     assert playback.open()
     recording = pulse.record()
     try:
-        await until(lambda: playback.stream.callbacks >= 5)
+        await _idle(playback)
         playback.enqueue("item_answer", tone(500, 3.0))
         await _heard(recording, 600)
         heard = playback.flush()
@@ -106,7 +131,7 @@ async def test_flush_counts_only_the_current_item(sd: ModuleType, pulse: Any) ->
     assert playback.open()
     recording = pulse.record()
     try:
-        await until(lambda: playback.stream.callbacks >= 5)
+        await _idle(playback)
         playback.enqueue("first", tone(300, 0.3))
         playback.enqueue("second", tone(600, 2.0))
         await _heard(recording, 800)

@@ -7,7 +7,8 @@ frame handed over: that is the figure ``flush()`` returns for ``conversation.ite
 
 Between answers the stream is suspended (no callbacks, no CPU) once it has been quiet for
 :data:`IDLE_SUSPEND_S`, and the queue's memory goes back to the system; the next answer's first audio starts
-the stream again, in a worker thread.
+the stream again, in a worker thread. A speaker just opened is suspended as soon as it has called back once
+(it works), unless an answer is queued by then.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from .stream import _KEEP, StreamEnd
 
 #: Quiet for this long after the last audio was heard, the speaker's stream is suspended.
 IDLE_SUSPEND_S = 2.0
+#: How often a speaker just opened is looked at, until it has called back and can be suspended.
+ALIVE_CHECK_S = 0.1
 #: The speaker's blocks are never longer than this, whatever the microphone's. PulseAudio keeps about two
 #: blocks queued, and an interruption can only silence what has not been handed over: with 10 ms blocks the
 #: answer stops within about 20 ms of the key (it took about 40 ms with 20 ms blocks).
@@ -110,14 +113,14 @@ class Playback(StreamEnd):
         """Open the speaker (None: follow the system default); "drained" is reported on this loop."""
         self._loop = asyncio.get_running_loop()
         ok = super().open(device_name)
-        self._suspend_when_idle()
+        self._suspend_once_alive()
         return ok
 
     async def open_async(self, device_name: str | None = _KEEP) -> bool:
         """:meth:`open` without blocking the event loop."""
         self._loop = asyncio.get_running_loop()
         ok = await super().open_async(device_name)
-        self._suspend_when_idle()
+        self._suspend_once_alive()
         return ok
 
     def close(self) -> None:
@@ -221,6 +224,31 @@ class Playback(StreamEnd):
         if self._idle_timer is not None:
             self._idle_timer.cancel()
         self._idle_timer = loop.call_later(self.output_latency_s + IDLE_SUSPEND_S, self._suspend_if_idle)
+
+    def _suspend_once_alive(self) -> None:
+        """Just opened: suspend the stream once it has called back (the device works), if nothing is queued then.
+
+        Until the first answer it would only play silence: each callback costs CPU, and a connection that stays
+        idle would pay for :data:`IDLE_SUSPEND_S` of them at every connect. A stream that never calls back is the
+        watchdog's to reopen; this keeps looking until a callback comes or the stream is closed.
+        """
+        loop = self._loop
+        if loop is None or not self.stream.is_open:
+            return
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+        since = self.stream.callbacks
+
+        def look() -> None:
+            self._idle_timer = None
+            if not self.stream.is_open:
+                return
+            if self.stream.callbacks == since:
+                self._idle_timer = loop.call_later(ALIVE_CHECK_S, look)
+            else:
+                self._suspend_if_idle()
+
+        self._idle_timer = loop.call_later(ALIVE_CHECK_S, look)
 
     def _suspend_if_idle(self) -> None:
         self._idle_timer = None
