@@ -13,9 +13,16 @@ import pytest
 from tests.helpers import Core, build_core, sent_audio_bytes, target, until
 from voicelive_desktop import assistant as assistant_module
 from voicelive_desktop.assistant import LEVEL_EVERY_S
-from voicelive_desktop.assistant_events import AudioStatus, LatencyMeasured, LevelChanged, TurnState
+from voicelive_desktop.assistant_events import (
+    AudioStatus,
+    LatencyMeasured,
+    LeftMessageChanged,
+    LevelChanged,
+    TurnState,
+)
 from voicelive_desktop.audio.capture import Capture
-from voicelive_desktop.conversation.transcript import Role
+from voicelive_desktop.conversation import left as left_module
+from voicelive_desktop.conversation.transcript import Conversation, Role
 from voicelive_desktop.devtools.speech import heard_until_ms, loud_ms
 from voicelive_desktop.emulator import Emulator
 from voicelive_desktop.microphone import AudioOptions
@@ -154,6 +161,84 @@ async def test_closing_mid_answer_is_clean(voiced: Core, emulator: Emulator) -> 
     names = {"turn-audio", "session-events", "voicelive-reader", "voicelive-sender", "audio-output-watchdog"}
     left = [t.get_name() for t in asyncio.all_tasks() if t.get_name() in names and not t.done()]
     assert left == [], f"tasks still running after close: {left}"
+
+
+def _said_to(link: Any) -> str:
+    """Every text item a connection was given (history carried, messages typed)."""
+    return " ".join(
+        part.get("text", "")
+        for event in link.received
+        if event["type"] == "conversation.item.create"
+        for part in event["item"]["content"]
+    )
+
+
+async def _leave_right_after_speaking(core: Core, emulator: Emulator, pulse: Any, pcm: bytes) -> Conversation:
+    """Speak a turn, and start a new conversation as soon as the service has taken it (as Ctrl+N does)."""
+    await _speak(core, pulse, pcm)
+    link = emulator.last()
+    await until(lambda: "input_audio_buffer.committed" in [e["type"] for e in link.sent], 10)
+    left = core.assistant.conversation
+    core.assistant.replace_conversation(Conversation())
+    core.supervisor.renew()
+    return left
+
+
+async def test_the_words_of_a_turn_said_just_before_leaving_the_conversation_are_kept_there(
+    voiced: Core, emulator: Emulator, pulse: Any, speech_pcm: bytes
+) -> None:
+    """Transcription runs beside the answer and often ends after it. A user who speaks, lets go and at once
+    starts a new conversation finds the words in the conversation they were said in, and not on screen."""
+    emulator.options.pace.transcript_delay_s = 1.5
+    assistant, events = voiced.assistant, voiced.events
+    assert await voiced.connect(target(emulator))
+    left = await _leave_right_after_speaking(voiced, emulator, pulse, speech_pcm)
+    await until(lambda: len(emulator.connections) == 2 and voiced.supervisor.connected, 15)
+    user = next(m for m in left.messages if m.role is Role.USER)
+    assert user.final and user.text, "the words came after the user left, and went to their conversation"
+    saved = [e.message for e in events.of(LeftMessageChanged) if e.conversation_id == left.id]
+    assert saved and saved[-1].final and saved[-1].text == user.text, "the history was given them"
+    assert assistant.conversation.messages == [], "the new conversation shows nothing of the left one"
+    assert user.text not in _said_to(emulator.last()), "the new session knows nothing of the left conversation"
+
+
+async def test_words_that_never_come_hold_the_next_conversation_back_only_a_few_seconds(
+    voiced: Core, emulator: Emulator, pulse: Any, speech_pcm: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(left_module, "LEFT_WAIT_S", 1.0)
+    emulator.options.pace.transcript_delay_s = 60.0
+    assistant = voiced.assistant
+    assert await voiced.connect(target(emulator))
+    left = await _leave_right_after_speaking(voiced, emulator, pulse, speech_pcm)
+    assert assistant.send_text("hello from the next conversation")
+    await until(lambda: assistant.turn is IDLE and len(assistant.conversation.messages) == 2, 15)
+    assert "hello from the next conversation" in assistant.conversation.messages[1].text
+    assert len(emulator.connections) == 2 and not emulator.connections[0].open, "the left session was closed"
+    user = next(m for m in left.messages if m.role is Role.USER)
+    assert user.spoken and not user.text, "kept as said, without words"
+
+
+async def test_what_is_typed_right_after_leaving_a_conversation_never_reaches_its_session(
+    textonly: Core, emulator: Emulator
+) -> None:
+    """A long answer is still arriving when the user starts a new conversation and types at once: the message
+    goes to a new session, which knows nothing of the left conversation, and is answered there."""
+    emulator.options.pace.realtime_factor = 1.0
+    assistant = textonly.assistant
+    assert await textonly.connect(target(emulator))
+    assistant.send_text("remember the word lantern and tell me a long story about " + " ".join(["the sea"] * 20))
+    await until(lambda: assistant.turn is SPEAKING, 10)
+    old = emulator.last()
+    assistant.replace_conversation(Conversation())
+    textonly.supervisor.renew()
+    assert assistant.send_text("which word?")
+    emulator.options.pace.realtime_factor = 8.0
+    await until(lambda: assistant.turn is IDLE and len(assistant.conversation.messages) == 2, 15)
+    assert [m.role for m in assistant.conversation.messages] == [Role.USER, Role.ASSISTANT]
+    assert "which word" not in _said_to(old), "the left conversation's session heard the next one"
+    new = emulator.last()
+    assert new is not old and "which word" in _said_to(new) and "lantern" not in _said_to(new)
+    assert "response.cancel" in old.received_types(), "the left answer was stopped"
 
 
 async def test_hands_free_the_service_decides_where_the_turn_ends(

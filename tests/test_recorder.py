@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from voicelive_desktop.assistant_events import ConversationReplaced, MessageChanged, MessageView
+from voicelive_desktop.assistant_events import ConversationReplaced, LeftMessageChanged, MessageChanged, MessageView
 from voicelive_desktop.conversation.history import AsyncHistory
 from voicelive_desktop.conversation.transcript import Message, Role
 from voicelive_desktop.recorder import CUT_BY_EXIT, HistoryRecorder, restored_conversation, stored_message
@@ -51,5 +51,24 @@ async def test_messages_are_saved_as_they_change_and_come_back_as_they_were(tmp_
     try:
         assert [s.text for s in await reopened.load("conv-2")] == ["a new one"]
         assert await reopened.last_conversation_id() == "conv-2"
+    finally:
+        await reopened.close()
+
+
+async def test_late_words_of_a_left_conversation_are_saved_there_not_in_the_one_on_screen(tmp_path: Path) -> None:
+    history = await AsyncHistory.open(tmp_path / "h.sqlite3")
+    recorder = HistoryRecorder(history, "conv-1", interval=0.05)
+    said = Message("u1", Role.USER, spoken=True)
+    recorder(_view(said, 0))
+    recorder(ConversationReplaced("conv-2", ()))
+    recorder(_view(Message("u2", Role.USER, "the next question", final=True), 0))
+    said.text = "what I said before leaving"
+    said.finish()
+    recorder(LeftMessageChanged("conv-1", MessageView.of(said, 0)))
+    await recorder.close()
+    reopened = await AsyncHistory.open(tmp_path / "h.sqlite3")
+    try:
+        assert [(s.text, s.final) for s in await reopened.load("conv-1")] == [("what I said before leaving", True)]
+        assert [s.text for s in await reopened.load("conv-2")] == ["the next question"]
     finally:
         await reopened.close()

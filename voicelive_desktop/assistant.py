@@ -9,7 +9,9 @@ Sessions come and go under it (the :class:`~voicelive_desktop.supervisor.Supervi
 nothing the user said is lost on the way: a message typed or spoken while no session is ready waits in a queue;
 audio of an utterance in flight is kept and replayed into the next session; a user turn that was sent but whose
 answer had not begun when the session went away is sent again; an answer cut by a lost connection is marked cut
-and can be asked for again with one click.
+and can be asked for again with one click. A conversation the user leaves takes its session out of use at once
+(what is said next waits for a fresh one); the words that session still owes the left conversation are folded
+into it (:mod:`~voicelive_desktop.conversation.left`).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from .assistant_events import (
     AskAgainOffered,
     ConversationReplaced,
     LatencyMeasured,
+    LeftMessageChanged,
     LevelChanged,
     MessageChanged,
     MessageView,
@@ -39,6 +42,7 @@ from .audio.capture import Capture
 from .audio.levels import measure
 from .audio.playback import Playback
 from .audio.ring import Frames
+from .conversation.left import LeftConversation
 from .conversation.transcript import Conversation, Message, Role
 from .microphone import Microphone
 from .tasks import finish
@@ -48,7 +52,6 @@ from .voicelive.events import (
     AppEvent,
     AssistantAudio,
     AssistantTranscriptDelta,
-    AssistantTranscriptFinal,
     ConnState,
     ErrorCategory,
     ErrorRaised,
@@ -144,11 +147,8 @@ class Assistant:
         self._ask_again = False
         self._last_target: Target | None = None
         self._continued = False  # an earlier conversation was brought back: the next session says so
-        # Items of a conversation that was replaced, and whether the answer to it (cut as it was left) has yet to
-        # end: what the session still sends of them belongs to that conversation, not to the one on screen.
-        self._left_items: set[str] = set()
-        self._left_answer_due = False
-        self._left_commits = 0  # turns of the left conversation committed, whose ids the service has yet to give
+        # Sessions no longer used since their conversation was left, and what each may still send about it.
+        self._left: dict[VoiceLiveSession, LeftConversation] = {}
         self._key_up_at: float | None = None
         self._level_at = float("-inf")
         self._hands_free: asyncio.Task[None] | None = None
@@ -294,11 +294,12 @@ class Assistant:
 
     def detach(self, session: VoiceLiveSession, *, lost: bool) -> None:
         """``session`` is going away: stop using it, mark a cut answer, keep what the user said."""
+        left = self._left.pop(session, None)
+        if left is not None and left.words_due:
+            log.info("%d turns of a left conversation got no words before its session closed", len(left.words_due))
         if session is not self.session:
             return
         self.session = None
-        self._left_answer_due, self._left_commits = False, 0  # nothing more comes from that session
-        self._left_items.clear()
         self._stop_hands_free()
         if self.playback is not None:
             self.playback.flush()
@@ -558,8 +559,9 @@ class Assistant:
 
     # ----------------------------------------------------------------- events from the session
     def handle(self, session: VoiceLiveSession, event: AppEvent) -> None:
-        """One event from the attached session."""
-        if self._of_a_left_conversation(event):
+        """One event from the attached session, or from a session left with its conversation."""
+        if session is not self.session:
+            self._handle_left(session, event)
             return
         if isinstance(event, UserTurnCommitted) and self._commits:
             self._committed(event.item_id)
@@ -631,11 +633,17 @@ class Assistant:
     def replace_conversation(self, conversation: Conversation) -> None:
         """Show ``conversation`` (a new one, or an earlier one to continue); the next session carries it.
 
-        The live session still holds the old context: the caller renews the session afterwards.
+        The live session holds the old context: it is used no more (what the user says next waits for the next
+        session), and is kept only for what it still owes the left conversation. The caller renews the session.
         """
-        self._leave_the_answer()
-        self._left_items.update(self.conversation.ids())
-        self._left_commits += len(self._commits)
+        answer_due = self._leave_the_answer()
+        session = self.session
+        if session is not None:
+            self._left[session] = LeftConversation.of(
+                self.conversation, self._commits, answer_due=answer_due, now=self._clock()
+            )
+            self.session = None
+            self._stop_hands_free()
         self.conversation = conversation
         self._queue.clear()
         self._awaiting = None
@@ -646,20 +654,21 @@ class Assistant:
         self._offer_ask_again(False)
         views = tuple(MessageView.of(m, i) for i, m in enumerate(conversation.messages))
         self._emit(ConversationReplaced(conversation.id, views))
+        self._settle_turn()
 
-    def _leave_the_answer(self) -> None:
+    def _leave_the_answer(self) -> bool:
         """The conversation on screen is being replaced while an answer to it is due or arriving: stop it where
-        the user stopped hearing it, and keep it, cut, in its own conversation (saved before the switch)."""
+        the user stopped hearing it, and keep it, cut, in its own conversation (saved before the switch).
+        Returns whether the answer has yet to end on the session."""
         session = self.session
         playing = self.playback is not None and self.playback.is_playing  # (all of it may have arrived already)
         due = self._answering or (session is not None and session.response_pending)
         if not (due or playing):
-            return
+            return False
         heard = self._silence()
         if session is not None:
             session.forget_wanted_response()  # an answer asked for after this one was for the left conversation
             session.interrupt(heard)
-        self._left_answer_due = due
         answers = self.conversation.unfinished_answers()
         last = next((m for m in reversed(self.conversation.messages) if m.role is Role.ASSISTANT), None)
         if playing and last is not None and last not in answers:
@@ -670,30 +679,25 @@ class Assistant:
             message.finish(cut="Interrupted")
             self._show(message)
         self._answering = self._answer_visible = False
+        return due
 
-    def _of_a_left_conversation(self, event: AppEvent) -> bool:
-        """True for what the session still sends about a conversation that is no longer on screen: the rest of
-        the answer cut when it was left, the words of its items. Its end settles the turn."""
-        item_id = getattr(event, "item_id", None)
-        if item_id is not None and item_id in self._left_items:
-            return True
-        if isinstance(event, UserTurnCommitted) and self._left_commits:
-            self._left_commits -= 1  # a turn said in the left conversation: its words belong there
-            self._left_items.add(event.item_id)
-            return True
-        if not self._left_answer_due:
-            return False
-        if isinstance(event, ResponseFinished):
-            self._left_answer_due = False
-            if self.playback is not None:
-                self.playback.answer_complete()
-            self._settle_turn()
-            return True
-        if isinstance(event, ResponseStarted | AssistantTranscriptDelta | AssistantTranscriptFinal | AssistantAudio):
-            if item_id is not None:
-                self._left_items.add(item_id)  # its interruption, reported by the session later, goes too
-            return True
-        return False
+    def _handle_left(self, session: VoiceLiveSession, event: AppEvent) -> None:
+        """What a session left with its conversation still sends: the words of turns said there are saved there."""
+        left = self._left.get(session)
+        if left is None:
+            return
+        message = left.apply(event)
+        if message is not None:
+            view = MessageView.of(message, left.conversation.index(message))
+            self._emit(LeftMessageChanged(left.conversation.id, view))
+
+    def done_with(self, session: VoiceLiveSession) -> bool:
+        """True when ``session`` can be replaced unnoticed: left with its conversation and owing it nothing more
+        (or kept as long as that is worth), or in use and at a turn boundary."""
+        left = self._left.get(session)
+        if left is not None:
+            return not left.expecting(self._clock())
+        return session is not self.session or self.at_turn_boundary()
 
     async def close(self) -> None:
         """Stop every task started here (sessions and devices belong to their owners)."""

@@ -91,6 +91,15 @@ class MessageChanged:
 
 
 @dataclass(frozen=True)
+class LeftMessageChanged:
+    """A message of a conversation no longer on screen changed: the late words of a turn said before the user
+    left it (saved to that conversation; the chat on screen does not show it)."""
+
+    conversation_id: str
+    message: MessageView
+
+
+@dataclass(frozen=True)
 class ConversationReplaced:
     """The whole conversation on screen changed (a new one, or an earlier one continued)."""
 
@@ -134,6 +143,7 @@ UiEvent = (
     AppEvent
     | TurnChanged
     | MessageChanged
+    | LeftMessageChanged
     | ConversationReplaced
     | LevelChanged
     | LatencyMeasured

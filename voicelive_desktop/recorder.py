@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from .assistant_events import ConversationReplaced, MessageChanged, MessageView, UiEvent
+from .assistant_events import ConversationReplaced, LeftMessageChanged, MessageChanged, MessageView, UiEvent
 from .conversation.history import AsyncHistory, Checkpointer
 from .conversation.store import StoredMessage
 from .conversation.transcript import Conversation, Message, Role
@@ -90,6 +90,8 @@ class HistoryRecorder:
         """One assistant event: messages are saved, a replaced conversation is followed."""
         if isinstance(event, MessageChanged):
             self._checkpointer.update(self.conversation_id, stored_message(event.message))
+        elif isinstance(event, LeftMessageChanged):  # the late words of a turn said in a conversation left since
+            self._checkpointer.update(event.conversation_id, stored_message(event.message))
         elif isinstance(event, ConversationReplaced):
             self._checkpointer.flush()
             self.conversation_id = event.conversation_id

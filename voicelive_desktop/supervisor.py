@@ -9,7 +9,8 @@ What heals is retried with exponential backoff and jitter, for as long as it tak
 service-side close (1001 session expired, 1011), a 5xx or 429 at the handshake, an unreachable network. What
 cannot heal (401, 403, 404, 400) stops with its own message until the user changes something. A token that is
 about to expire, or a session whose ``expires_at`` comes near, is replaced at the first turn boundary, without
-the user seeing a reconnect.
+the user seeing a reconnect. A session whose conversation the user left is replaced as soon as the host is done
+with it (it owes the left conversation nothing more: see :meth:`SessionHost.done_with`).
 """
 
 from __future__ import annotations
@@ -48,7 +49,10 @@ class SessionHost(Protocol):
         """``session`` is going away; ``lost`` when the link failed rather than being closed on purpose."""
 
     def handle(self, session: VoiceLiveSession, event: AppEvent) -> None:
-        """One event from the current session."""
+        """One event from the current session (which the host may no longer use: see :meth:`done_with`)."""
+
+    def done_with(self, session: VoiceLiveSession) -> bool:
+        """True when ``session`` can be replaced now, unnoticed, after :meth:`Supervisor.renew`."""
 
     def at_turn_boundary(self) -> bool:
         """True when nothing is being said or answered: a reconnect now goes unnoticed."""
@@ -116,6 +120,7 @@ class Supervisor:
         self._poke = asyncio.Event()
         self._retry_now = False
         self._renew_now = False
+        self._renew_asked = False  # renew() was called, and the renewal is still to happen
         self._lost = asyncio.Event()
         self._lost_error: ErrorRaised | None = None
         self._lost_code: int | None = None
@@ -168,9 +173,10 @@ class Supervisor:
 
     def renew(self) -> None:
         """Replace the session with a fresh one to the same target (a conversation was replaced: the live
-        session's context is no longer the one on screen). Happens at the next turn boundary, unseen."""
+        session's context is no longer the one on screen). Happens as soon as the host is done with the session
+        (see :meth:`SessionHost.done_with`), unseen."""
         if self.connected:
-            self._renew_now = True
+            self._renew_asked = True
             self._poke.set()
 
     def retry_now(self) -> None:
@@ -317,7 +323,12 @@ class Supervisor:
                 log.info("renewing the session at a turn boundary (expiry or sign-in token near)")
                 self._renew_now = False
                 return "renew"
-            timeout = 0.5 if due else (None if renew_at is None else renew_at - self._clock())
+            if self._renew_asked and self._host.done_with(session):
+                log.info("renewing the session: its conversation was replaced")
+                self._renew_asked = False
+                return "renew"
+            # Waiting for a turn boundary, or for the host (which the session's events also wake): look again soon.
+            timeout = 0.5 if due or self._renew_asked else (None if renew_at is None else renew_at - self._clock())
             lost = asyncio.ensure_future(self._lost.wait())
             poked = asyncio.ensure_future(self._poke.wait())
             try:
@@ -339,6 +350,7 @@ class Supervisor:
         return min(deadlines) if deadlines else None
 
     async def _close_session(self, *, lost: bool) -> None:
+        self._renew_asked = False
         session, self.session = self.session, None
         if session is None:
             return
@@ -378,6 +390,8 @@ class Supervisor:
             if isinstance(event, SessionStarted):
                 self._poke.set()  # expires_at may have moved the renewal deadline
             self._host.handle(session, event)
+            if self._renew_asked:
+                self._poke.set()  # the host may be done with the session now
 
     def _mark_lost(self, session: VoiceLiveSession, error: ErrorRaised | None) -> None:
         if session is not self.session:

@@ -10,13 +10,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, Qt
+from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QApplication, QDialogButtonBox, QFileDialog, QLineEdit
 from pytestqt.qtbot import QtBot
 
 from tests.helpers import API_KEY, until
 from tests.launching import launch_app, quit_app
 from voicelive_desktop.app import Launch
+from voicelive_desktop.assistant_events import TurnState
+from voicelive_desktop.conversation.store import HistoryStore
 from voicelive_desktop.conversation.transcript import Role
 from voicelive_desktop.emulator import Emulator
 
@@ -120,6 +123,49 @@ async def test_the_conversations_panel_new_search_rename_delete_undo_and_continu
         await until(lambda: any("Continued with" in m.text for m in controller.assistant.conversation.messages))
     finally:
         await quit_app(launch)
+
+
+def _space(kind: QEvent.Type, window: Any) -> None:
+    target = QApplication.focusWidget() or window
+    QApplication.sendEvent(target, QKeyEvent(kind, Qt.Key.Key_Space, Qt.KeyboardModifier.NoModifier, " "))
+
+
+async def test_words_that_come_after_the_user_moved_on_land_in_the_conversation_they_were_said_in(
+    qtbot: QtBot, pulse: Any, emulator: Emulator, tmp_path: Path, speech_pcm: bytes
+) -> None:
+    """Hold the key, speak, let go and press Ctrl+N at once: the words, transcribed after that, appear in the
+    left conversation (its row in the panel is titled by them) and not in the new one on screen."""
+    emulator.options.pace.transcript_delay_s = 1.5
+    launch = await launch_app(qtbot, _argv(emulator, tmp_path))
+    window, controller = launch.window, launch.controller
+    assert controller is not None
+    try:
+        qtbot.keyClick(window, Qt.Key.Key_H, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+        window.chat.setFocus()
+        left = controller.assistant.conversation
+        _space(QEvent.Type.KeyPress, window)
+        await until(lambda: controller.assistant.turn is TurnState.LISTENING, 5)
+        player = pulse.play(speech_pcm)
+        await asyncio.to_thread(player.wait, 10)
+        _space(QEvent.Type.KeyRelease, window)
+        link = emulator.last()
+        await until(lambda: "input_audio_buffer.committed" in [e["type"] for e in link.sent], 10)
+        qtbot.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+        await until(lambda: controller.assistant.conversation is not left)
+        said = next(m for m in left.messages if m.role is Role.USER)
+        await until(lambda: said.final and bool(said.text), 10)
+        panel = window.conversations
+        title = " ".join(said.text.split()[:3])
+        await until(lambda: panel.list.count() == 1 and panel.list.item(0).text().startswith(title), 5)
+        assert window.chat.bubbles() == [], "nothing of the left conversation on screen"
+    finally:
+        await quit_app(launch)
+    store = HistoryStore(tmp_path / "history.sqlite3")
+    try:
+        kept = store.load(left.id)
+    finally:
+        store.close()
+    assert kept[0].role == "user" and kept[0].text == said.text and kept[0].final
 
 
 async def test_export_from_the_file_menu_and_from_the_command_line(

@@ -170,6 +170,32 @@ async def _a_long_answer_playing(app: Any, emulator: Emulator) -> None:
     await until(lambda: app.controller.assistant.turn is TurnState.SPEAKING, 15)
 
 
+async def test_ctrl_n_mashed_mid_answer_then_typing_at_once_gets_one_clean_session_and_an_answer(
+    fault_app: Launcher, emulator: Emulator
+) -> None:
+    """Ten new conversations in a row while an answer is arriving, and a question typed at once: it is answered
+    in a session of its own, with nothing of the left conversation in it, and only one session is ever open."""
+    app = await fault_app()
+    await _a_long_answer_playing(app, emulator)
+    left, link = app.controller.assistant.conversation.id, emulator.last()
+    for _ in range(10):
+        app.qtbot.keyClick(app.window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+        await asyncio.sleep(0.02)
+    emulator.options.pace.realtime_factor = 8.0
+    await app.say("a question after all that")
+    assert [m.role for m in app.messages] == [Role.USER, Role.ASSISTANT]
+    assert emulator.last() is not link and emulator.open_sockets == 1, "one session open, a new one"
+    said = [
+        e["item"]["content"][0].get("text", "")
+        for e in emulator.last().received
+        if e["type"] == "conversation.item.create"
+    ]
+    assert said == ["a question after all that"], f"the new session was given {said}"
+    assert "a question after all that" not in str(link.received), "the left session heard none of it"
+    await app.close()
+    assert _saved(app.folder)[left][0].text == "hello", "the left conversation is kept"
+
+
 async def test_a_new_voice_chosen_mid_answer_lets_the_answer_finish_then_speaks_with_it(
     fault_app: Launcher, emulator: Emulator
 ) -> None:
@@ -186,6 +212,7 @@ async def test_a_new_voice_chosen_mid_answer_lets_the_answer_finish_then_speaks_
     assert not any("connection dropped" in text for text in app.banner)
     emulator.options.pace.realtime_factor = 8.0
     await until(lambda: len(emulator.connections) == 2 and app.controller.supervisor.connected, 15)
+    await until(lambda: bool(emulator.last().received), 5)  # connected: its session.update may still be on the way
     assert emulator.last().received[0]["session"]["voice"]["name"] == "en-US-Andrew:DragonHDLatestNeural"
     await app.say("and the next turn, in the new voice")
     await app.close()

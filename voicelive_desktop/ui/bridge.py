@@ -15,6 +15,7 @@ from ..assistant_events import (
     AudioStatus,
     ConversationReplaced,
     LatencyMeasured,
+    LeftMessageChanged,
     LevelChanged,
     MessageChanged,
     TurnChanged,
@@ -92,6 +93,7 @@ class Bridge(QObject):
             [
                 each(LevelChanged, lambda e: self.level_changed.emit(e.level)),
                 each(MessageChanged, lambda e: self.message_changed.emit(e.message)),
+                each(LeftMessageChanged, self._left_message_changed),
                 each(TurnChanged, lambda e: self.turn_changed.emit(e.state)),
                 each(ConnectionChanged, self.connection_changed.emit),
                 each(ErrorRaised, self.error.emit),
@@ -104,6 +106,11 @@ class Bridge(QObject):
             ]
         )
         return self._routes
+
+    def _left_message_changed(self, event: LeftMessageChanged) -> None:
+        """Late words saved to a conversation no longer on screen: its row in the list may read differently."""
+        if event.message.final:
+            self.conversations_changed.emit()
 
     def attach(self, controller: Controller) -> None:
         """Hand over the controller once it is built."""
