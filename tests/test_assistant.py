@@ -18,14 +18,16 @@ from voicelive_desktop.assistant_events import (
     LatencyMeasured,
     LeftMessageChanged,
     LevelChanged,
+    MessageView,
     TurnState,
 )
 from voicelive_desktop.audio.capture import Capture
 from voicelive_desktop.conversation import left as left_module
 from voicelive_desktop.conversation.transcript import Conversation, Role
-from voicelive_desktop.devtools.speech import heard_until_ms, loud_ms
+from voicelive_desktop.devtools.speech import espeak_pcm, heard_until_ms, loud_ms
 from voicelive_desktop.emulator import Emulator
 from voicelive_desktop.microphone import AudioOptions
+from voicelive_desktop.recorder import restored_conversation, stored_message
 from voicelive_desktop.voicelive.config import SessionConfig, TurnDetectionConfig, TurnMode
 from voicelive_desktop.voicelive.events import ErrorCategory, ErrorRaised
 from voicelive_desktop.voicelive.modes import Mode
@@ -216,6 +218,69 @@ async def test_words_that_never_come_hold_the_next_conversation_back_only_a_few_
     assert len(emulator.connections) == 2 and not emulator.connections[0].open, "the left session was closed"
     user = next(m for m in left.messages if m.role is Role.USER)
     assert user.spoken and not user.text, "kept as said, without words"
+
+
+async def test_going_back_to_the_left_conversation_before_its_words_came_shows_them(
+    voiced: Core, emulator: Emulator, pulse: Any, speech_pcm: bytes
+) -> None:
+    """Ctrl+N, then back to the conversation just left (as the panel reloads it from the history) before the
+    service transcribed the last turn: the words appear in its bubble, and the next session is given them."""
+    emulator.options.pace.transcript_delay_s = 2.0
+    assistant = voiced.assistant
+    assert await voiced.connect(target(emulator))
+    left = await _leave_right_after_speaking(voiced, emulator, pulse, speech_pcm)
+    stored = [stored_message(MessageView.of(m, i)) for i, m in enumerate(left.messages)]
+    assistant.replace_conversation(restored_conversation(left.id, stored))  # what open_conversation does
+    voiced.supervisor.renew()
+    await until(lambda: len(emulator.connections) == 2 and voiced.supervisor.connected, 15)
+    user = next(m for m in assistant.conversation.messages if m.role is Role.USER)
+    assert user.final and user.text, "the words are on screen"
+    assert user.text in _said_to(emulator.last()), "and carried into the next session"
+
+
+async def test_hands_free_leaving_a_conversation_listens_again_at_once(
+    voiced: Core, emulator: Emulator, pulse: Any, speech_pcm: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Hands-free, the microphone streams only to a session in use: the next session is not held back for the
+    left conversation's words, or what the user says next would go unheard."""
+    monkeypatch.setattr(left_module, "LEFT_WAIT_S", 60.0)
+    emulator.options.pace.transcript_delay_s = 30.0
+    assistant = voiced.assistant
+    config = SessionConfig(turn_detection=TurnDetectionConfig(TurnMode.SERVER_VAD, silence_duration_ms=400))
+    assert await voiced.connect(target(emulator), config=config)
+    await until(lambda: sent_audio_bytes(emulator) > 0)
+    player = pulse.play(speech_pcm)
+    await asyncio.to_thread(player.wait, 10)
+    link = emulator.last()
+    await until(lambda: "input_audio_buffer.committed" in [e["type"] for e in link.sent], 10)
+    assistant.replace_conversation(Conversation())
+    voiced.supervisor.renew()
+    await until(lambda: len(emulator.connections) == 2 and assistant.hands_free, 10)
+
+
+async def test_a_turn_resent_after_a_drop_does_not_take_the_words_of_the_next_one(
+    voiced: Core, emulator: Emulator, pulse: Any, speech_pcm: bytes
+) -> None:
+    """The link drops as the user lets go: the turn is sent again to the next session. The turn after that gets
+    a bubble of its own, with its own words, and the first keeps its words."""
+    assistant = voiced.assistant
+    assert await voiced.connect(target(emulator))
+    assistant.press()
+    player = pulse.play(speech_pcm)
+    await asyncio.to_thread(player.wait, 10)
+    emulator.options.drop_after_events = len(emulator.last().sent)
+    await assistant.release()
+    await until(lambda: len(emulator.connections) == 2, 15)
+    emulator.options.drop_after_events = None
+    messages = assistant.conversation.messages
+    await until(lambda: voiced.supervisor.connected and assistant.turn is IDLE and len(messages) == 2, 30)
+    first = messages[0].text
+    assert first
+    await _speak(voiced, pulse, espeak_pcm("please tell me about bananas and oranges"))
+    await until(lambda: assistant.turn is IDLE and len(messages) == 4 and messages[2].final, 30)
+    assert [m.role for m in messages] == [Role.USER, Role.ASSISTANT, Role.USER, Role.ASSISTANT]
+    assert messages[0].text == first, "the first turn kept its words"
+    assert messages[2].text and messages[2].text != first, "the second turn has its own"
 
 
 async def test_what_is_typed_right_after_leaving_a_conversation_never_reaches_its_session(

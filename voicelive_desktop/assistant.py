@@ -300,6 +300,7 @@ class Assistant:
         if session is not self.session:
             return
         self.session = None
+        self._commits.clear()  # named by that session or never: turns resent to the next one are counted again
         self._stop_hands_free()
         if self.playback is not None:
             self.playback.flush()
@@ -639,11 +640,17 @@ class Assistant:
         answer_due = self._leave_the_answer()
         session = self.session
         if session is not None:
+            # Hands-free, the microphone streams nothing while no session is in use: the next one comes at once,
+            # rather than what the user says next being lost while the left session's words are awaited.
+            patient = not self.hands_free
             self._left[session] = LeftConversation.of(
-                self.conversation, self._commits, answer_due=answer_due, now=self._clock()
+                self.conversation, self._commits, answer_due=answer_due, now=self._clock(), patient=patient
             )
             self.session = None
             self._stop_hands_free()
+        for left in self._left.values():
+            if left.conversation.id == conversation.id:
+                conversation = left.conversation  # reopened while still owed words: the copy they arrive in
         self.conversation = conversation
         self._queue.clear()
         self._awaiting = None
@@ -687,7 +694,11 @@ class Assistant:
         if left is None:
             return
         message = left.apply(event)
-        if message is not None:
+        if message is None:
+            return
+        if left.conversation is self.conversation:  # the user went back to it
+            self._show(message)
+        else:
             view = MessageView.of(message, left.conversation.index(message))
             self._emit(LeftMessageChanged(left.conversation.id, view))
 

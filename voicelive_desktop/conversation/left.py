@@ -36,31 +36,35 @@ class LeftConversation:
     Attributes:
         conversation: the conversation as it was left (its cut answer already marked).
         since: when it was left (the assistant's monotonic clock).
+        patient: whether what is owed is worth waiting for (not hands-free: nothing is heard meanwhile).
         commits: the local ids of its turns committed, in order, whose service ids have not arrived.
         answer_due: the answer cut as it was left has not ended yet.
         words_due: the ids of its spoken turns whose words have not arrived.
+
+    Typed messages are folded in too (the service's word that it has one): they are not waited for.
     """
 
     conversation: Conversation
     since: float
+    patient: bool = True
     commits: deque[str] = field(default_factory=deque)
     answer_due: bool = False
     words_due: set[str] = field(default_factory=set)
 
     @classmethod
     def of(
-        cls, conversation: Conversation, commits: Iterable[str], *, answer_due: bool, now: float
+        cls, conversation: Conversation, commits: Iterable[str], *, answer_due: bool, now: float, patient: bool = True
     ) -> LeftConversation:
         """``conversation`` as it is left at ``now``, with the turns ``commits`` still to be named by the service."""
         waiting = {
             m.id for m in conversation.messages if m.role is Role.USER and m.spoken and not m.final and not m.pending
         }
-        return cls(conversation, now, deque(commits), answer_due, waiting)
+        return cls(conversation, now, patient, deque(commits), answer_due, waiting)
 
     def expecting(self, now: float) -> bool:
         """True while the session may still send something this conversation keeps, and is worth waiting for."""
         owed = self.answer_due or bool(self.commits) or bool(self.words_due)
-        return owed and now - self.since < LEFT_WAIT_S
+        return owed and self.patient and now - self.since < LEFT_WAIT_S
 
     def apply(self, event: AppEvent) -> Message | None:
         """Fold in one event of the left session: the user's side (turn ids and words) is kept; of the answer,
