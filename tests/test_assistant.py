@@ -12,12 +12,13 @@ import pytest
 
 from tests.helpers import Core, build_core, sent_audio_bytes, target, until
 from voicelive_desktop import assistant as assistant_module
-from voicelive_desktop.assistant import LEVEL_EVERY_S
+from voicelive_desktop.assistant import LEVEL_EVERY_S, NOT_SENT
 from voicelive_desktop.assistant_events import (
     AudioStatus,
     LatencyMeasured,
     LeftMessageChanged,
     LevelChanged,
+    MessageChanged,
     MessageView,
     TurnState,
 )
@@ -236,6 +237,29 @@ async def test_going_back_to_the_left_conversation_before_its_words_came_shows_t
     user = next(m for m in assistant.conversation.messages if m.role is Role.USER)
     assert user.final and user.text, "the words are on screen"
     assert user.text in _said_to(emulator.last()), "and carried into the next session"
+
+
+async def test_a_message_typed_while_waiting_for_a_session_then_left_is_kept_marked_not_sent(
+    voiced: Core, emulator: Emulator, pulse: Any, speech_pcm: bytes
+) -> None:
+    """Typed in a new conversation while the session is being replaced, then that conversation is left too:
+    the message was never sent. It stays where it was typed, saying so, and no session is ever given it."""
+    emulator.options.pace.transcript_delay_s = 2.0
+    assistant, events = voiced.assistant, voiced.events
+    assert await voiced.connect(target(emulator))
+    await _leave_right_after_speaking(voiced, emulator, pulse, speech_pcm)
+    middle = assistant.conversation
+    assert assistant.send_text("a question typed at once")
+    assistant.replace_conversation(Conversation())
+    voiced.supervisor.renew()
+    await until(lambda: len(emulator.connections) == 2 and voiced.supervisor.connected, 15)
+    await asyncio.sleep(0.5)  # anything queued would have been sent by now
+    typed = middle.messages[0]
+    assert typed.text == "a question typed at once" and not typed.pending and typed.cut == NOT_SENT
+    shown = [e.message for e in events.of(MessageChanged) if e.message.id == typed.id]
+    assert shown[-1].cut == NOT_SENT, "the history was told"
+    assert all("a question typed at once" not in _said_to(link) for link in emulator.connections)
+    assert "a question typed at once" not in [t for _, t in middle.history().turns]
 
 
 async def test_hands_free_leaving_a_conversation_listens_again_at_once(

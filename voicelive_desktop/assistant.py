@@ -73,6 +73,8 @@ LEVEL_EVERY_S = 0.03
 REPLAY_CHUNK_BYTES = 24000  # half a second at 24 kHz: replayed audio goes in pieces the service accepts
 _ACCEPTING = (ConnState.CONNECTING, ConnState.CONNECTED, ConnState.RECONNECTING)
 MUTED = "The microphone is muted: unmute it in the tray menu (or the View menu) to talk. Typing works."
+#: How a message reads that waited for a connection, and whose conversation the user left before one took it.
+NOT_SENT = "not sent: you left this conversation before a connection took it"
 NO_MICROPHONE = "No microphone: connect one, or pick one in Settings > Audio. You can type a message meanwhile."
 
 
@@ -648,6 +650,12 @@ class Assistant:
             )
             self.session = None
             self._stop_hands_free()
+        for turn in self._queue:  # never sent: it stays in its conversation, marked so
+            message = self.conversation.get(turn.message_id)
+            if message is not None and message.pending:
+                message.pending = False
+                message.finish(cut=NOT_SENT)
+                self._show(message)
         for left in self._left.values():
             if left.conversation.id == conversation.id:
                 conversation = left.conversation  # reopened while still owed words: the copy they arrive in

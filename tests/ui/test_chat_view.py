@@ -85,6 +85,11 @@ def test_a_message_waiting_for_the_connection_says_so(window: MainWindow, qtbot:
     qtbot.waitUntil(lambda: _texts(window) == ["are you there?"], timeout=1000)
 
 
+def test_a_message_never_sent_says_why(window: MainWindow, qtbot: QtBot) -> None:
+    window.show_message(_view("u1", Role.USER, "are you there?", final=True, cut="not sent: you left"))
+    qtbot.waitUntil(lambda: _texts(window) == ["are you there? (not sent: you left)"], timeout=1000)
+
+
 def test_selected_text_is_copied_with_ctrl_c(window: MainWindow, qtbot: QtBot) -> None:
     QApplication.clipboard().clear()
     window.show_message(_view("a1", Role.ASSISTANT, "copy me, please", final=True))

@@ -238,6 +238,8 @@ class Conversation:
         for message in self.messages:
             if message.role is Role.DIVIDER or message.failed or message.pending:
                 continue
+            if message.role is Role.USER and message.cut:
+                continue  # never sent: the model did not hear it
             if message.role is Role.ASSISTANT:
                 text = message.heard_text()
                 if message.cut and text.strip():

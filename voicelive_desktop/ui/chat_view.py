@@ -56,6 +56,8 @@ class Bubble(QFrame):
                 body = escape(message.text)
             if message.pending:
                 body += " <i>(waiting for the connection)</i>"
+            elif message.cut:
+                body += f" <i>({escape(message.cut)})</i>"
         elif message.interrupted:
             heard = escape(message.heard_text)
             rest = escape(message.text[len(message.heard_text) :])
