@@ -25,7 +25,7 @@ from voicelive_desktop.assistant_events import TurnChanged, TurnState
 from voicelive_desktop.audio.capture import Capture
 from voicelive_desktop.audio.playback import Playback
 from voicelive_desktop.audio.ring import FrameRing
-from voicelive_desktop.emulator import Emulator
+from voicelive_desktop.emulator import ConnectionRecord, Emulator
 from voicelive_desktop.microphone import AudioOptions, Microphone
 from voicelive_desktop.supervisor import Backoff, Supervisor
 from voicelive_desktop.voicelive.auth import AuthMethod
@@ -181,6 +181,16 @@ def sent_audio_bytes(emulator: Emulator) -> int:
     """How much microphone audio (PCM16 bytes) the last connection has appended so far."""
     appends = [e for e in emulator.last().received if e["type"] == "input_audio_buffer.append"]
     return sum(len(base64.b64decode(e["audio"])) for e in appends)
+
+
+def said_to(link: ConnectionRecord) -> str:
+    """Every text item a connection was given (history carried, messages typed), joined by spaces."""
+    return " ".join(
+        part.get("text", "")
+        for event in link.received
+        if event["type"] == "conversation.item.create"
+        for part in event["item"]["content"]
+    )
 
 
 def target(emulator: Emulator, mode: Mode = Mode.MANAGED, deployment: str = "gpt-realtime") -> Target:

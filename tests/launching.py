@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import shiboken6
+from PySide6.QtCore import QEvent, Qt
+from PySide6.QtGui import QKeyEvent
+from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from tests.helpers import until
@@ -39,3 +43,9 @@ async def quit_app(launch: Launch, timeout_s: float = 10) -> None:
         else:  # qtbot's teardown closed and deleted the window before this fixture's teardown ran
             launch.display_lost = True  # there is no window geometry left to save
         await asyncio.wait_for(shutdown(launch), timeout_s)
+
+
+def send_space(window: Any, kind: QEvent.Type) -> None:
+    """A Space press or release where the keyboard's events go: the focused widget, else ``window``."""
+    target = QApplication.focusWidget() or window
+    QApplication.sendEvent(target, QKeyEvent(kind, Qt.Key.Key_Space, Qt.KeyboardModifier.NoModifier, " "))

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.helpers import Core, build_core, sent_audio_bytes, target, until
+from tests.helpers import Core, build_core, said_to, sent_audio_bytes, target, until
 from voicelive_desktop import assistant as assistant_module
 from voicelive_desktop.assistant import LEVEL_EVERY_S, NOT_SENT
 from voicelive_desktop.assistant_events import (
@@ -166,16 +166,6 @@ async def test_closing_mid_answer_is_clean(voiced: Core, emulator: Emulator) -> 
     assert left == [], f"tasks still running after close: {left}"
 
 
-def _said_to(link: Any) -> str:
-    """Every text item a connection was given (history carried, messages typed)."""
-    return " ".join(
-        part.get("text", "")
-        for event in link.received
-        if event["type"] == "conversation.item.create"
-        for part in event["item"]["content"]
-    )
-
-
 async def _leave_right_after_speaking(core: Core, emulator: Emulator, pulse: Any, pcm: bytes) -> Conversation:
     """Speak a turn, and start a new conversation as soon as the service has taken it (as Ctrl+N does)."""
     await _speak(core, pulse, pcm)
@@ -202,7 +192,7 @@ async def test_the_words_of_a_turn_said_just_before_leaving_the_conversation_are
     saved = [e.message for e in events.of(LeftMessageChanged) if e.conversation_id == left.id]
     assert saved and saved[-1].final and saved[-1].text == user.text, "the history was given them"
     assert assistant.conversation.messages == [], "the new conversation shows nothing of the left one"
-    assert user.text not in _said_to(emulator.last()), "the new session knows nothing of the left conversation"
+    assert user.text not in said_to(emulator.last()), "the new session knows nothing of the left conversation"
 
 
 async def test_words_that_never_come_hold_the_next_conversation_back_only_a_few_seconds(
@@ -236,7 +226,7 @@ async def test_going_back_to_the_left_conversation_before_its_words_came_shows_t
     await until(lambda: len(emulator.connections) == 2 and voiced.supervisor.connected, 15)
     user = next(m for m in assistant.conversation.messages if m.role is Role.USER)
     assert user.final and user.text, "the words are on screen"
-    assert user.text in _said_to(emulator.last()), "and carried into the next session"
+    assert user.text in said_to(emulator.last()), "and carried into the next session"
 
 
 async def test_a_message_typed_while_waiting_for_a_session_then_left_is_kept_marked_not_sent(
@@ -258,7 +248,7 @@ async def test_a_message_typed_while_waiting_for_a_session_then_left_is_kept_mar
     assert typed.text == "a question typed at once" and not typed.pending and typed.cut == NOT_SENT
     shown = [e.message for e in events.of(MessageChanged) if e.message.id == typed.id]
     assert shown[-1].cut == NOT_SENT, "the history was told"
-    assert all("a question typed at once" not in _said_to(link) for link in emulator.connections)
+    assert all("a question typed at once" not in said_to(link) for link in emulator.connections)
     assert "a question typed at once" not in [t for _, t in middle.history().turns]
 
 
@@ -324,9 +314,9 @@ async def test_what_is_typed_right_after_leaving_a_conversation_never_reaches_it
     emulator.options.pace.realtime_factor = 8.0
     await until(lambda: assistant.turn is IDLE and len(assistant.conversation.messages) == 2, 15)
     assert [m.role for m in assistant.conversation.messages] == [Role.USER, Role.ASSISTANT]
-    assert "which word" not in _said_to(old), "the left conversation's session heard the next one"
+    assert "which word" not in said_to(old), "the left conversation's session heard the next one"
     new = emulator.last()
-    assert new is not old and "which word" in _said_to(new) and "lantern" not in _said_to(new)
+    assert new is not old and "which word" in said_to(new) and "lantern" not in said_to(new)
     assert "response.cancel" in old.received_types(), "the left answer was stopped"
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import Core, key_credential, target, until
+from tests.helpers import Core, key_credential, said_to, target, until
 from voicelive_desktop.assistant_events import TurnState
 from voicelive_desktop.conversation.transcript import Role
 from voicelive_desktop.emulator import Emulator
@@ -123,10 +123,7 @@ async def test_answers_after_a_reconnect_are_still_spoken_by_a_realtime_model_in
     await textonly.events.until(lambda: len(_answers(textonly)) == 2 and textonly.assistant.turn is TurnState.IDLE)
     sent = [e["type"] for e in emulator.last().sent]
     assert "response.audio.delta" in sent and "response.text.delta" not in sent, "the answer was spoken"
-    context = " ".join(
-        p.get("text", "") for e in emulator.last().received if e["type"] == "conversation.item.create"
-        for p in e["item"]["content"]
-    )  # fmt: skip
+    context = said_to(emulator.last())
     assert "remember the word lantern" in context and "lantern" in context.split("remember the word lantern", 1)[1]
     assert _errors(emulator) == []
 

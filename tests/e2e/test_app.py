@@ -15,12 +15,11 @@ from typing import Any
 import pytest
 import shiboken6
 from PySide6.QtCore import QEvent, Qt
-from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QApplication, QDialogButtonBox, QMainWindow
 from pytestqt.qtbot import QtBot
 
 from tests.helpers import API_KEY, until
-from tests.launching import launch_app, quit_app
+from tests.launching import launch_app, quit_app, send_space
 from voicelive_desktop.app import Launch, create, parse_args, run, shutdown
 from voicelive_desktop.assistant_events import TurnState
 from voicelive_desktop.conversation.transcript import Role
@@ -58,11 +57,6 @@ async def azure_app(
         await quit_app(launch)
 
 
-def _space(window: Any, kind: QEvent.Type) -> None:
-    target = QApplication.focusWidget() or window
-    QApplication.sendEvent(target, QKeyEvent(kind, Qt.Key.Key_Space, Qt.KeyboardModifier.NoModifier, " "))
-
-
 async def test_hold_speak_release_in_the_demo(demo_app: Launch, pulse: Any, speech_pcm: bytes, qtbot: QtBot) -> None:
     launch, window, controller = demo_app, demo_app.window, demo_app.controller
     assert controller is not None
@@ -70,11 +64,11 @@ async def test_hold_speak_release_in_the_demo(demo_app: Launch, pulse: Any, spee
     assert "Connected to this computer" in window.header.state.text()
     window.chat.setFocus()
     recording = pulse.record()
-    _space(window, QEvent.Type.KeyPress)
+    send_space(window, QEvent.Type.KeyPress)
     await _until(lambda: controller.assistant.turn is TurnState.LISTENING, 2)
     player = pulse.play(speech_pcm)
     await asyncio.to_thread(player.wait, 10)
-    _space(window, QEvent.Type.KeyRelease)
+    send_space(window, QEvent.Type.KeyRelease)
     messages = controller.assistant.conversation.messages
     await _until(lambda: len(messages) == 2 and messages[1].final and messages[0].final)
     await _until(lambda: controller.assistant.turn is TurnState.IDLE)

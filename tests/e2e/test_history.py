@@ -11,12 +11,11 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import QEvent, Qt
-from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QApplication, QDialogButtonBox, QFileDialog, QLineEdit
 from pytestqt.qtbot import QtBot
 
 from tests.helpers import API_KEY, until
-from tests.launching import launch_app, quit_app
+from tests.launching import launch_app, quit_app, send_space
 from voicelive_desktop.app import Launch
 from voicelive_desktop.assistant_events import TurnState
 from voicelive_desktop.conversation.store import HistoryStore
@@ -125,11 +124,6 @@ async def test_the_conversations_panel_new_search_rename_delete_undo_and_continu
         await quit_app(launch)
 
 
-def _space(kind: QEvent.Type, window: Any) -> None:
-    target = QApplication.focusWidget() or window
-    QApplication.sendEvent(target, QKeyEvent(kind, Qt.Key.Key_Space, Qt.KeyboardModifier.NoModifier, " "))
-
-
 async def test_words_that_come_after_the_user_moved_on_land_in_the_conversation_they_were_said_in(
     qtbot: QtBot, pulse: Any, emulator: Emulator, tmp_path: Path, speech_pcm: bytes
 ) -> None:
@@ -143,11 +137,11 @@ async def test_words_that_come_after_the_user_moved_on_land_in_the_conversation_
         qtbot.keyClick(window, Qt.Key.Key_H, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
         window.chat.setFocus()
         left = controller.assistant.conversation
-        _space(QEvent.Type.KeyPress, window)
+        send_space(window, QEvent.Type.KeyPress)
         await until(lambda: controller.assistant.turn is TurnState.LISTENING, 5)
         player = pulse.play(speech_pcm)
         await asyncio.to_thread(player.wait, 10)
-        _space(QEvent.Type.KeyRelease, window)
+        send_space(window, QEvent.Type.KeyRelease)
         link = emulator.last()
         await until(lambda: "input_audio_buffer.committed" in [e["type"] for e in link.sent], 10)
         qtbot.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)

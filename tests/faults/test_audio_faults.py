@@ -7,11 +7,10 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QEvent, Qt
-from PySide6.QtGui import QKeyEvent
-from PySide6.QtWidgets import QApplication
+from PySide6.QtCore import QEvent
 
 from tests.helpers import sent_audio_bytes, until
+from tests.launching import send_space
 from voicelive_desktop.assistant_events import TurnState
 from voicelive_desktop.conversation.transcript import Role
 from voicelive_desktop.emulator import Emulator
@@ -21,9 +20,8 @@ Launcher = Callable[..., Any]
 
 
 def _space(app: Any, kind: QEvent.Type) -> None:
-    app.window.chat.setFocus()
-    target = QApplication.focusWidget() or app.window
-    QApplication.sendEvent(target, QKeyEvent(kind, Qt.Key.Key_Space, Qt.KeyboardModifier.NoModifier, " "))
+    app.window.chat.setFocus()  # away from the message field, where Space types
+    send_space(app.window, kind)
 
 
 async def _hold_and_speak(app: Any, pulse: Any, speech: bytes, device: str = "micfeed") -> None:

@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import QEvent, Qt
-from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QApplication
 
 from tests.helpers import until
+from tests.launching import send_space
 from voicelive_desktop.assistant_events import TurnState
 from voicelive_desktop.conversation.store import HistoryStore
 from voicelive_desktop.conversation.transcript import Role
@@ -24,11 +24,6 @@ from voicelive_desktop.ui.main_window import MAX_MESSAGE_CHARS
 from voicelive_desktop.voicelive.modes import Mode
 
 Launcher = Callable[..., Any]
-
-
-def _space(app: Any, kind: QEvent.Type) -> None:
-    target = QApplication.focusWidget() or app.window
-    QApplication.sendEvent(target, QKeyEvent(kind, Qt.Key.Key_Space, Qt.KeyboardModifier.NoModifier, " "))
 
 
 async def test_mashing_the_hold_key_during_an_answer_leaves_the_app_ready_and_one_session(
@@ -41,9 +36,9 @@ async def test_mashing_the_hold_key_during_an_answer_leaves_the_app_ready_and_on
     await until(lambda: app.controller.assistant.turn is TurnState.SPEAKING, 20)
     app.window.chat.setFocus()  # away from the message field, where Space types
     for i in range(30):  # taps of 10 to 40 ms, as fast as fingers go
-        _space(app, QEvent.Type.KeyPress)
+        send_space(app.window, QEvent.Type.KeyPress)
         await asyncio.sleep(0.01 + (i % 4) * 0.01)
-        _space(app, QEvent.Type.KeyRelease)
+        send_space(app.window, QEvent.Type.KeyRelease)
         await asyncio.sleep(0.01)
     emulator.options.pace.realtime_factor = 8.0
 
