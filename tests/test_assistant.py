@@ -30,7 +30,7 @@ from voicelive_desktop.emulator import Emulator
 from voicelive_desktop.microphone import AudioOptions
 from voicelive_desktop.recorder import restored_conversation, stored_message
 from voicelive_desktop.voicelive.config import SessionConfig, TurnDetectionConfig, TurnMode
-from voicelive_desktop.voicelive.events import ErrorCategory, ErrorRaised
+from voicelive_desktop.voicelive.events import ConnectionChanged, ConnState, ErrorCategory, ErrorRaised
 from voicelive_desktop.voicelive.modes import Mode
 
 IDLE, LISTENING, THINKING, SPEAKING = TurnState.IDLE, TurnState.LISTENING, TurnState.THINKING, TurnState.SPEAKING
@@ -270,6 +270,62 @@ async def test_hands_free_leaving_a_conversation_listens_again_at_once(
     assistant.replace_conversation(Conversation())
     voiced.supervisor.renew()
     await until(lambda: len(emulator.connections) == 2 and assistant.hands_free, 10)
+
+
+async def test_a_left_session_that_drops_is_replaced_at_once_without_a_reconnect_shown(
+    voiced: Core, emulator: Emulator, pulse: Any, speech_pcm: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The session of the conversation just left drops while its words are awaited: nothing the user has is on
+    it any more. The next session comes at once, with no "connection lost" and no reconnect countdown."""
+    monkeypatch.setattr(left_module, "LEFT_WAIT_S", 60.0)
+    emulator.options.pace.transcript_delay_s = 30.0
+    assistant, events = voiced.assistant, voiced.events
+    assert await voiced.connect(target(emulator))
+    await _leave_right_after_speaking(voiced, emulator, pulse, speech_pcm)
+    states, errors = len(events.of(ConnectionChanged)), len(events.of(ErrorRaised))
+    emulator.links[0].abort()
+    await until(lambda: len(emulator.connections) == 2 and voiced.supervisor.connected, 10)
+    assert [s.state for s in events.of(ConnectionChanged)[states:]] == [ConnState.CONNECTED], "no reconnect shown"
+    assert events.of(ErrorRaised)[errors:] == [], "nothing was lost that the user has"
+    assert assistant.send_text("hello in the next conversation")
+    await until(lambda: assistant.turn is IDLE and len(assistant.conversation.messages) == 2, 15)
+
+
+async def test_the_errors_of_a_left_session_are_not_shown(
+    voiced: Core, emulator: Emulator, pulse: Any, speech_pcm: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An error the left conversation's session reports while its words are awaited is about nothing on screen
+    (the conversation the user is in has its own session coming): it is not shown."""
+    monkeypatch.setattr(left_module, "LEFT_WAIT_S", 60.0)
+    emulator.options.pace.transcript_delay_s = 30.0
+    events = voiced.events
+    assert await voiced.connect(target(emulator))
+    await _leave_right_after_speaking(voiced, emulator, pulse, speech_pcm)
+    errors = len(events.of(ErrorRaised))
+    failed = {"type": "server_error", "code": "injected_error", "message": "Injected test error."}
+    await emulator.links[0].send({"type": "error", "event_id": "event_left_1", "error": failed})
+    await until(lambda: emulator.links[0].record.sent[-1]["event_id"] == "event_left_1")
+    emulator.links[0].abort()  # the session reads in order: it read the error before it saw the drop
+    await until(lambda: len(emulator.connections) == 2 and voiced.supervisor.connected, 10)
+    assert events.of(ErrorRaised)[errors:] == []
+
+
+async def test_waking_from_sleep_while_a_left_conversation_awaits_its_words_keeps_them(
+    voiced: Core, emulator: Emulator, pulse: Any, speech_pcm: bytes
+) -> None:
+    """The machine wakes (or the voice changes) just after the user left a conversation: the session is renewed
+    once, after the words of the turn said there came, not at once, losing them, and then again."""
+    emulator.options.pace.transcript_delay_s = 1.5
+    assistant = voiced.assistant
+    assert await voiced.connect(target(emulator))
+    left = await _leave_right_after_speaking(voiced, emulator, pulse, speech_pcm)
+    voiced.supervisor.wake(slept=True)
+    await until(lambda: len(emulator.connections) == 2 and voiced.supervisor.connected, 15)
+    user = next(m for m in left.messages if m.role is Role.USER)
+    assert user.final and user.text, "the words came, and went to their conversation"
+    assert assistant.send_text("hello after the wake")
+    await until(lambda: assistant.turn is IDLE and len(assistant.conversation.messages) == 2, 15)
+    assert len(emulator.connections) == 2, "renewed once: the new session is the fresh one the wake asked for"
 
 
 async def test_a_turn_resent_after_a_drop_does_not_take_the_words_of_the_next_one(

@@ -710,6 +710,10 @@ class Assistant:
             view = MessageView.of(message, left.conversation.index(message))
             self._emit(LeftMessageChanged(left.conversation.id, view))
 
+    def in_use(self, session: VoiceLiveSession) -> bool:
+        """False for a session left with its conversation (what is said now waits for the next one)."""
+        return session is self.session
+
     def done_with(self, session: VoiceLiveSession) -> bool:
         """True when ``session`` can be replaced unnoticed: left with its conversation and owing it nothing more
         (or kept as long as that is worth), or in use and at a turn boundary."""

@@ -10,7 +10,8 @@ service-side close (1001 session expired, 1011), a 5xx or 429 at the handshake, 
 cannot heal (401, 403, 404, 400) stops with its own message until the user changes something. A token that is
 about to expire, or a session whose ``expires_at`` comes near, is replaced at the first turn boundary, without
 the user seeing a reconnect. A session whose conversation the user left is replaced as soon as the host is done
-with it (it owes the left conversation nothing more: see :meth:`SessionHost.done_with`).
+with it (it owes the left conversation nothing more: see :meth:`SessionHost.done_with`); meanwhile it is no
+longer the user's: its errors are not shown, and if it drops, the next session comes at once, unseen.
 """
 
 from __future__ import annotations
@@ -49,7 +50,10 @@ class SessionHost(Protocol):
         """``session`` is going away; ``lost`` when the link failed rather than being closed on purpose."""
 
     def handle(self, session: VoiceLiveSession, event: AppEvent) -> None:
-        """One event from the current session (which the host may no longer use: see :meth:`done_with`)."""
+        """One event from the current session (which the host may no longer use: see :meth:`in_use`)."""
+
+    def in_use(self, session: VoiceLiveSession) -> bool:
+        """False once the host stopped using ``session`` (its conversation was left); it awaits the renewal."""
 
     def done_with(self, session: VoiceLiveSession) -> bool:
         """True when ``session`` can be replaced now, unnoticed, after :meth:`Supervisor.renew`."""
@@ -119,13 +123,15 @@ class Supervisor:
         self._waiters: list[tuple[int, asyncio.Future[bool]]] = []
         self._poke = asyncio.Event()
         self._retry_now = False
-        self._renew_now = False
+        self._renew_now = False  # renew at the next turn boundary (a voice change, a sleep, an expiry)
         self._renew_asked = False  # renew() was called, and the renewal is still to happen
         self._lost = asyncio.Event()
         self._lost_error: ErrorRaised | None = None
         self._lost_code: int | None = None
         self._pumps: set[asyncio.Task[None]] = set()
         self._loop_task: asyncio.Task[None] | None = None
+        # The last session to connect, until it is current (its errors are shown, and say why it failed).
+        self._connecting: VoiceLiveSession | None = None
         self._closed = False
 
     # ----------------------------------------------------------------- what callers ask for
@@ -174,7 +180,7 @@ class Supervisor:
     def renew(self) -> None:
         """Replace the session with a fresh one to the same target (a conversation was replaced: the live
         session's context is no longer the one on screen). Happens as soon as the host is done with the session
-        (see :meth:`SessionHost.done_with`), unseen."""
+        (see :meth:`SessionHost.done_with`), unseen, whatever else waits for a renewal."""
         if self.connected:
             self._renew_asked = True
             self._poke.set()
@@ -250,13 +256,15 @@ class Supervisor:
                 self._publish(ConnState.RECONNECTING if attempt else ConnState.CONNECTING, want, attempt=attempt)
             config = self.config
             assert config is not None
-            session = self._factory(want.target, want.credential, config)
+            self._renew_now = False  # what asked for a renewal asked for a fresh session: this one
+            session = self._connecting = self._factory(want.target, want.credential, config)
             self._start_pump(session)
             ok = await session.connect()
             if not self._current(want):  # overtaken while connecting: never keep a session nobody wants
                 await session.close()
                 continue
             if ok:
+                self._connecting = None  # current now (a failed one stays: its errors say why, as they arrive)
                 attempt, quiet = 0, False
                 self._lost.clear()
                 self._lost_error, self._lost_code = None, None
@@ -314,18 +322,22 @@ class Supervisor:
         self._retry_now = False
 
     async def _supervise(self, session: VoiceLiveSession, want: _Want) -> str:
-        """Wait while ``session`` is wanted and alive. Returns "lost", "renew" or "changed"."""
+        """Wait while ``session`` is wanted and alive. Returns "lost", "renew" or "changed".
+
+        A session the host no longer uses (its conversation was left) is renewed when the host is done with it,
+        and not before, whatever else asks for a renewal: the words it still owes are kept meanwhile. If it drops,
+        its replacement comes at once, quietly: the user has nothing on it to lose.
+        """
         while self._current(want) and not self._lost.is_set():
             self._poke.clear()
             renew_at = self._renew_deadline(session)
             due = self._renew_now or (renew_at is not None and self._clock() >= renew_at)
-            if due and self._host.at_turn_boundary():
-                log.info("renewing the session at a turn boundary (expiry or sign-in token near)")
-                self._renew_now = False
-                return "renew"
-            if self._renew_asked and self._host.done_with(session):
-                log.info("renewing the session: its conversation was replaced")
-                self._renew_asked = False
+            if self._renew_asked:
+                if self._host.done_with(session):
+                    log.info("renewing the session: its conversation was replaced")
+                    return "renew"
+            elif due and self._host.at_turn_boundary():
+                log.info("renewing the session at a turn boundary (a new voice, a sleep, an expiry near)")
                 return "renew"
             # Waiting for a turn boundary, or for the host (which the session's events also wake): look again soon.
             timeout = 0.5 if due or self._renew_asked else (None if renew_at is None else renew_at - self._clock())
@@ -337,7 +349,12 @@ class Supervisor:
                 for waiter in (lost, poked):
                     waiter.cancel()
                 await asyncio.gather(lost, poked, return_exceptions=True)
-        return "lost" if self._lost.is_set() and self._current(want) else "changed"
+        if not (self._lost.is_set() and self._current(want)):
+            return "changed"
+        if not self._host.in_use(session):
+            log.info("a session no longer in use dropped: renewing it now")
+            return "renew"
+        return "lost"
 
     def _renew_deadline(self, session: VoiceLiveSession) -> float | None:
         """When (monotonic) to start looking for a turn boundary to renew at; None if never."""
@@ -378,13 +395,15 @@ class Supervisor:
                 self._mark_lost(session, None)
             return  # the supervisor publishes its own connection state
         if isinstance(event, ErrorRaised):
-            if session is self.session and event.category in (
-                ErrorCategory.CONNECTION_LOST,
-                ErrorCategory.SESSION_EXPIRED,
-            ):
+            # Shown: errors of the session in use, and of the one connecting (connect failures come before it is
+            # current). Not those of a session the user left with its conversation, or one already closed.
+            in_use = session is self.session and self._host.in_use(session)
+            if in_use and event.category in (ErrorCategory.CONNECTION_LOST, ErrorCategory.SESSION_EXPIRED):
                 self._lost_error = event
-            if session is self.session or self.session is None:
-                self._listener(event)  # connect failures arrive before the session is current
+            if in_use or session is self._connecting:
+                self._listener(event)
+            else:
+                log.info("not shown, from a session no longer in use: %s", event.category.name)
             return
         if session is self.session:
             if isinstance(event, SessionStarted):
