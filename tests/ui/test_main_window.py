@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, Qt
+from PySide6.QtCore import QEvent, QRect, Qt
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QApplication, QWidget
 from pytestqt.qtbot import QtBot
 
 from voicelive_desktop.assistant_events import TurnState
 from voicelive_desktop.controller import Notice
-from voicelive_desktop.ui.main_window import MAX_MESSAGE_CHARS, RELEASE_DEBOUNCE_MS, MainWindow
+from voicelive_desktop.ui.main_window import DEFAULT_SIZE, MAX_MESSAGE_CHARS, RELEASE_DEBOUNCE_MS, MainWindow
 from voicelive_desktop.voicelive.events import ConnectionChanged, ConnState, ErrorCategory, ErrorRaised
 
 
@@ -245,8 +245,18 @@ def test_controls_have_accessible_names(window: MainWindow) -> None:
         window.input,
         window.send_button,
         window.talk,
+        window.talk.meter,
         window.chat,
         window.banner,
         window.header.retry_button,
     ):
         assert widget.accessibleName(), f"{type(widget).__name__} has no accessible name"
+
+
+def test_a_first_window_fits_a_small_screen(window: MainWindow) -> None:
+    """The first launch on a small or scaled-up screen (the test screen is 800 x 800): the whole window shows, the
+    talk button at its foot included, rather than the default size running off the screen."""
+    room = window.screen().availableGeometry()
+    assert room.width() < DEFAULT_SIZE.width(), "a screen smaller than the default size"
+    assert room.contains(QRect(room.topLeft(), window.frameGeometry().size()))
+    assert window.width() >= DEFAULT_SIZE.width() - 200, "and it still takes most of what there is"

@@ -1,15 +1,18 @@
-"""The talk button's level meter: it repaints its own strip, only when it moved, at most METER_FPS times a second."""
+"""The talk button: its level meter repaints its own strip, only when it moved, at most METER_FPS times a second;
+its caption fits at any font size."""
 
 from __future__ import annotations
 
 import time
 
+import pytest
 from PySide6.QtCore import QEvent, QObject, QRect
-from PySide6.QtGui import QColor, QPaintEvent, QPalette
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPaintEvent, QPalette
 from pytestqt.qtbot import QtBot
 
 from voicelive_desktop.assistant_events import TurnState
 from voicelive_desktop.audio.values import Level
+from voicelive_desktop.ui.main_window import MainWindow
 from voicelive_desktop.ui.talk_button import METER_FPS, TalkButton
 
 
@@ -108,3 +111,31 @@ def test_a_turn_being_spoken_says_listening_even_once_disconnected(qtbot: QtBot)
     assert QColor(image.pixel(button.width() // 2, 10)) == button.color() == QColor("#d64545")
     button.set_state(TurnState.IDLE)  # the key came up
     assert button.caption == "Not connected" and button.color() == button.palette().color(QPalette.ColorRole.Mid)
+
+
+def _caption_fits(button: TalkButton) -> bool:
+    """The caption, drawn centred, lies inside the button's shape (clear of its rounded ends) and above the
+    meter's strip: nothing of it is cut or painted over."""
+    shape = button._shape()
+    text = QFontMetrics(button.caption_font()).boundingRect(button.caption)
+    room_wide = shape.width() - shape.height() / 2  # a quarter of the height into each rounded end
+    room_high = shape.height() - 2 * (shape.bottom() - button._meter_strip().top())
+    return text.width() <= room_wide and text.height() <= room_high
+
+
+@pytest.mark.parametrize("points", [9, 14, 22, 30])
+def test_every_caption_fits_the_button_at_large_font_sizes(window: MainWindow, qtbot: QtBot, points: int) -> None:
+    """A user with a large desktop font reads the whole caption, in every turn state, and the meter below it,
+    however narrow they make the window."""
+    font = QFont(window.font())
+    font.setPointSize(points)
+    window.setFont(font)  # what a desktop font setting does to the app's widgets
+    window.set_hold_key("Ctrl+Alt+F12")
+    window.resize(1, 1)  # the window keeps the least size its contents need
+    button = window.talk
+    for connected in (False, True):
+        button.set_talk_enabled(connected)
+        for state in TurnState:
+            button.set_state(state)
+            qtbot.waitUntil(lambda: _caption_fits(button), timeout=1000)
+    assert button.height() >= 72 and button.width() >= 260, "never smaller than at the usual font sizes"

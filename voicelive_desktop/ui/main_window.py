@@ -6,8 +6,8 @@ import contextlib
 import logging
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QKeyEvent, QKeySequence, QPaintEvent, QShortcut
+from PySide6.QtCore import QEvent, QObject, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QCloseEvent, QGuiApplication, QKeyEvent, QKeySequence, QPaintEvent, QShortcut
 from PySide6.QtWidgets import (
     QAbstractButton,
     QApplication,
@@ -63,6 +63,21 @@ def key_from_name(name: str) -> int:
     return sequence[0].key().value if sequence.count() else Qt.Key.Key_Space.value  # type: ignore[index]
 
 
+#: The window's size at its first launch, on a screen with room for it (a saved size is restored after that).
+DEFAULT_SIZE = QSize(900, 680)
+#: Room kept on the screen around a first window: its frame and title bar, and a panel or dock.
+_SCREEN_MARGIN = QSize(40, 80)
+
+
+def first_size() -> QSize:
+    """The size of a first window: :data:`DEFAULT_SIZE`, or less on a small or scaled-up screen (a laptop at 150 %
+    has about 900 x 500 pixels to give), so that the whole window, the talk button at its foot included, shows."""
+    screen = QGuiApplication.primaryScreen()
+    if screen is None:
+        return DEFAULT_SIZE
+    return DEFAULT_SIZE.boundedTo(screen.availableGeometry().size() - _SCREEN_MARGIN)
+
+
 class MainWindow(QMainWindow):
     """Renders the app's state and turns user input into intents (signals)."""
 
@@ -97,7 +112,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.setWindowTitle("Voice Live")
         self.setObjectName("mainWindow")
-        self.resize(900, 680)
+        self.resize(first_size())
         self.hold_key = key_from_name(hold_key)
         self.header = Header()
         self.banner = ErrorBanner()

@@ -11,8 +11,8 @@ from __future__ import annotations
 import math
 import time
 
-from PySide6.QtCore import QRect, QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPaintEvent, QPalette, QResizeEvent
+from PySide6.QtCore import QEvent, QRect, QRectF, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QMouseEvent, QPainter, QPaintEvent, QPalette, QResizeEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from ..assistant_events import TurnState
@@ -35,6 +35,7 @@ METER_FPS = 30
 _METER_COLOR = QColor(255, 255, 255, 200)
 _MARGIN = 2  # between the widget's edge and the button's rounded shape
 _METER_BOTTOM, _METER_HEIGHT = 12, 6  # the meter's distance from the shape's bottom, and its height
+_SMALLEST = QSize(260, 72)  # at the usual font sizes; larger fonts make the button larger
 
 
 class _MeterBar(QWidget):
@@ -45,6 +46,7 @@ class _MeterBar(QWidget):
         self._button = button
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)  # every pixel painted here: nothing beneath
         self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)  # presses reach the button
+        self.setAccessibleName("Microphone level")
         self.hide()
 
     def paintEvent(self, event: QPaintEvent) -> None:
@@ -72,13 +74,12 @@ class TalkButton(QWidget):
         super().__init__()
         self.setObjectName("talkButton")
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # the hold key works wherever focus is; no Space conflict
-        self.setMinimumSize(260, 72)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.setCursor(Qt.CursorShape.PointingHandCursor)
         self.state = TurnState.IDLE
         self.level_db = -96.0
         self.enabled_for_talk = False
-        self.hold_key_name = hold_key_name
+        self._hold_key_name = hold_key_name
         self._down = False
         self.meter_repaints = 0  # strip-only repaints asked for (tests check the throttle with it)
         self.meter_px = 0  # the meter width last asked to be painted
@@ -90,13 +91,57 @@ class TalkButton(QWidget):
         self.meter = _MeterBar(self)
         self._refresh_accessibility()
 
+    def minimumSizeHint(self) -> QSize:
+        """Room for the longest caption, whatever the font size: it stays above the meter, inside the shape."""
+        metrics = QFontMetrics(self.caption_font())
+        captions = [*_CAPTIONS.values(), self._idle_caption(), "Not connected"]
+        text = [metrics.boundingRect(c) for c in captions]
+        # Centred, the text keeps clear of the meter's strip (a pixel around the meter) by a pixel or more.
+        height = 2 * _MARGIN + max(r.height() for r in text) + 2 * (_METER_BOTTOM + 2)
+        # The shape's rounded ends take half its height on each side, the text a little of it.
+        width = 2 * _MARGIN + max(r.width() for r in text) + height
+        return QSize(max(_SMALLEST.width(), width), max(_SMALLEST.height(), height))
+
+    def sizeHint(self) -> QSize:
+        return self.minimumSizeHint()
+
+    def caption_font(self) -> QFont:
+        """The caption's font: the widget's (the user's), a quarter larger, bold."""
+        font = QFont(self.font())
+        if font.pointSizeF() > 0:
+            font.setPointSizeF(font.pointSizeF() * 1.25)
+        else:
+            font.setPixelSize(round(font.pixelSize() * 1.25))
+        font.setBold(True)
+        return font
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.FontChange:
+            self._caption_at = None
+            self.updateGeometry()
+        super().changeEvent(event)
+
+    @property
+    def hold_key_name(self) -> str:
+        """The hold key, as the idle caption names it."""
+        return self._hold_key_name
+
+    @hold_key_name.setter
+    def hold_key_name(self, name: str) -> None:
+        self._hold_key_name = name
+        self._refresh_accessibility()
+        self.updateGeometry()  # a longer name may need a wider button
+        self.update()
+
+    def _idle_caption(self) -> str:
+        return f"{_CAPTIONS[TurnState.IDLE]}  ({self.hold_key_name})"
+
     @property
     def caption(self) -> str:
         """What the button says now."""
         if self._shows_disconnected:
             return "Not connected"
-        hint = f"  ({self.hold_key_name})" if self.state is TurnState.IDLE else ""
-        return _CAPTIONS[self.state] + hint
+        return self._idle_caption() if self.state is TurnState.IDLE else _CAPTIONS[self.state]
 
     @property
     def _shows_disconnected(self) -> bool:
@@ -195,10 +240,7 @@ class TalkButton(QWidget):
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(self.color())
         painter.drawRoundedRect(rect, radius, radius)  # the meter, while shown, paints over its strip
-        font = painter.font()
-        font.setPointSizeF(font.pointSizeF() * 1.25)
-        font.setBold(True)
-        painter.setFont(font)
+        painter.setFont(self.caption_font())
         caption = self.caption
         if event.rect().intersects(self._caption_rect(painter, caption)):
             painter.setPen(QColor("white"))
