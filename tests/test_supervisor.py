@@ -12,9 +12,10 @@ from voicelive_desktop.assistant_events import TurnState
 from voicelive_desktop.conversation.transcript import Role
 from voicelive_desktop.emulator import Emulator, EmulatorOptions
 from voicelive_desktop.supervisor import RENEW_BEFORE_S, Backoff
+from voicelive_desktop.voicelive import session as session_module
 from voicelive_desktop.voicelive.credentials import ExpiryTrackingCredential
 from voicelive_desktop.voicelive.events import ConnectionChanged, ConnState, ErrorCategory, ErrorRaised
-from voicelive_desktop.voicelive.modes import Mode
+from voicelive_desktop.voicelive.modes import Mode, Target
 
 
 @pytest.fixture
@@ -202,3 +203,52 @@ async def test_waking_up_retries_at_once_instead_of_waiting_out_the_backoff() ->
     finally:
         await core.close()
         await emulator.stop()
+
+
+@pytest.fixture
+async def silent_host() -> AsyncIterator[str]:
+    """An endpoint that takes the connection and never answers (a proxy or firewall that swallows it)."""
+    held: list[asyncio.StreamWriter] = []
+
+    async def hold(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)
+
+    server = await asyncio.start_server(hold, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    yield f"http://127.0.0.1:{port}"
+    for writer in held:
+        writer.close()  # hung up on: a handshake the app gave up on, and left to end, ends (and closes its client)
+    server.close()
+    await server.wait_closed()
+    await until(lambda: not session_module._ABANDONED)
+
+
+async def test_a_host_that_never_answers_the_handshake_is_given_up_and_retried(
+    core: Core, silent_host: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not "Connecting..." for good: the handshake times out, the user is told, and the app retries."""
+    monkeypatch.setattr(session_module, "CONNECT_TIMEOUT_S", 0.5)
+    assert not await asyncio.wait_for(core.connect(Target(silent_host, Mode.MANAGED, "gpt-realtime")), 5)
+    await core.events.until(lambda: any(s.retry_in_s is not None for s in _states(core)))
+    error = core.events.of(ErrorRaised)[-1]
+    assert error.category is ErrorCategory.UNREACHABLE and "did not answer" in error.message
+
+
+@pytest.mark.parametrize("leave", ["quit", "disconnect", "switch"])
+async def test_quitting_disconnecting_or_switching_during_a_hung_handshake_happens_at_once(
+    core: Core, silent_host: str, emulator: Emulator, leave: str
+) -> None:
+    """The user gives up on a host that does not answer: the app does not wait out the handshake's timeout."""
+    hung = asyncio.ensure_future(core.connect(Target(silent_host, Mode.MANAGED, "gpt-realtime")))
+    await core.events.until(lambda: any(s.state is ConnState.CONNECTING for s in _states(core)))
+    if leave == "quit":
+        await asyncio.wait_for(core.close(), 2)
+        assert not await asyncio.wait_for(hung, 2), "the hung request is answered too"
+    elif leave == "disconnect":
+        await asyncio.wait_for(core.supervisor.disconnect(), 2)
+        assert core.supervisor.state.state is ConnState.DISCONNECTED
+        assert not await asyncio.wait_for(hung, 2), "the hung request is answered too"
+    else:
+        assert await asyncio.wait_for(core.connect(target(emulator)), 5)
+        assert await asyncio.wait_for(hung, 2), "the hung request is answered with the newer one's outcome"
+        assert core.supervisor.connected

@@ -198,13 +198,16 @@ class Supervisor:
         self.retry_now()
 
     async def close(self) -> None:
-        """Close the session and stop supervising."""
+        """Close the session and stop supervising; at once, even in the middle of a handshake that hangs."""
         self._closed = True
-        await self.disconnect()
+        self._version += 1
+        self._want = None
         task, self._loop_task = self._loop_task, None
         if task is not None:
-            self._poke.set()
+            self._poke.set()  # the loop closes the session (or gives up a handshake) and ends
             await finish(task)
+        await self._close_session(lost=False)
+        self._settle(self._version, False)
         for pump in list(self._pumps):
             await finish(pump, grace_s=2)
 
@@ -259,7 +262,7 @@ class Supervisor:
             self._renew_now = False  # what asked for a renewal asked for a fresh session: this one
             session = self._connecting = self._factory(want.target, want.credential, config)
             self._start_pump(session)
-            ok = await session.connect()
+            ok = await self._handshake(session, want)
             if not self._current(want):  # overtaken while connecting: never keep a session nobody wants
                 await session.close()
                 continue
@@ -291,6 +294,23 @@ class Supervisor:
                 continue
             attempt, quiet = attempt + 1, False
             await self._back_off(want, attempt, error)
+
+    async def _handshake(self, session: VoiceLiveSession, want: _Want) -> bool:
+        """Connect ``session``; given up at once when it is no longer wanted (the user disconnected, switched or
+        quit while the service was slow to answer, or did not answer at all). Returns whether it connected."""
+        connecting = asyncio.ensure_future(session.connect())
+        try:
+            while not connecting.done() and self._current(want):
+                self._poke.clear()
+                poked = asyncio.ensure_future(self._poke.wait())
+                try:
+                    await asyncio.wait({connecting, poked}, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    poked.cancel()
+        finally:
+            if not connecting.done():
+                await finish(connecting, cancel=True)  # the session leaves nothing open when cancelled
+        return not connecting.cancelled() and connecting.result()
 
     async def _back_off(self, want: _Want, attempt: int, error: ErrorRaised | None) -> None:
         """Publish the countdown and wait it out (or until retried, woken or asked for something else)."""

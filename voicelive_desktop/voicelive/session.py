@@ -104,6 +104,9 @@ RESPONSE_START_TIMEOUT_S = 10.0
 #: Seconds without a frame from the service before the websocket pings it; no pong within half of that and the
 #: link counts as broken. The SDK's default, 30, took 45 s to notice a service that hung mid-answer.
 HEARTBEAT_S = 10.0
+#: How long the websocket handshake may take. A host that takes the connection and never answers (a proxy or
+#: firewall that swallows it, a wrong port) would otherwise keep the app "Connecting" for good.
+CONNECT_TIMEOUT_S = 20.0
 #: Frames in a row that fail to parse before the connection counts as broken.
 MAX_MALFORMED_IN_A_ROW = 20
 #: How an earlier answer is carried into a realtime model's new session: quoted in a system message (see
@@ -111,6 +114,44 @@ MAX_MALFORMED_IN_A_ROW = 20
 EARLIER_ANSWER = "Earlier in this conversation, you answered: "
 OUTPUT_BYTES_PER_MS = 48  # PCM16 mono at 24 kHz, the only output format used
 _STOP = object()
+#: Handshakes given up on (timed out, or no longer wanted) that are still running, until they end.
+_ABANDONED: set[asyncio.Future[Any]] = set()
+
+
+async def _handshake(stack: contextlib.AsyncExitStack, manager: AbstractAsyncContextManager[Any]) -> Any:
+    """Enter ``manager`` (the SDK's handshake) on ``stack``, within :data:`CONNECT_TIMEOUT_S`.
+
+    A handshake given up on is not cancelled but left to end in the background: the SDK closes its HTTP client
+    only when the handshake fails, not when it is cancelled. What it opens by then is closed at once.
+
+    Raises:
+        TimeoutError: the service did not answer in time.
+    """
+    entering = asyncio.ensure_future(stack.enter_async_context(manager))
+    try:
+        return await asyncio.wait_for(asyncio.shield(entering), CONNECT_TIMEOUT_S)
+    except BaseException:
+        if not entering.done():
+            _ABANDONED.add(entering)
+            entering.add_done_callback(lambda done: _close_abandoned(done, stack))
+        raise
+
+
+def _close_abandoned(entering: asyncio.Future[Any], stack: contextlib.AsyncExitStack) -> None:
+    _ABANDONED.discard(entering)
+    if entering.cancelled() or entering.exception() is not None:
+        return  # failed: the SDK closed what it had opened
+    closing = asyncio.ensure_future(stack.aclose())
+    _ABANDONED.add(closing)
+    closing.add_done_callback(_closed_abandoned)
+
+
+def _closed_abandoned(closing: asyncio.Future[Any]) -> None:
+    _ABANDONED.discard(closing)
+    if not closing.cancelled() and (error := closing.exception()) is not None:
+        log.debug("closing a connection given up on failed: %s", type(error).__name__)
+
+
 #: ``input_audio_buffer.append`` goes out 50 times a second while the key is held: as a plain mapping (which the
 #: SDK's ``send`` JSON-encodes as it is) it skips building and walking an SDK model each time.
 _APPEND = "input_audio_buffer.append"
@@ -211,7 +252,7 @@ class VoiceLiveSession:
                 api_version=self.target.version,
                 connection_options={"heartbeat": HEARTBEAT_S},
             )
-            self._conn = await stack.enter_async_context(manager)
+            self._conn = await _handshake(stack, manager)
         except (VoiceLiveConnectionError, ClientAuthenticationError, aiohttp.ClientError, OSError) as exc:
             await stack.aclose()
             self.last_error = self._classify_connect_error(exc)
@@ -600,6 +641,12 @@ class VoiceLiveSession:
                 ErrorCategory.BAD_CREDENTIALS,
                 "Could not get a Microsoft Entra ID token. Sign in with `az login` (or pick another sign-in "
                 f"method in Settings). Details: {errors.SECRETS.scrub(exc.message or '')}",
+            )
+        if isinstance(exc, TimeoutError):
+            return ErrorRaised(
+                ErrorCategory.UNREACHABLE,
+                f"{self.target.endpoint} took the connection but did not answer within {CONNECT_TIMEOUT_S:.0f} s. "
+                "Check the endpoint URL (and any proxy or firewall on the way).",
             )
         cause = exc.__cause__ if exc.__cause__ is not None else exc
         if isinstance(cause, aiohttp.WSServerHandshakeError):
