@@ -215,3 +215,26 @@ def test_a_file_from_before_40_ms_blocks_moves_to_them_and_a_choice_made_since_i
     assert store.load().audio.block_ms == 20, "a file in the current format is taken as it is"
     store.path.write_text("[audio]\nblock_ms = 60\n")
     assert store.load().audio.block_ms == 60, "an old file's own choice is kept"
+
+
+def test_values_out_of_range_get_the_default_and_say_so(tmp_path: Path) -> None:
+    """A hand-edited file: a 0 ms microphone block spun the app at full CPU, a huge one or a huge release tail
+    left it listening for good, an empty hold key named no key. Each gets its default, and the banner lists it."""
+    path = tmp_path / "settings.toml"
+    path.write_text(
+        "[audio]\nblock_ms = 0\ntail_ms = 100000000\npreroll_ms = -5\n"
+        "[conversation]\nvad_threshold = 7.5\nvad_silence_ms = 250\n"
+        '[keys]\nhold_key = ""\nglobal_key = "F8"\n'
+    )
+    store = SettingsStore(path)
+    loaded = store.load()
+    defaults = Settings()
+    assert loaded.audio.block_ms == defaults.audio.block_ms == 40
+    assert loaded.audio.tail_ms == defaults.audio.tail_ms and loaded.audio.preroll_ms == defaults.audio.preroll_ms
+    assert loaded.conversation.vad_threshold == defaults.conversation.vad_threshold
+    assert loaded.keys.hold_key == "Space"
+    assert loaded.conversation.vad_silence_ms == 250 and loaded.keys.global_key == "F8", "values in range are kept"
+    told = store.describe_problems()
+    for name in ("audio.block_ms", "audio.tail_ms", "audio.preroll_ms", "conversation.vad_threshold", "keys.hold_key"):
+        assert name in told, f"{name} is not in: {told}"
+    assert "10 to 100" in told, "the message says what the setting may be"

@@ -205,6 +205,18 @@ def validate_deployment(name: str) -> str:
 # --------------------------------------------------------------------------- storage adapter
 _ENUMS: dict[str, Any] = {"auth": AuthMethod, "mode": Mode.from_key, "turn_mode": TurnMode}
 INPUT_RATES = (24000, 16000)  # the PCM16 rates Voice Live accepts from the microphone
+#: The values a setting may take, inclusive (the settings dialog offers the same). A file that holds more or less
+#: gets the default instead, and says so: a 0 ms microphone block used to spin the app at full CPU.
+RANGES: dict[str, tuple[float, float]] = {
+    "vad_threshold": (0.0, 1.0),
+    "vad_silence_ms": (100, 3000),
+    "vad_prefix_ms": (0, 2000),
+    "preroll_ms": (0, 1000),
+    "tail_ms": (0, 1000),
+    "block_ms": (10, 100),
+}
+#: Settings that must name something (a key): empty text gets the default.
+_NOT_EMPTY = frozenset({"hold_key", "global_key"})
 
 
 def to_plain(settings: Settings) -> dict[str, Any]:
@@ -229,6 +241,17 @@ def to_plain(settings: Settings) -> dict[str, Any]:
 
 
 def _coerce(name: str, default: Any, raw: Any, annotation: str) -> Any:
+    value = _coerce_type(name, default, raw, annotation)
+    if name in RANGES:
+        low, high = RANGES[name]
+        if not low <= value <= high:
+            raise ValueError(f"{value:g} is outside {low:g} to {high:g}")
+    if name in _NOT_EMPTY and not value.strip():
+        raise ValueError("empty")
+    return value
+
+
+def _coerce_type(name: str, default: Any, raw: Any, annotation: str) -> Any:
     if name in _ENUMS:
         return _ENUMS[name](raw)
     if isinstance(default, bool):

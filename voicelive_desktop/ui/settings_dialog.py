@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 )
 from shiboken6 import isValid
 
-from ..settings import InvalidSetting, Settings, validate_deployment, validate_endpoint
+from ..settings import RANGES, InvalidSetting, Settings, validate_deployment, validate_endpoint
 from ..voicelive.auth import AuthMethod
 from ..voicelive.config import AZURE_VOICES, OPENAI_VOICES, TurnMode
 from ..voicelive.errors import FOUNDRY_USER_ROLE, FOUNDRY_USER_ROLE_ID
@@ -47,6 +47,11 @@ _TURN_LABELS = {
     TurnMode.SERVER_VAD: "Hands-free: server voice detection",
     TurnMode.AZURE_SEMANTIC_VAD: "Hands-free: Azure semantic detection",
 }
+
+
+def _int_range(name: str) -> tuple[int, int]:
+    low, high = RANGES[name]
+    return int(low), int(high)
 
 
 class SettingsDialog(QDialog):
@@ -195,11 +200,11 @@ class SettingsDialog(QDialog):
         c = self._s.conversation
         self.turn_mode = combo([(label, mode) for mode, label in _TURN_LABELS.items()], c.turn_mode)
         self.vad_threshold = QDoubleSpinBox()
-        self.vad_threshold.setRange(0.0, 1.0)
+        self.vad_threshold.setRange(*RANGES["vad_threshold"])
         self.vad_threshold.setSingleStep(0.05)
         self.vad_threshold.setValue(c.vad_threshold)
-        self.vad_silence = spin_box(100, 3000, c.vad_silence_ms, " ms")
-        self.vad_prefix = spin_box(0, 2000, c.vad_prefix_ms, " ms")
+        self.vad_silence = spin_box(*_int_range("vad_silence_ms"), c.vad_silence_ms, " ms")
+        self.vad_prefix = spin_box(*_int_range("vad_prefix_ms"), c.vad_prefix_ms, " ms")
         self.noise = QCheckBox("Noise suppression")
         self.noise.setChecked(c.noise_suppression)
         self.echo = QCheckBox("Echo cancellation (lets you use speakers without headphones)")
@@ -225,9 +230,9 @@ class SettingsDialog(QDialog):
             if current:
                 box.addItem(current, current)
                 box.setCurrentIndex(1)
-        self.preroll = spin_box(0, 1000, a.preroll_ms, " ms")
-        self.tail = spin_box(0, 1000, a.tail_ms, " ms")
-        self.block = spin_box(10, 100, a.block_ms, " ms")
+        self.preroll = spin_box(*_int_range("preroll_ms"), a.preroll_ms, " ms")
+        self.tail = spin_box(*_int_range("tail_ms"), a.tail_ms, " ms")
+        self.block = spin_box(*_int_range("block_ms"), a.block_ms, " ms")
         self.input_rate = combo([("24 kHz", 24000), ("16 kHz (less upload)", 16000)], a.input_rate)
         self.keep_open = QCheckBox("Keep the microphone open between turns (keeps the start of your first word)")
         self.keep_open.setChecked(a.keep_mic_open)
