@@ -17,6 +17,7 @@ into it (:mod:`~voicelive_desktop.conversation.left`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
@@ -73,6 +74,8 @@ LEVEL_EVERY_S = 0.03
 REPLAY_CHUNK_BYTES = 24000  # half a second at 24 kHz: replayed audio goes in pieces the service accepts
 _ACCEPTING = (ConnState.CONNECTING, ConnState.CONNECTED, ConnState.RECONNECTING)
 MUTED = "The microphone is muted: unmute it in the tray menu (or the View menu) to talk. Typing works."
+#: At quit, how long the service is given for the words of turns it already took (see ``keep_the_words``).
+QUIT_WAIT_S = 3.0
 #: How a message reads that waited for a connection, and whose conversation the user left before one took it.
 NOT_SENT = "not sent: you left this conversation before a connection took it"
 NO_MICROPHONE = "No microphone: connect one, or pick one in Settings > Audio. You can type a message meanwhile."
@@ -142,6 +145,7 @@ class Assistant:
         self._awaiting: _UserTurn | None = None  # sent, and its answer has not finished
         self._awaiting_started = False  # the response to it began (the one before it may still be ending)
         self._unheard_audio: dict[str, bytes] = {}  # spoken turns whose words have not arrived yet
+        self._words_came = asyncio.Event()  # set when a spoken turn's words arrive, or its session goes
         self._commits: deque[str] = deque()  # the local ids of the turns committed, in order
         self._answering = False
         self._answer_visible = False  # words or audio of the current answer have arrived
@@ -302,6 +306,7 @@ class Assistant:
         if session is not self.session:
             return
         self.session = None
+        self._words_came.set()
         self._commits.clear()  # named by that session or never: turns resent to the next one are counted again
         self._stop_hands_free()
         if self.playback is not None:
@@ -572,6 +577,7 @@ class Assistant:
         if changed is not None:
             if changed.final and changed.role is Role.USER:
                 self._unheard_audio.pop(changed.id, None)
+                self._words_came.set()
             self._show(changed)
         if isinstance(event, AssistantAudio):
             self._answer_arriving()
@@ -721,6 +727,25 @@ class Assistant:
         if left is not None:
             return not left.expecting(self._clock())
         return session is not self.session or self.at_turn_boundary()
+
+    async def keep_the_words(self, timeout_s: float = QUIT_WAIT_S) -> None:
+        """The app is quitting: silence the answer, and give the service up to ``timeout_s`` for the words of the
+        turns it already took (transcription runs beside the answer, and often ends after it), so that they are
+        saved rather than left an empty bubble for good."""
+        if self.session is None or self._utterance is not None:
+            return  # nothing to hear them on; or a turn still being said, which quitting drops
+        self._silence()  # (what more of the answer comes meanwhile is saved, not played)
+        deadline = self._clock() + timeout_s
+        while self.session is not None and self._words_due() and (left := deadline - self._clock()) > 0:
+            self._words_came.clear()  # the session's events arrive meanwhile, and are saved as they come
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(left):
+                    await self._words_came.wait()
+
+    def _words_due(self) -> bool:
+        """A turn the service took has no words yet."""
+        due = {m.id for m in self.conversation.messages if m.role is Role.USER and m.spoken and not m.final}
+        return bool(self._commits) or any(message_id in due for message_id in self._unheard_audio)
 
     async def close(self) -> None:
         """Stop every task started here (sessions and devices belong to their owners)."""

@@ -535,6 +535,7 @@ class Controller:
             except Exception:  # a bug there must not keep the history from being flushed below
                 log.exception("turning voice on late failed")
         await self._sleep.stop()
+        await self.assistant.keep_the_words()  # the window is gone: the service may still owe the last turn's words
         await self.supervisor.close()
         await self.assistant.close()
         if self.recorder is not None:

@@ -162,6 +162,36 @@ async def test_words_that_come_after_the_user_moved_on_land_in_the_conversation_
     assert kept[0].role == "user" and kept[0].text == said.text and kept[0].final
 
 
+async def test_quitting_as_the_answer_plays_keeps_the_words_the_service_still_owed(
+    qtbot: QtBot, pulse: Any, emulator: Emulator, tmp_path: Path, speech_pcm: bytes
+) -> None:
+    """Hold the key, speak, let go, and quit while the answer plays: transcription runs beside the answer and
+    ends after it here. The turn is saved with its words, not as an empty bubble for good."""
+    emulator.options.pace.transcript_delay_s = 1.5
+    emulator.options.pace.realtime_factor = 1.0
+    launch = await launch_app(qtbot, _argv(emulator, tmp_path))
+    window, controller = launch.window, launch.controller
+    assert controller is not None
+    window.chat.setFocus()
+    conversation = controller.assistant.conversation
+    send_space(window, QEvent.Type.KeyPress)
+    await until(lambda: controller.assistant.turn is TurnState.LISTENING, 5)
+    player = pulse.play(speech_pcm)
+    await asyncio.to_thread(player.wait, 10)
+    send_space(window, QEvent.Type.KeyRelease)
+    await until(lambda: controller.assistant.turn is TurnState.SPEAKING, 10)
+    said = next(m for m in conversation.messages if m.role is Role.USER)
+    assert not said.final, "the words had not come when the user quit"
+    await quit_app(launch)
+    store = HistoryStore(tmp_path / "history.sqlite3")
+    try:
+        kept = store.load(conversation.id)
+    finally:
+        store.close()
+    assert kept[0].role == "user" and kept[0].final and kept[0].text, "the words were saved"
+    assert kept[1].role == "assistant" and kept[1].text, "and the answer, as far as it came"
+
+
 async def test_export_from_the_file_menu_and_from_the_command_line(
     qtbot: QtBot, pulse: Any, emulator: Emulator, tmp_path: Path
 ) -> None:
