@@ -141,3 +141,14 @@ def test_words_that_look_like_markup_are_shown_and_copied_as_said(window: MainWi
     assert user.plain_text() == said, "the user's words were taken for markup"
     assert "<b>this</b>" not in user.body.text(), "the words reached the label as markup"
     assert answer.plain_text().startswith(said) and "Cut <here>" in answer.plain_text()
+
+
+def test_a_divider_reused_by_the_next_switch_names_the_model_now_in_use(window: MainWindow, qtbot: QtBot) -> None:
+    """Two quick switches with nothing said between them: one divider line, and it names the second model (as
+    the saved history does), not the first."""
+    window.show_message(_view("u1", Role.USER, "hello", final=True, index=0))
+    window.show_message(_view("divider-1", Role.DIVIDER, "Now talking to gpt-realtime (BYOM realtime)", index=1))
+    qtbot.waitUntil(lambda: len(window.chat.bubbles()) == 2, timeout=2000)
+    window.show_message(_view("divider-1", Role.DIVIDER, "Now talking to gpt-4.1 (BYOM chat completion)", index=1))
+    qtbot.waitUntil(lambda: "gpt-4.1" in _texts(window)[1], timeout=2000)
+    assert len(window.chat.bubbles()) == 2 and "gpt-realtime" not in _texts(window)[1]

@@ -72,14 +72,15 @@ class Divider(QLabel):
     """ "Now talking to <deployment> (<mode>)"."""
 
     def __init__(self, message: MessageView) -> None:
-        super().__init__(f"\u2014 {message.text} \u2014")
+        super().__init__()
         self.setObjectName("divider")
         self.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.message = message
+        self.refresh(message)
 
     def refresh(self, message: MessageView) -> None:
-        """Dividers do not change."""
+        """A divider with nothing said after it is reused by the next switch: it names the model now in use."""
         self.message = message
+        self.setText(f"\u2014 {message.text} \u2014")
 
 
 class ChatView(QScrollArea):
