@@ -24,6 +24,7 @@ from voicelive_desktop.assistant_events import (
 )
 from voicelive_desktop.audio.capture import Capture
 from voicelive_desktop.conversation import left as left_module
+from voicelive_desktop.conversation.store import StoredMessage
 from voicelive_desktop.conversation.transcript import Conversation, Role
 from voicelive_desktop.devtools.speech import espeak_pcm, heard_until_ms, loud_ms
 from voicelive_desktop.emulator import Emulator
@@ -351,6 +352,17 @@ async def test_a_turn_resent_after_a_drop_does_not_take_the_words_of_the_next_on
     assert [m.role for m in messages] == [Role.USER, Role.ASSISTANT, Role.USER, Role.ASSISTANT]
     assert messages[0].text == first, "the first turn kept its words"
     assert messages[2].text and messages[2].text != first, "the second turn has its own"
+
+
+async def test_a_conversation_of_one_message_continues_with_1_earlier_message_carried(
+    textonly: Core, emulator: Emulator
+) -> None:
+    """The divider counts in plain English: "1 earlier message", not "1 earlier messages"."""
+    one = [StoredMessage("u1", "user", "a question whose answer never came", final=True)]
+    textonly.assistant.replace_conversation(restored_conversation("c1", one))
+    assert await textonly.connect(target(emulator))
+    divider = textonly.assistant.conversation.messages[-1]
+    assert divider.role is Role.DIVIDER and divider.text.endswith("\u00b7 1 earlier message carried")
 
 
 async def test_what_is_typed_right_after_leaving_a_conversation_never_reaches_its_session(

@@ -278,7 +278,7 @@ class Assistant:
         self._last_target = session.target
         if (switched or continued) and carried.of_total:
             amount = (
-                f"{carried.of_total} earlier messages carried"
+                f"{carried.of_total} earlier message{'s' if carried.of_total != 1 else ''} carried"
                 if carried.all
                 else f"the last {len(carried.turns)} of {carried.of_total} messages carried"
             )
