@@ -47,6 +47,26 @@ async def _type(qtbot: QtBot, launch: Launch, text: str) -> None:
     await until(lambda: len([m for m in messages if m.role is not Role.DIVIDER]) >= count + 2 and messages[-1].final)
 
 
+def _saved(folder: Path, conversation_id: str) -> list[Any]:
+    """The messages of ``conversation_id`` as the history file in ``folder`` holds them, the app closed."""
+    store = HistoryStore(folder / "history.sqlite3")
+    try:
+        return store.load(conversation_id)
+    finally:
+        store.close()
+
+
+async def _speak(launch: Launch, pulse: Any, pcm: bytes) -> None:
+    """Hold Space in the window while ``pcm`` plays into the microphone, then let go."""
+    controller = launch.controller
+    assert controller is not None
+    send_space(launch.window, QEvent.Type.KeyPress)
+    await until(lambda: controller.assistant.turn is TurnState.LISTENING, 5)
+    player = pulse.play(pcm)
+    await asyncio.to_thread(player.wait, 10)
+    send_space(launch.window, QEvent.Type.KeyRelease)
+
+
 @pytest.fixture(autouse=True)
 def _key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AZURE_VOICELIVE_API_KEY", API_KEY)
@@ -137,11 +157,7 @@ async def test_words_that_come_after_the_user_moved_on_land_in_the_conversation_
         qtbot.keyClick(window, Qt.Key.Key_H, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
         window.chat.setFocus()
         left = controller.assistant.conversation
-        send_space(window, QEvent.Type.KeyPress)
-        await until(lambda: controller.assistant.turn is TurnState.LISTENING, 5)
-        player = pulse.play(speech_pcm)
-        await asyncio.to_thread(player.wait, 10)
-        send_space(window, QEvent.Type.KeyRelease)
+        await _speak(launch, pulse, speech_pcm)
         link = emulator.last()
         await until(lambda: "input_audio_buffer.committed" in [e["type"] for e in link.sent], 10)
         qtbot.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
@@ -154,11 +170,7 @@ async def test_words_that_come_after_the_user_moved_on_land_in_the_conversation_
         assert window.chat.bubbles() == [], "nothing of the left conversation on screen"
     finally:
         await quit_app(launch)
-    store = HistoryStore(tmp_path / "history.sqlite3")
-    try:
-        kept = store.load(left.id)
-    finally:
-        store.close()
+    kept = _saved(tmp_path, left.id)
     assert kept[0].role == "user" and kept[0].text == said.text and kept[0].final
 
 
@@ -174,20 +186,12 @@ async def test_quitting_as_the_answer_plays_keeps_the_words_the_service_still_ow
     assert controller is not None
     window.chat.setFocus()
     conversation = controller.assistant.conversation
-    send_space(window, QEvent.Type.KeyPress)
-    await until(lambda: controller.assistant.turn is TurnState.LISTENING, 5)
-    player = pulse.play(speech_pcm)
-    await asyncio.to_thread(player.wait, 10)
-    send_space(window, QEvent.Type.KeyRelease)
+    await _speak(launch, pulse, speech_pcm)
     await until(lambda: controller.assistant.turn is TurnState.SPEAKING, 10)
     said = next(m for m in conversation.messages if m.role is Role.USER)
     assert not said.final, "the words had not come when the user quit"
     await quit_app(launch)
-    store = HistoryStore(tmp_path / "history.sqlite3")
-    try:
-        kept = store.load(conversation.id)
-    finally:
-        store.close()
+    kept = _saved(tmp_path, conversation.id)
     assert kept[0].role == "user" and kept[0].final and kept[0].text, "the words were saved"
     assert kept[1].role == "assistant" and kept[1].text, "and the answer, as far as it came"
 
