@@ -11,8 +11,9 @@ from tests.helpers import Core, FakeEntra, build_core, key_credential, said_to, 
 from voicelive_desktop.assistant_events import TurnState
 from voicelive_desktop.conversation.transcript import Role
 from voicelive_desktop.emulator import Emulator, EmulatorOptions
-from voicelive_desktop.supervisor import RENEW_BEFORE_S, Backoff
+from voicelive_desktop.supervisor import RENEW_BEFORE_S, Backoff, Supervisor
 from voicelive_desktop.voicelive import session as session_module
+from voicelive_desktop.voicelive.config import SessionConfig
 from voicelive_desktop.voicelive.credentials import ExpiryTrackingCredential
 from voicelive_desktop.voicelive.events import ConnectionChanged, ConnState, ErrorCategory, ErrorRaised
 from voicelive_desktop.voicelive.modes import Mode, Target
@@ -247,3 +248,70 @@ async def test_quitting_disconnecting_or_switching_during_a_hung_handshake_happe
         assert await asyncio.wait_for(core.connect(target(emulator)), 5)
         assert await asyncio.wait_for(hung, 2), "the hung request is answered with the newer one's outcome"
         assert core.supervisor.connected
+
+
+class _ClosedAtOnce:
+    """A session the service closes right after the handshake (as its reader reports it, a loop turn later)."""
+
+    def __init__(self, where: Target, _credential: object, _config: object) -> None:
+        self.target, self.state, self.last_error, self.expires_at = where, ConnState.DISCONNECTED, None, None
+        self._events: asyncio.Queue[object] = asyncio.Queue()
+
+    def token_seconds_left(self) -> None:
+        return None
+
+    async def connect(self) -> bool:
+        self.state = ConnState.CONNECTED
+
+        def closed() -> None:
+            self.state = ConnState.FAILED
+            self._events.put_nowait(ConnectionChanged(ConnState.FAILED, "", 1008))
+
+        asyncio.get_running_loop().call_soon(closed)
+        return True
+
+    async def close(self) -> None:
+        self._events.put_nowait(None)
+
+    async def events(self) -> AsyncIterator[object]:
+        while (event := await self._events.get()) is not None:
+            yield event
+
+
+class _Host:
+    """A turn engine that uses whatever session it is given (the session above cannot carry a conversation)."""
+
+    session: object = None
+
+    def attach(self, session: object) -> None:
+        self.session = session
+
+    def detach(self, session: object, *, lost: bool) -> None:
+        self.session = None
+
+    def handle(self, session: object, event: object) -> None:
+        pass
+
+    def in_use(self, session: object) -> bool:
+        return session is self.session
+
+    def done_with(self, session: object) -> bool:
+        return True
+
+    def at_turn_boundary(self) -> bool:
+        return True
+
+    def connection_state(self, state: ConnState) -> None:
+        pass
+
+
+async def test_a_session_closed_right_after_its_handshake_is_noticed_and_replaced() -> None:
+    """Not "Connected" for good over a dead link: the close that follows the handshake at once is a loss."""
+    shown: list[object] = []
+    supervisor = Supervisor(_Host(), shown.append, session_factory=_ClosedAtOnce, backoff=Backoff(0.1, 0.2))  # type: ignore[arg-type]
+    try:
+        where = Target("https://example.invalid", Mode.MANAGED, "gpt-realtime")
+        assert await asyncio.wait_for(supervisor.connect(where, key_credential(), SessionConfig()), 5)
+        await until(lambda: any(getattr(e, "state", None) is ConnState.RECONNECTING for e in shown), 5)
+    finally:
+        await asyncio.wait_for(supervisor.close(), 5)

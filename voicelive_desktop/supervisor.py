@@ -264,18 +264,13 @@ class Supervisor:
             self._start_pump(session)
             ok = await self._handshake(session, want)
             if not self._current(want):  # overtaken while connecting: never keep a session nobody wants
-                await session.close()
+                if self.session is session:
+                    await self._close_session(lost=False)
+                else:
+                    await session.close()
                 continue
             if ok:
-                self._connecting = None  # current now (a failed one stays: its errors say why, as they arrive)
                 attempt, quiet = 0, False
-                self._lost.clear()
-                self._lost_error, self._lost_code = None, None
-                self.session = session
-                self._host.attach(session)
-                log.info("connected to %s", want.target.describe())
-                self._publish(ConnState.CONNECTED, want)
-                self._settle(want.version, True)
                 outcome = await self._supervise(session, want)
                 if outcome == "renew":
                     quiet = True
@@ -298,7 +293,7 @@ class Supervisor:
     async def _handshake(self, session: VoiceLiveSession, want: _Want) -> bool:
         """Connect ``session``; given up at once when it is no longer wanted (the user disconnected, switched or
         quit while the service was slow to answer, or did not answer at all). Returns whether it connected."""
-        connecting = asyncio.ensure_future(session.connect())
+        connecting = asyncio.ensure_future(self._connect(session, want))
         try:
             while not connecting.done() and self._current(want):
                 self._poke.clear()
@@ -311,6 +306,21 @@ class Supervisor:
             if not connecting.done():
                 await finish(connecting, cancel=True)  # the session leaves nothing open when cancelled
         return not connecting.cancelled() and connecting.result()
+
+    async def _connect(self, session: VoiceLiveSession, want: _Want) -> bool:
+        """Connect ``session`` and, if it is still wanted, make it the current one in the same step: its events
+        (a close right after the handshake among them) are then the current session's from the first."""
+        ok = await session.connect()
+        if ok and self._current(want):
+            self._connecting = None  # current now (a failed one stays: its errors say why, as they arrive)
+            self._lost.clear()
+            self._lost_error, self._lost_code = None, None
+            self.session = session
+            self._host.attach(session)
+            log.info("connected to %s", want.target.describe())
+            self._publish(ConnState.CONNECTED, want)
+            self._settle(want.version, True)
+        return ok
 
     async def _back_off(self, want: _Want, attempt: int, error: ErrorRaised | None) -> None:
         """Publish the countdown and wait it out (or until retried, woken or asked for something else)."""
