@@ -329,6 +329,22 @@ async def test_waking_from_sleep_while_a_left_conversation_awaits_its_words_keep
     assert len(emulator.connections) == 2, "renewed once: the new session is the fresh one the wake asked for"
 
 
+async def test_quitting_before_the_answer_starts_waits_for_the_words_but_plays_nothing(
+    voiced: Core, emulator: Emulator, pulse: Any, speech_pcm: bytes
+) -> None:
+    """The user lets go and quits at once: while the app waits for the turn's words, the answer that starts
+    meanwhile is kept, but not heard from an app whose window is gone."""
+    emulator.options.pace.transcript_delay_s = 1.5
+    assistant = voiced.assistant
+    assert await voiced.connect(target(emulator))
+    await _speak(voiced, pulse, speech_pcm)
+    await assistant.keep_the_words()
+    user = next(m for m in assistant.conversation.messages if m.role is Role.USER)
+    assert user.final and user.text, "the words came"
+    assert any(m.role is Role.ASSISTANT for m in assistant.conversation.messages), "the answer began meanwhile"
+    assert assistant.playback is not None and not assistant.playback.is_playing, "and was not played"
+
+
 async def test_a_turn_resent_after_a_drop_does_not_take_the_words_of_the_next_one(
     voiced: Core, emulator: Emulator, pulse: Any, speech_pcm: bytes
 ) -> None:

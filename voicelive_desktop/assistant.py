@@ -146,6 +146,7 @@ class Assistant:
         self._awaiting_started = False  # the response to it began (the one before it may still be ending)
         self._unheard_audio: dict[str, bytes] = {}  # spoken turns whose words have not arrived yet
         self._words_came = asyncio.Event()  # set when a spoken turn's words arrive, or its session goes
+        self._quitting = False  # the app is closing: no answer is played any more
         self._commits: deque[str] = deque()  # the local ids of the turns committed, in order
         self._answering = False
         self._answer_visible = False  # words or audio of the current answer have arrived
@@ -606,7 +607,7 @@ class Assistant:
             self._set_turn(TurnState.SPEAKING)
 
     def _answer_audio(self, event: AssistantAudio) -> None:
-        if self._silenced:
+        if self._silenced or self._quitting:
             return
         if self.playback is not None:
             self.playback.answer_arriving()
@@ -734,7 +735,8 @@ class Assistant:
         saved rather than left an empty bubble for good."""
         if self.session is None or self._utterance is not None:
             return  # nothing to hear them on; or a turn still being said, which quitting drops
-        self._silence()  # (what more of the answer comes meanwhile is saved, not played)
+        self._quitting = True  # what more of the answer comes meanwhile (or starts) is saved, not played
+        self._silence()
         deadline = self._clock() + timeout_s
         while self.session is not None and self._words_due() and (left := deadline - self._clock()) > 0:
             self._words_came.clear()  # the session's events arrive meanwhile, and are saved as they come
