@@ -24,6 +24,7 @@ _CAPTIONS = {
     TurnState.THINKING: "Thinking\u2026",
     TurnState.SPEAKING: "Speaking \u2014 hold to interrupt",
 }
+_NOT_CONNECTED = "Not connected"
 _COLORS = {
     TurnState.IDLE: None,  # the palette's highlight colour
     TurnState.LISTENING: QColor("#d64545"),
@@ -94,7 +95,7 @@ class TalkButton(QWidget):
     def minimumSizeHint(self) -> QSize:
         """Room for the longest caption, whatever the font size: it stays above the meter, inside the shape."""
         metrics = QFontMetrics(self.caption_font())
-        captions = [*_CAPTIONS.values(), self._idle_caption(), "Not connected"]
+        captions = [*_CAPTIONS.values(), self._idle_caption(), _NOT_CONNECTED]
         text = [metrics.boundingRect(c) for c in captions]
         # Centred, the text keeps clear of the meter's strip (a pixel around the meter) by a pixel or more.
         height = 2 * _MARGIN + max(r.height() for r in text) + 2 * (_METER_BOTTOM + 2)
@@ -140,7 +141,7 @@ class TalkButton(QWidget):
     def caption(self) -> str:
         """What the button says now."""
         if self._shows_disconnected:
-            return "Not connected"
+            return _NOT_CONNECTED
         return self._idle_caption() if self.state is TurnState.IDLE else _CAPTIONS[self.state]
 
     @property

@@ -114,6 +114,27 @@ MAX_MALFORMED_IN_A_ROW = 20
 EARLIER_ANSWER = "Earlier in this conversation, you answered: "
 OUTPUT_BYTES_PER_MS = 48  # PCM16 mono at 24 kHz, the only output format used
 _STOP = object()
+#: ``input_audio_buffer.append`` goes out 50 times a second while the key is held: as a plain mapping (which the
+#: SDK's ``send`` JSON-encodes as it is) it skips building and walking an SDK model each time.
+_APPEND = "input_audio_buffer.append"
+Outgoing = ClientEvent | Mapping[str, str]
+
+
+class Connector(Protocol):
+    """The SDK's ``connect``; injectable so a test can wrap it."""
+
+    def __call__(self, **kwargs: Any) -> AbstractAsyncContextManager[VoiceLiveConnection]: ...
+
+
+class _Phase(enum.Enum):
+    """Where the one response the service allows at a time stands."""
+
+    NONE = "none"
+    REQUESTED = "requested"  # response.create sent, response.created not yet seen
+    ACTIVE = "active"
+    CANCELLING = "cancelling"  # response.cancel sent, waiting for its response.done
+
+
 #: Handshakes given up on (timed out, or no longer wanted) that are still running, until they end.
 _ABANDONED: set[asyncio.Future[Any]] = set()
 
@@ -150,27 +171,6 @@ def _closed_abandoned(closing: asyncio.Future[Any]) -> None:
     _ABANDONED.discard(closing)
     if not closing.cancelled() and (error := closing.exception()) is not None:
         log.debug("closing a connection given up on failed: %s", type(error).__name__)
-
-
-#: ``input_audio_buffer.append`` goes out 50 times a second while the key is held: as a plain mapping (which the
-#: SDK's ``send`` JSON-encodes as it is) it skips building and walking an SDK model each time.
-_APPEND = "input_audio_buffer.append"
-Outgoing = ClientEvent | Mapping[str, str]
-
-
-class Connector(Protocol):
-    """The SDK's ``connect``; injectable so a test can wrap it."""
-
-    def __call__(self, **kwargs: Any) -> AbstractAsyncContextManager[VoiceLiveConnection]: ...
-
-
-class _Phase(enum.Enum):
-    """Where the one response the service allows at a time stands."""
-
-    NONE = "none"
-    REQUESTED = "requested"  # response.create sent, response.created not yet seen
-    ACTIVE = "active"
-    CANCELLING = "cancelling"  # response.cancel sent, waiting for its response.done
 
 
 class VoiceLiveSession:
