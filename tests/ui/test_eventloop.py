@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from PySide6.QtCore import QEventLoop, QTimer
 from PySide6.QtWidgets import QApplication
 
 from voicelive_desktop.ui.eventloop import QtEventLoop
@@ -69,6 +70,52 @@ def test_a_failing_callback_is_reported_and_the_loop_goes_on(loop: Any) -> None:
     loop.run_until_complete(main())
     assert ran == ["after"]
     assert [type(e.get("exception")) for e in loop.errors] == [ValueError]
+
+
+def test_callbacks_that_keep_adding_callbacks_leave_room_for_the_window(loop: Any) -> None:
+    """Callbacks added by callbacks run in the same Qt event, but not forever: a busy chain (a flood of
+    transcript deltas, say) lets Qt's own events (input, painting) through, here a zero Qt timer."""
+    window_events: list[int] = []
+    hops = 0
+
+    def hop() -> None:
+        nonlocal hops
+        hops += 1
+        if hops == 1:
+            QTimer.singleShot(0, lambda: window_events.append(hops))
+        if not window_events and hops < 200_000:  # about 2 s of callbacks, then the chain gives up
+            loop.call_soon(hop)
+
+    async def main() -> None:
+        loop.call_soon(hop)
+        while not window_events and hops < 200_000:
+            await asyncio.sleep(0.01)
+
+    loop.run_until_complete(main())
+    assert window_events, "the window's event never came"
+    assert window_events[0] < 200_000, "the window's event waited for the callbacks to stop"
+
+
+def test_a_modal_qt_loop_inside_a_callback_lets_the_other_callbacks_run(loop: Any) -> None:
+    """A dialog's ``exec()`` runs a Qt loop of its own inside one callback; asyncio work (the connection) goes
+    on meanwhile, as it does with qasync's own timers."""
+    ran: list[str] = []
+    ended = loop.create_future()
+
+    def modal() -> None:
+        inner = QEventLoop()
+        QTimer.singleShot(1000, inner.quit)  # the dialog's own way out, should nothing else end it
+        loop.call_soon(lambda: (ran.append("during the modal loop"), inner.quit()))
+        inner.exec()
+        ran.append("modal loop ended")
+        ended.set_result(None)
+
+    async def main() -> None:
+        loop.call_soon(modal)
+        await ended
+
+    loop.run_until_complete(main())
+    assert ran == ["during the modal loop", "modal loop ended"]
 
 
 _FREED_ELSEWHERE = """

@@ -7,6 +7,13 @@ sleeps until just after the next block is due, and a sleep that ends early finds
 again (in a loaded run, more retries than blocks). Here a timer is precise and rounded up to the next whole
 millisecond.
 
+Callbacks to run soon (``call_soon``: every task step, every future's callbacks) do not each get a Qt timer
+of their own, as in qasync: they wait in one queue, as in asyncio's own loop, run in order when a Qt event of
+the loop comes (a timer or the queue's own zero timer), and the ones they add run in the same event. While the
+key is held each microphone block then costs one Qt event (the sender's timer), not four (the timer, the
+task's wake-up, the send task's wake-up, and the wake-up after the send). Qt's own events wait for at most
+:data:`RUN_SOON_BUDGET_S` of them.
+
 Imported only after the first paint (it imports asyncio and qasync).
 """
 
@@ -14,32 +21,66 @@ from __future__ import annotations
 
 import asyncio
 import math
+import time
+from collections import deque
 from typing import Any
 
 import qasync
 from PySide6.QtCore import QObject, Qt, QTimerEvent
 
+#: How long callbacks run back to back before Qt's own events (input, painting) get their turn; the rest run
+#: in the next Qt event of the loop.
+RUN_SOON_BUDGET_S = 0.004
+
 
 class _Timers(QObject):
-    """One Qt timer per asyncio timer handle; the same duties as qasync's own (which the loop replaces)."""
+    """A Qt timer per delayed asyncio handle, and one queue for the handles to run soon; the same duties as
+    qasync's own timer object (which the loop replaces)."""
 
     def __init__(self) -> None:
         super().__init__()
         self._handles: dict[int, asyncio.Handle] = {}
+        self._ready: deque[asyncio.Handle] = deque()
+        self._ready_timer: int | None = None  # the zero timer that runs the queue, while one is pending
         self._stopped = False
 
     def add_callback(self, handle: asyncio.Handle, delay: float = 0) -> asyncio.Handle:
-        if not self._stopped:  # a closed loop runs nothing more
-            timer_id = self.startTimer(math.ceil(max(0.0, delay) * 1000), Qt.TimerType.PreciseTimer)
+        if self._stopped:  # a closed loop runs nothing more
+            return handle
+        if delay <= 0:
+            self._ready.append(handle)
+            if self._ready_timer is None:  # also while the queue runs: a callback may run a modal Qt loop
+                self._ready_timer = self.startTimer(0, Qt.TimerType.PreciseTimer)
+        else:
+            timer_id = self.startTimer(math.ceil(delay * 1000), Qt.TimerType.PreciseTimer)
             self._handles[timer_id] = handle
         return handle
 
     def timerEvent(self, event: QTimerEvent) -> None:
         timer_id = event.timerId()
         self.killTimer(timer_id)
-        handle = self._handles.pop(timer_id, None)
-        if handle is not None and not self._stopped and not handle.cancelled():
-            handle._run()  # asyncio's Handle reports a callback's exception to the loop's handler
+        if timer_id == self._ready_timer:
+            self._ready_timer = None
+        else:
+            handle = self._handles.pop(timer_id, None)
+            if handle is not None and not self._stopped and not handle.cancelled():
+                handle._run()  # asyncio's Handle reports a callback's exception to the loop's handler
+        self._run_ready()
+
+    def _run_ready(self) -> None:
+        """Run the queue in order, with what its callbacks add, for up to :data:`RUN_SOON_BUDGET_S`; what is
+        left runs at the queue's zero timer."""
+        ready = self._ready
+        deadline = time.monotonic() + RUN_SOON_BUDGET_S
+        while ready and not self._stopped:
+            handle = ready.popleft()
+            if not handle.cancelled():
+                handle._run()
+            if time.monotonic() >= deadline:
+                break
+        if not ready and self._ready_timer is not None:  # all ran here: the pending zero timer has nothing to do
+            self.killTimer(self._ready_timer)
+            self._ready_timer = None
 
     def stop(self) -> None:
         """The loop closes (on its own thread): every pending timer goes now. One left registered would outlive
@@ -49,6 +90,10 @@ class _Timers(QObject):
         for timer_id in self._handles:
             self.killTimer(timer_id)
         self._handles.clear()
+        if self._ready_timer is not None:
+            self.killTimer(self._ready_timer)
+            self._ready_timer = None
+        self._ready.clear()
 
     def set_debug(self, enabled: bool) -> None:
         """qasync calls this from ``set_debug``. Its own timer then warned of slow callbacks; this one does not
