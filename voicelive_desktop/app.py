@@ -375,7 +375,8 @@ def _wire(window: MainWindow, bridge: Bridge) -> None:
     window.conversations.delete_requested.connect(bridge.delete_conversation)
     window.undo_delete_requested.connect(bridge.undo_delete)
     window.export_requested.connect(bridge.export)
-    bridge.level_changed.connect(window.talk.set_level)
+    bridge.show_level = window.talk.set_level
+    window.talk.destroyed.connect(lambda: setattr(bridge, "show_level", None))
     bridge.latency_measured.connect(window.show_latency)
     bridge.audio_status.connect(window.show_audio)
     bridge.error.connect(window.show_error)

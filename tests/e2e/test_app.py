@@ -67,6 +67,7 @@ async def test_hold_speak_release_in_the_demo(demo_app: Launch, pulse: Any, spee
     send_space(window, QEvent.Type.KeyPress)
     await _until(lambda: controller.assistant.turn is TurnState.LISTENING, 2)
     player = pulse.play(speech_pcm)
+    await _until(lambda: window.talk.meter_px > 0, 5)  # the meter shows the voice while the key is held
     await asyncio.to_thread(player.wait, 10)
     send_space(window, QEvent.Type.KeyRelease)
     messages = controller.assistant.conversation.messages

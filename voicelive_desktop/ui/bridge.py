@@ -24,6 +24,7 @@ from ..voicelive.events import ConnectionChanged, ErrorRaised
 from ..voicelive.modes import Mode
 
 if TYPE_CHECKING:
+    from ..audio.values import Level
     from ..controller import Controller, DeviceChoice
     from ..conversation.store import ConversationSummary, SearchHit
     from ..settings import Settings
@@ -47,8 +48,6 @@ class Bridge(QObject):
     """(id, title) of a conversation just deleted (it can be brought back until the app closes)."""
     conversations_changed = Signal()
     """The saved conversations changed (renamed, restored, exported to...): lists should be read again."""
-    level_changed = Signal(object)
-    """Level: the microphone's loudness while listening."""
     latency_measured = Signal(int)
     """Milliseconds from key up to the first answer audio."""
     audio_status = Signal(object)
@@ -67,6 +66,10 @@ class Bridge(QObject):
     def __init__(self) -> None:
         super().__init__()
         self.controller: Controller | None = None
+        #: The level meter: the microphone's loudness (a Level) while listening. A plain call, not a signal: it
+        #: comes with every block while the key is held, and emitting a signal cost as much as the rest of the
+        #: block's handling on the GUI thread.
+        self.show_level: Callable[[Level], None] | None = None
         self._tasks: set[asyncio.Future[object]] = set()
         self._names: dict[asyncio.Future[object], str] = {}
         self._routes: dict[type, Callable[[object], None]] = {}
@@ -91,7 +94,7 @@ class Bridge(QObject):
 
         self._routes = dict(
             [
-                each(LevelChanged, lambda e: self.level_changed.emit(e.level)),
+                each(LevelChanged, self._level_changed),
                 each(MessageChanged, lambda e: self.message_changed.emit(e.message)),
                 each(LeftMessageChanged, self._left_message_changed),
                 each(TurnChanged, lambda e: self.turn_changed.emit(e.state)),
@@ -106,6 +109,10 @@ class Bridge(QObject):
             ]
         )
         return self._routes
+
+    def _level_changed(self, event: LevelChanged) -> None:
+        if self.show_level is not None:
+            self.show_level(event.level)
 
     def _left_message_changed(self, event: LeftMessageChanged) -> None:
         """Late words saved to a conversation no longer on screen: its row in the list may read differently."""
