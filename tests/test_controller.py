@@ -14,6 +14,7 @@ from tests.helpers import EventLog, MemoryKeyring, until
 from voicelive_desktop.assistant_events import TurnState
 from voicelive_desktop.audio.backend import AudioProblem, AudioUnavailable
 from voicelive_desktop.controller import VOICE_ON, Controller, ControllerState, Notice, demo_voice_notice
+from voicelive_desktop.conversation.store import HistoryStore
 from voicelive_desktop.conversation.transcript import Role
 from voicelive_desktop.emulator import Emulator
 from voicelive_desktop.keystore import SecretStore
@@ -340,3 +341,39 @@ async def test_a_late_sound_server_whose_devices_will_not_open_is_not_called_voi
         assert Notice("", key="audio") in events.of(Notice), "the 'voice is off' row was not taken down"
     finally:
         await controller.close()
+
+
+async def test_a_step_of_shutting_down_that_fails_loses_neither_the_conversation_nor_the_settings(
+    emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Quitting runs every step even when one breaks (here closing the connection, a bug): what was said is in
+    the history file and the settings are written."""
+    settings = Settings()
+    settings.connection.endpoint = emulator.endpoint
+    store = SettingsStore(tmp_path / "settings.toml")
+    secrets = SecretStore(MemoryKeyring())
+    secrets.set(emulator.endpoint, KEY)
+    events = EventLog()
+    history = tmp_path / "history.sqlite3"
+    controller = build_services(
+        events, store, settings.copy(), settings, demo=False, secrets=secrets, with_audio=False, history_path=history
+    )
+    await controller.start()  # opens the history, connects
+    assert controller.supervisor.connected
+    await _say(controller, events, "keep this sentence")
+    conversation_id = controller.assistant.conversation.id
+
+    async def broken() -> None:
+        raise RuntimeError("a bug in closing the connection")
+
+    monkeypatch.setattr(controller.supervisor, "close", broken)
+    controller.settings.window.geometry = "0badc0de"  # only the save at quit writes this
+    await controller.close()
+    await type(controller.supervisor).close(controller.supervisor)  # what the bug left open (not the test's subject)
+    kept = HistoryStore(history)
+    try:
+        texts = [m.text for m in kept.load(conversation_id)]
+    finally:
+        kept.close()
+    assert texts[0] == "keep this sentence" and len(texts) == 2
+    assert store.load().window.geometry == "0badc0de"

@@ -315,3 +315,20 @@ async def test_a_session_closed_right_after_its_handshake_is_noticed_and_replace
         await until(lambda: any(getattr(e, "state", None) is ConnState.RECONNECTING for e in shown), 5)
     finally:
         await asyncio.wait_for(supervisor.close(), 5)
+
+
+async def test_closing_after_the_run_loop_broke_still_closes_its_session(
+    emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug that ends the run loop must not leave the connected session open at quit (a session billed on)."""
+    supervisor = Supervisor(_Host(), lambda event: None, backoff=Backoff(0.1, 0.2))  # type: ignore[arg-type]
+
+    async def broken(session: object, want: object) -> str:
+        raise RuntimeError("a bug in supervising")
+
+    monkeypatch.setattr(supervisor, "_supervise", broken)
+    assert await asyncio.wait_for(supervisor.connect(target(emulator), key_credential(), SessionConfig()), 10)
+    await until(lambda: supervisor._loop_task is not None and supervisor._loop_task.done(), 5)
+    assert 0 in emulator.links, "connected"
+    await asyncio.wait_for(supervisor.close(), 5)
+    await until(lambda: 0 not in emulator.links, 5)

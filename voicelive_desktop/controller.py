@@ -528,25 +528,45 @@ class Controller:
             self._listener(Notice(VOICE_ON, key="voice-on"))
 
     async def close(self) -> None:
-        """Shut down: session, audio, emulator, history; then save."""
-        if self._late_audio is not None:
+        """Shut down: session, audio, emulator, history; then save. A step that fails is logged and the next ones
+        still run: whatever broke, the conversation and the settings are written."""
+        for step in (
+            self._stop_late_audio,
+            self._sleep.stop,
+            self.assistant.keep_the_words,  # the window is gone: the service may still owe the last turn's words
+            self.supervisor.close,
+            self.assistant.close,
+            self._purge_deleted,
+            self._close_history,
+            self._close_microphone,
+            self._stop_demo,
+            self.save,
+        ):
             try:
-                await finish(self._late_audio, cancel=True)
-            except Exception:  # a bug there must not keep the history from being flushed below
-                log.exception("turning voice on late failed")
-        await self._sleep.stop()
-        await self.assistant.keep_the_words()  # the window is gone: the service may still owe the last turn's words
-        await self.supervisor.close()
-        await self.assistant.close()
+                await step()
+            except Exception:
+                log.exception("shutting down: %s failed", step.__name__)
+
+    async def _stop_late_audio(self) -> None:
+        if self._late_audio is not None:
+            await finish(self._late_audio, cancel=True)
+
+    async def _purge_deleted(self) -> None:
         if self.recorder is not None:
             await self.recorder.history.purge_deleted()  # deletions could be undone until now
+
+    async def _close_history(self) -> None:
+        if self.recorder is not None:
             await self.recorder.close()
+
+    async def _close_microphone(self) -> None:
         if self.microphone is not None:
             await self.microphone.close()
+
+    async def _stop_demo(self) -> None:
         if self._demo is not None:
             await self._demo.stop()
             self._demo = None
-        await self.save()
 
 
 def demo_voice_notice(voice_name: str) -> Notice:

@@ -205,7 +205,10 @@ class Supervisor:
         task, self._loop_task = self._loop_task, None
         if task is not None:
             self._poke.set()  # the loop closes the session (or gives up a handshake) and ends
-            await finish(task)
+            try:
+                await finish(task)
+            except Exception:  # the loop broke earlier (a bug): its session is still closed below
+                log.exception("the connection supervisor had failed")
         await self._close_session(lost=False)
         self._settle(self._version, False)
         for pump in list(self._pumps):
