@@ -206,6 +206,7 @@ async def test_export_from_the_file_menu_and_from_the_command_line(
         await until(lambda: isinstance(QApplication.activeModalWidget(), QFileDialog), 5)
         dialog = QApplication.activeModalWidget()
         assert isinstance(dialog, QFileDialog)
+        await until(dialog.isActiveWindow, 5)  # on screen, as a user sees it before typing in it
         dialog.selectNameFilter("JSON (*.json)")
         target = tmp_path / "one.json"
         name = dialog.findChild(QLineEdit, "fileNameEdit")
