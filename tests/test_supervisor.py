@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
 import pytest
@@ -248,6 +249,49 @@ async def test_quitting_disconnecting_or_switching_during_a_hung_handshake_happe
         assert await asyncio.wait_for(core.connect(target(emulator)), 5)
         assert await asyncio.wait_for(hung, 2), "the hung request is answered with the newer one's outcome"
         assert core.supervisor.connected
+
+
+@pytest.fixture
+async def slow_door(emulator: Emulator) -> AsyncIterator[str]:
+    """The emulator behind a proxy that lets each connection through only after 0.3 s (a slow network)."""
+    pipes: set[asyncio.Task[None]] = set()
+    port = emulator.port
+
+    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(OSError):
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        writer.close()
+
+    async def through(client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(0.3)
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        for one in (pipe(client_reader, writer), pipe(reader, client_writer)):
+            task = asyncio.ensure_future(one)
+            pipes.add(task)
+            task.add_done_callback(pipes.discard)
+
+    server = await asyncio.start_server(through, "127.0.0.1", 0)
+    yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    server.close()
+    for task in list(pipes):
+        task.cancel()
+    await asyncio.gather(*pipes, return_exceptions=True)
+
+
+async def test_switching_while_a_connection_is_still_opening_never_holds_two_sessions(
+    core: Core, slow_door: str, emulator: Emulator
+) -> None:
+    """The connection given up on opens after all (a slow network): it is closed before the next one opens, so
+    the service never holds two of the user's sessions (a concurrency limit, a bill)."""
+    slow = asyncio.ensure_future(core.connect(Target(slow_door, Mode.MANAGED, "gpt-realtime")))
+    await core.events.until(lambda: any(s.state is ConnState.CONNECTING for s in _states(core)))
+    assert await asyncio.wait_for(core.connect(target(emulator, deployment="gpt-4.1")), 5)
+    assert await asyncio.wait_for(slow, 2), "the request given up on is answered with the newer one's outcome"
+    await until(lambda: len(emulator.connections) == 2 and emulator.open_sockets == 1, 5)
+    assert emulator.peak_open == 1
+    assert emulator.connections[-1].query["model"] == "gpt-4.1" and core.supervisor.connected
 
 
 class _ClosedAtOnce:

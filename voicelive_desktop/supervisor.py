@@ -30,12 +30,14 @@ from .voicelive.config import SessionConfig
 from .voicelive.credentials import Credential
 from .voicelive.events import AppEvent, ConnectionChanged, ConnState, ErrorCategory, ErrorRaised, SessionStarted
 from .voicelive.modes import Target
-from .voicelive.session import VoiceLiveSession
+from .voicelive.session import VoiceLiveSession, abandoned_handshakes
 
 log = logging.getLogger(__name__)
 
 #: Replace a session this long before its announced expiry, or its sign-in token's, at the first turn boundary.
 RENEW_BEFORE_S = 120.0
+#: How long a new connection waits for the ones given up on to end (and be closed): longer only if one hangs.
+ABANDONED_WAIT_S = 1.0
 
 SessionFactory = Callable[[Target, Credential, SessionConfig], VoiceLiveSession]
 
@@ -260,6 +262,8 @@ class Supervisor:
             await self._close_session(lost=False)
             if not quiet:
                 self._publish(ConnState.RECONNECTING if attempt else ConnState.CONNECTING, want, attempt=attempt)
+            if not await self._abandoned_ended():
+                continue  # asked for something else meanwhile
             config = self.config
             assert config is not None
             self._renew_now = False  # what asked for a renewal asked for a fresh session: this one
@@ -292,6 +296,29 @@ class Supervisor:
                 continue
             attempt, quiet = attempt + 1, False
             await self._back_off(want, attempt, error)
+
+    async def _abandoned_ended(self) -> bool:
+        """Let the handshakes given up on end (quick switches give up several) before a new one starts, so that
+        the service never holds two of the app's sessions at once; for up to :data:`ABANDONED_WAIT_S` (one that
+        hangs is not waited out). False: poked meanwhile (a new choice, a disconnect, quitting)."""
+        abandoned = abandoned_handshakes()
+        if not abandoned:
+            return True
+        self._poke.clear()
+        poked = asyncio.ensure_future(self._poke.wait())
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + ABANDONED_WAIT_S
+        try:
+            while abandoned and not poked.done():
+                left = deadline - loop.time()
+                if left <= 0:
+                    log.info("%d connections given up on are still opening: connecting beside them", len(abandoned))
+                    break
+                await asyncio.wait({*abandoned, poked}, timeout=left, return_when=asyncio.FIRST_COMPLETED)
+                abandoned = abandoned_handshakes()  # an ended handshake may have left its connection to close
+            return not poked.done()
+        finally:
+            poked.cancel()
 
     async def _handshake(self, session: VoiceLiveSession, want: _Want) -> bool:
         """Connect ``session``; given up at once when it is no longer wanted (the user disconnected, switched or

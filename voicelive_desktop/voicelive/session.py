@@ -173,6 +173,12 @@ def _closed_abandoned(closing: asyncio.Future[Any]) -> None:
         log.debug("closing a connection given up on failed: %s", type(error).__name__)
 
 
+def abandoned_handshakes() -> set[asyncio.Future[Any]]:
+    """The handshakes given up on that are still running, and the closing of what they opened: until these end,
+    a connection given up on may be open at the service (and billed) beside the next one."""
+    return set(_ABANDONED)
+
+
 class VoiceLiveSession:
     """A live conversation with one deployment.
 
