@@ -651,8 +651,8 @@ class VoiceLiveSession:
         if isinstance(exc, TimeoutError):
             return ErrorRaised(
                 ErrorCategory.UNREACHABLE,
-                f"{self.target.endpoint} took the connection but did not answer within {CONNECT_TIMEOUT_S:.0f} s. "
-                "Check the endpoint URL (and any proxy or firewall on the way).",
+                f"{self.target.endpoint} did not answer within {CONNECT_TIMEOUT_S:.0f} s. "
+                "Check the endpoint URL, the network, and any proxy or firewall on the way.",
             )
         cause = exc.__cause__ if exc.__cause__ is not None else exc
         if isinstance(cause, aiohttp.WSServerHandshakeError):
