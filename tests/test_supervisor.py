@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from tests.helpers import Core, FakeEntra, build_core, key_credential, said_to, target, until
+from voicelive_desktop import supervisor as supervisor_module
 from voicelive_desktop.assistant_events import TurnState
 from voicelive_desktop.conversation.transcript import Role
 from voicelive_desktop.emulator import Emulator, EmulatorOptions
@@ -251,47 +252,94 @@ async def test_quitting_disconnecting_or_switching_during_a_hung_handshake_happe
         assert core.supervisor.connected
 
 
-@pytest.fixture
-async def slow_door(emulator: Emulator) -> AsyncIterator[str]:
-    """The emulator behind a proxy that lets each connection through only after 0.3 s (a slow network)."""
-    pipes: set[asyncio.Task[None]] = set()
-    port = emulator.port
+class _Door:
+    """The emulator behind a proxy that lets each new connection through only after ``delay_s`` (a slow network;
+    one that never answers when the delay outlasts the test)."""
 
-    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def __init__(self, emulator: Emulator, delay_s: float) -> None:
+        self.emulator, self.delay_s = emulator, delay_s
+        self.endpoint = ""
+        self._pipes: set[asyncio.Task[None]] = set()
+        self._waiting = 0  # connections held at the door
+        self._shut = asyncio.Event()
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._through, "127.0.0.1", 0)
+        self.endpoint = f"http://127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
+
+    async def _through(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        self._waiting += 1
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._shut.wait(), self.delay_s)
+        finally:
+            self._waiting -= 1
+        if self._shut.is_set():
+            client_writer.close()  # hung up on: a handshake the app gave up on, and left to end, ends
+            return
+        reader, writer = await asyncio.open_connection("127.0.0.1", self.emulator.port)
+        for one in (self._pipe(client_reader, writer), self._pipe(reader, client_writer)):
+            task = asyncio.ensure_future(one)
+            self._pipes.add(task)
+            task.add_done_callback(self._pipes.discard)
+
+    @staticmethod
+    async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         with contextlib.suppress(OSError):
             while data := await reader.read(65536):
                 writer.write(data)
                 await writer.drain()
         writer.close()
 
-    async def through(client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
-        await asyncio.sleep(0.3)
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        for one in (pipe(client_reader, writer), pipe(reader, client_writer)):
-            task = asyncio.ensure_future(one)
-            pipes.add(task)
-            task.add_done_callback(pipes.discard)
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        self._shut.set()
+        await until(lambda: not self._waiting)
+        for task in list(self._pipes):
+            task.cancel()
+        await asyncio.gather(*self._pipes, return_exceptions=True)
 
-    server = await asyncio.start_server(through, "127.0.0.1", 0)
-    yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
-    server.close()
-    for task in list(pipes):
-        task.cancel()
-    await asyncio.gather(*pipes, return_exceptions=True)
+
+@pytest.fixture
+async def door(emulator: Emulator) -> AsyncIterator[_Door]:
+    door = _Door(emulator, 0.3)
+    await door.start()
+    yield door
+    await door.stop()
+    await until(lambda: not session_module._ABANDONED)
 
 
 async def test_switching_while_a_connection_is_still_opening_never_holds_two_sessions(
-    core: Core, slow_door: str, emulator: Emulator
+    core: Core, door: _Door, emulator: Emulator
 ) -> None:
     """The connection given up on opens after all (a slow network): it is closed before the next one opens, so
     the service never holds two of the user's sessions (a concurrency limit, a bill)."""
-    slow = asyncio.ensure_future(core.connect(Target(slow_door, Mode.MANAGED, "gpt-realtime")))
+    slow = asyncio.ensure_future(core.connect(Target(door.endpoint, Mode.MANAGED, "gpt-realtime")))
     await core.events.until(lambda: any(s.state is ConnState.CONNECTING for s in _states(core)))
     assert await asyncio.wait_for(core.connect(target(emulator, deployment="gpt-4.1")), 5)
     assert await asyncio.wait_for(slow, 2), "the request given up on is answered with the newer one's outcome"
     await until(lambda: len(emulator.connections) == 2 and emulator.open_sockets == 1, 5)
     assert emulator.peak_open == 1
     assert emulator.connections[-1].query["model"] == "gpt-4.1" and core.supervisor.connected
+
+
+async def test_a_renewal_that_cannot_reconnect_does_not_say_connected_meanwhile(
+    core: Core, door: _Door, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A renewal (waking from sleep, a new voice, a replaced conversation) is unseen, unless its handshake
+    hangs: then the header says so, instead of "Connected" over no session until the handshake times out."""
+    monkeypatch.setattr(supervisor_module, "QUIET_RENEWAL_S", 0.3)
+    monkeypatch.setattr(session_module, "CONNECT_TIMEOUT_S", 3.0)
+    door.delay_s = 0.0
+    assert await core.connect(Target(door.endpoint, Mode.MANAGED, "gpt-realtime"))
+    door.delay_s = 60.0  # the network went bad: new connections hang
+    renewing_from = len(_states(core))
+    core.supervisor.wake(slept=True)  # renews at the turn boundary (now)
+    await core.events.until(lambda: len(_states(core)) > renewing_from, timeout=2)
+    assert _states(core)[renewing_from].state is ConnState.CONNECTING, "shown while the renewal hangs"
+    assert not core.supervisor.connected
 
 
 class _ClosedAtOnce:

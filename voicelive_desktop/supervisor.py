@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 
 #: Replace a session this long before its announced expiry, or its sign-in token's, at the first turn boundary.
 RENEW_BEFORE_S = 120.0
+#: A renewal is unseen (the header stays "Connected") for this long; a handshake that takes longer is shown.
+QUIET_RENEWAL_S = 1.5
 #: How long a new connection waits for the ones given up on to end (and be closed): longer only if one hangs.
 ABANDONED_WAIT_S = 1.0
 
@@ -260,16 +262,23 @@ class Supervisor:
                 attempt, quiet = 0, False
                 continue
             await self._close_session(lost=False)
-            if not quiet:
+            seen = None
+            if quiet:  # a renewal, unseen unless it takes long enough to notice
+                seen = asyncio.get_running_loop().call_later(QUIET_RENEWAL_S, self._renewal_seen, want)
+            else:
                 self._publish(ConnState.RECONNECTING if attempt else ConnState.CONNECTING, want, attempt=attempt)
-            if not await self._abandoned_ended():
-                continue  # asked for something else meanwhile
-            config = self.config
-            assert config is not None
-            self._renew_now = False  # what asked for a renewal asked for a fresh session: this one
-            session = self._connecting = self._factory(want.target, want.credential, config)
-            self._start_pump(session)
-            ok = await self._handshake(session, want)
+            try:
+                if not await self._abandoned_ended():
+                    continue  # asked for something else meanwhile
+                config = self.config
+                assert config is not None
+                self._renew_now = False  # what asked for a renewal asked for a fresh session: this one
+                session = self._connecting = self._factory(want.target, want.credential, config)
+                self._start_pump(session)
+                ok = await self._handshake(session, want)
+            finally:
+                if seen is not None:
+                    seen.cancel()
             if not self._current(want):  # overtaken while connecting: never keep a session nobody wants
                 if self.session is session:
                     await self._close_session(lost=False)
@@ -296,6 +305,11 @@ class Supervisor:
                 continue
             attempt, quiet = attempt + 1, False
             await self._back_off(want, attempt, error)
+
+    def _renewal_seen(self, want: _Want) -> None:
+        """A quiet renewal's handshake is slow (a bad network): no longer "Connected" over no session."""
+        if self._current(want) and self.state.state is ConnState.CONNECTED:
+            self._publish(ConnState.CONNECTING, want, attempt=0)
 
     async def _abandoned_ended(self) -> bool:
         """Let the handshakes given up on end (quick switches give up several) before a new one starts, so that
