@@ -318,7 +318,8 @@ class Supervisor:
         abandoned = abandoned_handshakes()
         if not abandoned:
             return True
-        self._poke.clear()
+        if self._poke.is_set():
+            return False  # asked for something since the loop looked (while the last session closed): look again
         poked = asyncio.ensure_future(self._poke.wait())
         loop = asyncio.get_running_loop()
         deadline = loop.time() + ABANDONED_WAIT_S
