@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -112,6 +113,63 @@ def test_a_modal_qt_loop_inside_a_callback_lets_the_other_callbacks_run(loop: An
 
     async def main() -> None:
         loop.call_soon(modal)
+        await ended
+
+    loop.run_until_complete(main())
+    assert ran == ["during the modal loop", "modal loop ended"]
+
+
+def test_a_slow_callback_does_not_strand_the_ones_queued_after_it(loop: Any) -> None:
+    """Callbacks queued from outside the loop (a Qt slot, another thread's call_soon_threadsafe) run even when
+    the one before them takes longer than the loop's budget for one Qt event."""
+    ran: list[str] = []
+    done = loop.create_future()
+
+    def slow() -> None:
+        time.sleep(0.02)  # more than RUN_SOON_BUDGET_S
+        ran.append("slow")
+
+    def from_qt() -> None:
+        queued.append(loop.time())
+        loop.call_soon(slow)
+        loop.call_soon(lambda: (ran.append("after"), done.set_result(loop.time())))
+
+    queued: list[float] = []
+
+    async def main() -> float:
+        QTimer.singleShot(0, from_qt)
+        return await asyncio.wait_for(done, 2)  # or only when something else wakes the loop
+
+    after_s = loop.run_until_complete(main()) - queued[0]
+    assert ran == ["slow", "after"]
+    assert after_s < 0.5, f"the callback after the slow one waited {after_s:.2f} s"
+
+
+def test_a_modal_qt_loop_lets_the_callbacks_queued_behind_it_run(loop: Any) -> None:
+    """The dialog's callback and another were queued together: the other runs while the dialog is open."""
+    ran: list[str] = []
+    ended = loop.create_future()
+
+    def modal() -> None:
+        inner = QEventLoop()
+        QTimer.singleShot(1000, inner.quit)  # the dialog's own way out, should nothing else end it
+        waiting.append(inner)
+        inner.exec()
+        ran.append("modal loop ended")
+        ended.set_result(None)
+
+    def other() -> None:
+        ran.append("during the modal loop")
+        waiting[0].quit()
+
+    waiting: list[QEventLoop] = []
+
+    def from_qt() -> None:
+        loop.call_soon(modal)
+        loop.call_soon(other)
+
+    async def main() -> None:
+        QTimer.singleShot(0, from_qt)
         await ended
 
     loop.run_until_complete(main())

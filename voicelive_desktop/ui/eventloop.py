@@ -49,8 +49,7 @@ class _Timers(QObject):
             return handle
         if delay <= 0:
             self._ready.append(handle)
-            if self._ready_timer is None:  # also while the queue runs: a callback may run a modal Qt loop
-                self._ready_timer = self.startTimer(0, Qt.TimerType.PreciseTimer)
+            self._arm()  # also while the queue runs: a callback may run a modal Qt loop
         else:
             timer_id = self.startTimer(math.ceil(delay * 1000), Qt.TimerType.PreciseTimer)
             self._handles[timer_id] = handle
@@ -69,18 +68,29 @@ class _Timers(QObject):
 
     def _run_ready(self) -> None:
         """Run the queue in order, with what its callbacks add, for up to :data:`RUN_SOON_BUDGET_S`; what is
-        left runs at the queue's zero timer."""
+        left runs at the queue's zero timer, which is pending whenever the queue is not empty: whatever a
+        callback does (run a modal Qt loop, raise SystemExit), the ones after it are not stranded."""
         ready = self._ready
         deadline = time.monotonic() + RUN_SOON_BUDGET_S
-        while ready and not self._stopped:
-            handle = ready.popleft()
-            if not handle.cancelled():
-                handle._run()
-            if time.monotonic() >= deadline:
-                break
-        if not ready and self._ready_timer is not None:  # all ran here: the pending zero timer has nothing to do
-            self.killTimer(self._ready_timer)
-            self._ready_timer = None
+        try:
+            while ready and not self._stopped:
+                handle = ready.popleft()
+                if ready:
+                    self._arm()
+                if not handle.cancelled():
+                    handle._run()
+                if time.monotonic() >= deadline:
+                    break
+        finally:
+            if ready:
+                self._arm()
+            elif self._ready_timer is not None:  # all ran here: the pending zero timer has nothing to do
+                self.killTimer(self._ready_timer)
+                self._ready_timer = None
+
+    def _arm(self) -> None:
+        if self._ready_timer is None and not self._stopped:
+            self._ready_timer = self.startTimer(0, Qt.TimerType.PreciseTimer)
 
     def stop(self) -> None:
         """The loop closes (on its own thread): every pending timer goes now. One left registered would outlive
