@@ -268,7 +268,7 @@ class Supervisor:
             else:
                 self._publish(ConnState.RECONNECTING if attempt else ConnState.CONNECTING, want, attempt=attempt)
             try:
-                if not await self._abandoned_ended():
+                if not await self._abandoned_ended(want):
                     continue  # asked for something else meanwhile
                 config = self.config
                 assert config is not None
@@ -308,32 +308,29 @@ class Supervisor:
 
     def _renewal_seen(self, want: _Want) -> None:
         """A quiet renewal's handshake is slow (a bad network): no longer "Connected" over no session."""
-        if self._current(want) and self.state.state is ConnState.CONNECTED:
-            self._publish(ConnState.CONNECTING, want, attempt=0)
+        if self._current(want) and self.session is None and self.state.state is ConnState.CONNECTED:
+            self._publish(ConnState.CONNECTING, want, attempt=0)  # (none yet: the one connecting is not current)
 
-    async def _abandoned_ended(self) -> bool:
+    async def _abandoned_ended(self, want: _Want) -> bool:
         """Let the handshakes given up on end (quick switches give up several) before a new one starts, so that
         the service never holds two of the app's sessions at once; for up to :data:`ABANDONED_WAIT_S` (one that
-        hangs is not waited out). False: poked meanwhile (a new choice, a disconnect, quitting)."""
-        abandoned = abandoned_handshakes()
-        if not abandoned:
-            return True
-        if self._poke.is_set():
-            return False  # asked for something since the loop looked (while the last session closed): look again
-        poked = asyncio.ensure_future(self._poke.wait())
+        hangs is not waited out). False: ``want`` is no longer wanted (a new choice, a disconnect, quitting)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + ABANDONED_WAIT_S
-        try:
-            while abandoned and not poked.done():
-                left = deadline - loop.time()
-                if left <= 0:
-                    log.info("%d connections given up on are still opening: connecting beside them", len(abandoned))
-                    break
+        abandoned = abandoned_handshakes()
+        while abandoned and self._current(want):
+            left = deadline - loop.time()
+            if left <= 0:
+                log.info("%d connections given up on are still opening: connecting beside them", len(abandoned))
+                break
+            self._poke.clear()  # wanted as checked just now; a poke from here on is looked at below
+            poked = asyncio.ensure_future(self._poke.wait())
+            try:
                 await asyncio.wait({*abandoned, poked}, timeout=left, return_when=asyncio.FIRST_COMPLETED)
-                abandoned = abandoned_handshakes()  # an ended handshake may have left its connection to close
-            return not poked.done()
-        finally:
-            poked.cancel()
+            finally:
+                poked.cancel()
+            abandoned = abandoned_handshakes()  # an ended handshake may have left its connection to close
+        return self._current(want)
 
     async def _handshake(self, session: VoiceLiveSession, want: _Want) -> bool:
         """Connect ``session``; given up at once when it is no longer wanted (the user disconnected, switched or
