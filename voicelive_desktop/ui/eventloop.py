@@ -60,10 +60,8 @@ class _Timers(QObject):
         self.killTimer(timer_id)
         if timer_id == self._ready_timer:
             self._ready_timer = None
-        else:
-            handle = self._handles.pop(timer_id, None)
-            if handle is not None and not self._stopped and not handle.cancelled():
-                handle._run()  # asyncio's Handle reports a callback's exception to the loop's handler
+        elif (handle := self._handles.pop(timer_id, None)) is not None and not self._stopped:
+            self._ready.append(handle)  # due: it runs after those queued before it, as in asyncio's loop
         self._run_ready()
 
     def _run_ready(self) -> None:
@@ -78,7 +76,7 @@ class _Timers(QObject):
                 if ready:
                     self._arm()
                 if not handle.cancelled():
-                    handle._run()
+                    handle._run()  # asyncio's Handle reports a callback's exception to the loop's handler
                 if time.monotonic() >= deadline:
                     break
         finally:
