@@ -23,7 +23,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from .tasks import finish
 from .voicelive.config import SessionConfig
@@ -324,11 +324,7 @@ class Supervisor:
                 log.info("%d connections given up on are still opening: connecting beside them", len(abandoned))
                 break
             self._poke.clear()  # wanted as checked just now; a poke from here on is looked at below
-            poked = asyncio.ensure_future(self._poke.wait())
-            try:
-                await asyncio.wait({*abandoned, poked}, timeout=left, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                poked.cancel()
+            await self._until_poked(*abandoned, at_most_s=left)
             abandoned = abandoned_handshakes()  # an ended handshake may have left its connection to close
         return self._current(want)
 
@@ -339,15 +335,21 @@ class Supervisor:
         try:
             while not connecting.done() and self._current(want):
                 self._poke.clear()
-                poked = asyncio.ensure_future(self._poke.wait())
-                try:
-                    await asyncio.wait({connecting, poked}, return_when=asyncio.FIRST_COMPLETED)
-                finally:
-                    poked.cancel()
+                await self._until_poked(connecting)
         finally:
             if not connecting.done():
                 await finish(connecting, cancel=True)  # the session leaves nothing open when cancelled
         return not connecting.cancelled() and connecting.result()
+
+    async def _until_poked(self, *waits: asyncio.Future[Any], at_most_s: float | None = None) -> None:
+        """Wait until the loop is poked, one of ``waits`` ends, or ``at_most_s`` seconds pass. The caller clears
+        the poke once it has looked at what a poke asks it to look at."""
+        poked = asyncio.ensure_future(self._poke.wait())
+        try:
+            await asyncio.wait({*waits, poked}, timeout=at_most_s, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            poked.cancel()
+            await asyncio.gather(poked, return_exceptions=True)
 
     async def _connect(self, session: VoiceLiveSession, want: _Want) -> bool:
         """Connect ``session`` and, if it is still wanted, make it the current one in the same step: its events
@@ -414,13 +416,11 @@ class Supervisor:
             # Waiting for a turn boundary, or for the host (which the session's events also wake): look again soon.
             timeout = 0.5 if due or self._renew_asked else (None if renew_at is None else renew_at - self._clock())
             lost = asyncio.ensure_future(self._lost.wait())
-            poked = asyncio.ensure_future(self._poke.wait())
             try:
-                await asyncio.wait({lost, poked}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+                await self._until_poked(lost, at_most_s=timeout)
             finally:
-                for waiter in (lost, poked):
-                    waiter.cancel()
-                await asyncio.gather(lost, poked, return_exceptions=True)
+                lost.cancel()
+                await asyncio.gather(lost, return_exceptions=True)
         if not (self._lost.is_set() and self._current(want)):
             return "changed"
         if not self._host.in_use(session):
