@@ -162,6 +162,9 @@ async def test_words_that_come_after_the_user_moved_on_land_in_the_conversation_
         await until(lambda: "input_audio_buffer.committed" in [e["type"] for e in link.sent], 10)
         qtbot.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
         await until(lambda: controller.assistant.conversation is not left)
+        # the turn reaches the left conversation once the service's commit reached the app (it may come after
+        # the switch: the emulator had sent it, which is not the app having read it)
+        await until(lambda: any(m.role is Role.USER for m in left.messages), 10)
         said = next(m for m in left.messages if m.role is Role.USER)
         await until(lambda: said.final and bool(said.text), 10)
         panel = window.conversations
