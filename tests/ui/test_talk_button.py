@@ -67,6 +67,33 @@ def test_a_level_change_repaints_the_meter_alone_and_shows_the_level(qtbot: QtBo
     assert _white_run(button) == 0, "the meter goes with the listening"
 
 
+def test_the_meter_follows_the_button_when_the_window_is_resized_mid_turn(qtbot: QtBot) -> None:
+    button = _button(qtbot)
+    button.set_state(TurnState.LISTENING)
+    button.set_level(Level(-30.0, -20.0))
+    qtbot.waitUntil(lambda: _white_run(button) > 0, timeout=1000)
+    narrow = _white_run(button)
+    button.resize(800, 72)
+    qtbot.wait(1000 // METER_FPS + 20)
+    button.set_level(Level(-30.0, -20.0))
+    qtbot.waitUntil(lambda: _white_run(button) > narrow + 100, timeout=1000)
+    assert abs(_white_run(button) - button._meter_track().width() / 2) <= 3, "still half the (wider) meter"
+
+
+def test_a_repaint_due_when_the_turn_ends_does_not_block_the_next_turns_meter(qtbot: QtBot) -> None:
+    button = _button(qtbot)
+    button.set_state(TurnState.LISTENING)
+    button.set_level(Level(-30.0, -20.0))  # painted at once
+    button.set_level(Level(-10.0, -5.0))  # within 1/METER_FPS: a repaint is due
+    button.set_state(TurnState.THINKING)  # the key came up before it
+    button.set_state(TurnState.LISTENING)  # the next turn
+    qtbot.wait(50)
+    repaints = button.meter_repaints
+    button.set_level(Level(-30.0, -20.0))
+    qtbot.waitUntil(lambda: button.meter_repaints > repaints, timeout=1000)  # the meter moves on screen
+    assert button.meter_px == button.meter_width() > 0
+
+
 def test_no_repaint_when_the_meter_would_not_move_or_is_not_shown(qtbot: QtBot) -> None:
     button = _button(qtbot)
     button.set_level(Level(-20.0, -10.0))  # idle: the meter is not shown

@@ -89,7 +89,9 @@ class TalkButton(QWidget):
         self._meter_timer = QTimer(self)  # runs only when a change arrives within 1/METER_FPS of the last paint
         self._meter_timer.setSingleShot(True)
         self._meter_timer.timeout.connect(self._repaint_meter)
+        self._meter_due = False  # the timer runs (kept here: a level arrives with every block, and Qt calls cost)
         self.meter = _MeterBar(self)
+        self._track_width = self._meter_track().width()  # the meter at full scale, in pixels: kept per size
         self._refresh_accessibility()
 
     def minimumSizeHint(self) -> QSize:
@@ -156,25 +158,31 @@ class TalkButton(QWidget):
         if state is not TurnState.LISTENING:
             self.level_db = -96.0
             self._meter_timer.stop()
+            self._meter_due = False
         self.meter_px = 0
         self.meter.setVisible(state is TurnState.LISTENING)
         self._refresh_accessibility()
         self.update()
 
     def set_level(self, level: Level) -> None:
-        """Show the microphone level (dBFS): repaints the meter's strip when its width changed, throttled."""
+        """Show the microphone level (dBFS): repaints the meter's strip when its width changed, throttled.
+
+        Called with every block while the key is held: plain Python up to a repaint, no call into Qt.
+        """
         self.level_db = level.rms_db
-        if self.state is not TurnState.LISTENING or self._meter_timer.isActive():
+        if self.state is not TurnState.LISTENING or self._meter_due:
             return  # not shown; or a repaint is already due, and it will read the newest level
         if self.meter_width() == self.meter_px:
             return
         wait = self._next_meter_at - time.monotonic()
         if wait > 0:
+            self._meter_due = True
             self._meter_timer.start(math.ceil(wait * 1000))
         else:
             self._repaint_meter()
 
     def _repaint_meter(self) -> None:
+        self._meter_due = False
         width = self.meter_width()
         if self.state is not TurnState.LISTENING or width == self.meter_px:
             return
@@ -199,7 +207,7 @@ class TalkButton(QWidget):
     def meter_width(self) -> int:
         """The meter's width in pixels for the level now."""
         fraction = max(0.0, min(1.0, (self.level_db + 60.0) / 60.0))
-        return round(self._meter_track().width() * fraction)
+        return round(self._track_width * fraction)
 
     def color(self) -> QColor:
         """The button's colour now: the turn state's, or the palette's when idle or not connected."""
@@ -209,6 +217,7 @@ class TalkButton(QWidget):
         return _COLORS[self.state] or palette.color(QPalette.ColorRole.Highlight)
 
     def resizeEvent(self, event: QResizeEvent) -> None:
+        self._track_width = self._meter_track().width()
         self.meter.setGeometry(self._meter_strip())
         super().resizeEvent(event)
 
