@@ -357,7 +357,7 @@ class Assistant:
     async def _stream_hands_free(self, session: VoiceLiveSession) -> None:
         assert self.mic is not None
         async for chunk in self.mic.stream(self._hands_free_stop):
-            session.append_audio(chunk)
+            await session.stream_audio(chunk)
 
     # ----------------------------------------------------------------- push to talk
     def press(self) -> None:
@@ -428,8 +428,8 @@ class Assistant:
                 if utterance.sent_to is not session:
                     self._catch_up(session, utterance)
                 else:
-                    session.append_audio(chunk)
                     utterance.sent_bytes += len(chunk)
+                    await session.stream_audio(chunk)
             if not await _reopened(capture, utterance):
                 return
             capture.resume_turn()  # another device took over mid-turn: what it hears is part of the same turn

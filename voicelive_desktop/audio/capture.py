@@ -152,10 +152,10 @@ class Capture(StreamEnd):
                 chunk = self._scratch[:n]
                 if resampler is not None:
                     chunk = resampler.convert(chunk, last=last)
-                if self.on_block is not None and n:
-                    self.on_block(chunk)
                 if len(chunk):
-                    yield chunk.tobytes()
+                    yield chunk.tobytes()  # to the wire first (the caller sends it before asking for more)
+                if self.on_block is not None and n:
+                    self.on_block(chunk)  # then metered
                 continue
             if not self.stream.is_open:
                 return
