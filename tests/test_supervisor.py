@@ -409,18 +409,49 @@ async def test_a_session_closed_right_after_its_handshake_is_noticed_and_replace
         await asyncio.wait_for(supervisor.close(), 5)
 
 
-async def test_closing_after_the_run_loop_broke_still_closes_its_session(
+async def test_a_bug_in_supervising_is_shown_and_supervising_starts_again(
     emulator: Emulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A bug that ends the run loop must not leave the connected session open at quit (a session billed on)."""
-    supervisor = Supervisor(_Host(), lambda event: None, backoff=Backoff(0.1, 0.2))  # type: ignore[arg-type]
+    """A bug that breaks the run loop must not leave the app saying "Connected" over a session nobody looks after
+    (it used to be seen only at quit): it is shown, the session is closed, a new one is made; and quitting still
+    closes every session (none billed on)."""
+    shown: list[object] = []
+    supervisor = Supervisor(_Host(), shown.append, backoff=Backoff(0.1, 0.2))  # type: ignore[arg-type]
+    breaks = 0
 
     async def broken(session: object, want: object) -> str:
+        nonlocal breaks
+        breaks += 1
         raise RuntimeError("a bug in supervising")
 
     monkeypatch.setattr(supervisor, "_supervise", broken)
     assert await asyncio.wait_for(supervisor.connect(target(emulator), key_credential(), SessionConfig()), 10)
-    await until(lambda: supervisor._loop_task is not None and supervisor._loop_task.done(), 5)
-    assert 0 in emulator.links, "connected"
+    await until(lambda: breaks >= 2, 5)  # it broke, and supervising started again: a second session was made
+    errors = [e for e in shown if isinstance(e, ErrorRaised)]
+    assert errors and "error in the app" in errors[0].message
+    states = [e.state for e in shown if isinstance(e, ConnectionChanged)]
+    assert ConnState.RECONNECTING in states[states.index(ConnState.CONNECTED) :]
+    assert supervisor._loop_task is not None and not supervisor._loop_task.done()
     await asyncio.wait_for(supervisor.close(), 5)
-    await until(lambda: 0 not in emulator.links, 5)
+    await until(lambda: not emulator.links, 5)
+
+
+async def test_a_bug_mid_handshake_leaves_no_session_open_beside_the_next(
+    emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    supervisor = Supervisor(_Host(), lambda event: None, backoff=Backoff(0.1, 0.2))  # type: ignore[arg-type]
+    breaks = 0
+
+    async def broken(session: session_module.VoiceLiveSession, want: object) -> bool:
+        nonlocal breaks
+        assert await session.connect()
+        breaks += 1
+        raise RuntimeError("a bug after the handshake")
+
+    monkeypatch.setattr(supervisor, "_handshake", broken)
+    connecting = asyncio.ensure_future(supervisor.connect(target(emulator), key_credential(), SessionConfig()))
+    await until(lambda: breaks >= 3, 10)
+    assert len(emulator.links) <= 1, "each session broken while opening was closed before the next one"
+    assert await asyncio.wait_for(connecting, 5) is False
+    await asyncio.wait_for(supervisor.close(), 5)
+    await until(lambda: not emulator.links, 5)

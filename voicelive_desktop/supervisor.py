@@ -40,6 +40,8 @@ RENEW_BEFORE_S = 120.0
 QUIET_RENEWAL_S = 1.5
 #: How long a new connection waits for the ones given up on to end (and be closed): longer only if one hangs.
 ABANDONED_WAIT_S = 1.0
+#: Shown when supervising the connection broke on a bug (the log has it) and starts again.
+SUPERVISION_FAILED = "The connection stopped on an error in the app (the log has the details); connecting again."
 
 SessionFactory = Callable[[Target, Credential, SessionConfig], VoiceLiveSession]
 
@@ -247,6 +249,31 @@ class Supervisor:
 
     # ----------------------------------------------------------------- the run loop
     async def _run(self) -> None:
+        """Supervise until closed. A bug that breaks supervising is reported and supervising starts again, after
+        a back-off that grows while it keeps breaking: never "Connected" over a session nobody looks after."""
+        crashes, since = 0, self._clock()
+        while True:
+            try:
+                await self._supervise_wants()
+                return
+            except Exception:
+                crashes = 1 if self._clock() - since > self._backoff.cap else crashes + 1
+                since = self._clock()
+                log.exception("connection supervision failed (%d in a row); starting it again", crashes)
+            want, connecting = self._want, self._connecting
+            self._settle(self._version, False)
+            try:
+                await self._close_session(lost=True)
+                if connecting is not None:
+                    await connecting.close()  # broken mid-handshake: the session being opened is closed too
+            except Exception:
+                log.exception("closing the session after the failure failed too")
+            if want is None or not self._current(want):
+                continue
+            self._listener(ErrorRaised(ErrorCategory.CONNECTION_LOST, SUPERVISION_FAILED))
+            await self._back_off(want, crashes, None)
+
+    async def _supervise_wants(self) -> None:
         attempt, quiet = 0, False
         while True:
             self._poke.clear()
