@@ -422,6 +422,35 @@ async def test_hands_free_the_service_decides_where_the_turn_ends(
     assert "input_audio_buffer.commit" not in sent and "response.create" not in sent
 
 
+async def test_hands_free_a_turn_held_through_a_reconnect_is_one_turn(
+    voiced: Core, emulator: Emulator, pulse: Any, speech_pcm: bytes
+) -> None:
+    """Hands-free, the key pressed while the link is down keeps what is said for the next session (nothing is
+    lost); once it comes, the service's turn detection decides the turn, as for any hands-free speech: one
+    question, one answer, not a second turn committed by the key."""
+    from voicelive_desktop.supervisor import Backoff
+
+    assistant, events = voiced.assistant, voiced.events
+    voiced.supervisor._backoff = Backoff(base=0.8, cap=0.8, rng=lambda: 1.0)
+    config = SessionConfig(turn_detection=TurnDetectionConfig(TurnMode.SERVER_VAD, silence_duration_ms=400))
+    assert await voiced.connect(target(emulator), config=config)
+    await until(lambda: sent_audio_bytes(emulator) > 0)
+    emulator.links[0].abort()
+    await until(lambda: assistant.session is None)
+    assistant.press()  # during the reconnect's wait
+    player = pulse.play(speech_pcm)
+    await asyncio.to_thread(player.wait, 10)
+    await until(lambda: len(emulator.connections) == 2 and assistant.session is not None, 10)
+    await assistant.release()
+    await events.until(lambda: len(assistant.conversation.messages) >= 2 and assistant.turn is IDLE, 15)
+    await asyncio.sleep(1.0)  # a second turn would be committed by now
+    roles = [m.role for m in assistant.conversation.messages if m.role is not Role.DIVIDER]
+    assert roles == [Role.USER, Role.ASSISTANT], [(m.role, m.text) for m in assistant.conversation.messages]
+    sent = emulator.last().received_types()
+    assert "input_audio_buffer.commit" not in sent, "the service's turn detection ends the turn, not the key"
+    assert assistant.hands_free, "streaming again after the key"
+
+
 async def test_hands_free_keeps_streaming_after_the_microphone_is_reopened(
     voiced: Core, emulator: Emulator, pulse: Any, speech_pcm: bytes
 ) -> None:

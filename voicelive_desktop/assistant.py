@@ -115,6 +115,11 @@ async def _reopened(capture: Capture, utterance: _Utterance, within_s: float = 3
     return False
 
 
+def _detects_turns(session: VoiceLiveSession) -> bool:
+    """The session's service ends turns by itself (hands-free), rather than the key."""
+    return session.config.turn_detection.mode is not TurnMode.PUSH_TO_TALK
+
+
 class Assistant:
     """The push-to-talk state machine. The UI calls :meth:`press`, :meth:`release`, :meth:`send_text`...
 
@@ -332,11 +337,13 @@ class Assistant:
             self._show(message)
 
     def sync_hands_free(self) -> None:
-        """Stream the microphone while the session's turn detection is the service's (and stop when not)."""
+        """Stream the microphone while the session's turn detection is the service's (and stop when not). Not
+        while the key holds a turn of its own (pressed while no session was there): that turn streams it."""
         session = self.session
         wanted = (
             session is not None
-            and session.config.turn_detection.mode is not TurnMode.PUSH_TO_TALK
+            and _detects_turns(session)
+            and self._utterance is None
             and self.mic is not None
             and self.mic.capture is not None
             and not self.mic.muted
@@ -410,6 +417,7 @@ class Assistant:
         if not utterance.started:  # the microphone opens per turn: in a worker thread
             if not await mic.open_for_turn():
                 self._utterance = None
+                self.sync_hands_free()
                 self._emit(ErrorRaised(ErrorCategory.AUDIO, NO_MICROPHONE))
                 self._settle_turn()
                 return
@@ -458,11 +466,24 @@ class Assistant:
         self._utterance = None
         if self.mic is not None:
             self.mic.after_turn()
-        rate = self.session.config.input_sample_rate if self.session is not None else 24000
+        try:
+            self._end_turn(utterance)
+        finally:
+            self.sync_hands_free()  # hands-free, the microphone streams again once the key's turn is over
+
+    def _end_turn(self, utterance: _Utterance) -> None:
+        """The key's turn was captured: commit it (or queue it, or say nothing was heard)."""
+        session = self.session
+        if session is not None and utterance.sent_to is session and _detects_turns(session):
+            # Pressed while no session was there, in hands-free use: the session that came got the turn's audio
+            # as it was said, and its turn detection ends the turn, as for any hands-free speech.
+            self._settle_turn()
+            return
+        rate = session.config.input_sample_rate if session is not None else 24000
         silent = not utterance.heard_sound
         if silent or len(utterance.audio) * 1000 // (2 * rate) < MIN_COMMIT_MS:
-            if self.session is not None:
-                self.session.commit_turn(0)  # clears the buffer; nothing to answer
+            if session is not None:
+                session.commit_turn(0)  # clears the buffer; nothing to answer
             self._emit(
                 ErrorRaised(
                     ErrorCategory.NOTHING_HEARD,
@@ -472,7 +493,6 @@ class Assistant:
             self._settle_turn()
             return
         self._key_up_at = self._clock()
-        session = self.session
         if session is not None and utterance.sent_to is session:
             self._remember_unheard(utterance)
             self._commits.append(utterance.message_id)
