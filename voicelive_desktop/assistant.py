@@ -364,7 +364,7 @@ class Assistant:
     async def _stream_hands_free(self, session: VoiceLiveSession) -> None:
         assert self.mic is not None
         async for chunk in self.mic.stream(self._hands_free_stop):
-            await session.stream_audio(chunk)
+            session.append_audio(chunk)
 
     # ----------------------------------------------------------------- push to talk
     def press(self) -> None:
@@ -436,8 +436,9 @@ class Assistant:
                 if utterance.sent_to is not session:
                     self._catch_up(session, utterance)
                 else:
+                    session.append_audio(chunk)
                     utterance.sent_bytes += len(chunk)
-                    await session.stream_audio(chunk)
+                    await asyncio.sleep(0)  # the sender writes the block now, before this task meters it
             if not await _reopened(capture, utterance):
                 return
             capture.resume_turn()  # another device took over mid-turn: what it hears is part of the same turn

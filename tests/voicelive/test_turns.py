@@ -103,53 +103,11 @@ async def test_push_to_talk_turn_gives_both_transcripts_and_audio(
     assert sent[-2:] == ["input_audio_buffer.commit", "response.create"]
 
 
-async def test_live_audio_reaches_the_service_in_order_with_what_was_queued(
-    open_session: Any, emulator: Emulator, speech_pcm: bytes
-) -> None:
-    """Live microphone blocks are written by the microphone's own task when nothing waits ahead of them: they must
-    still come after what was queued before them (the session's configuration, a typed message, the turn's clear)
-    and before the commit, each with its audio intact."""
-    import base64
-
-    session, events = await open_session()
-    step = 24000 * 2 * 40 // 1000
-    blocks = [speech_pcm[i : i + step] for i in range(0, len(speech_pcm), step)]
-    await session.stream_audio(blocks[0])  # before the configuration has gone out: it waits behind it
-    session.send_text("typed while the key was held")
-    await session.stream_audio(blocks[1])  # behind the message
-    for block in blocks[2:]:
-        await session.stream_audio(block)
-    assert session.commit_turn(len(speech_pcm))
-    await events.wait_type(ResponseFinished)
-    received = emulator.last().received
-    kinds = [e["type"] for e in received]
-    assert kinds[:5] == [
-        "session.update",
-        "input_audio_buffer.append",
-        "conversation.item.create",
-        "response.create",
-        "input_audio_buffer.append",
-    ]
-    appends = [e for e in received if e["type"] == "input_audio_buffer.append"]
-    assert b"".join(base64.b64decode(e["audio"]) for e in appends) == speech_pcm, "every block, once, in order"
-    assert kinds[-2:] == ["input_audio_buffer.commit", "response.create"]
-
-
-async def test_live_audio_after_the_link_dropped_is_dropped_quietly(open_session: Any, emulator: Emulator) -> None:
-    emulator.options.drop_after_events = 2
-    session, events = await open_session()
-    for _ in range(20):
-        await session.stream_audio(b"\x01\x00" * 960)  # the microphone goes on while the link dies under it
-    error = await events.wait_type(ErrorRaised)
-    assert error.category is ErrorCategory.CONNECTION_LOST
-    await session.stream_audio(b"\x01\x00" * 960)  # nothing raised into the microphone's task
-
-
-async def test_a_refused_write_ends_the_writing_not_the_microphone(
+async def test_a_refused_write_ends_the_writing_on_that_socket(
     open_session: Any, emulator: Emulator, monkeypatch: Any
 ) -> None:
-    """The socket refuses a block (it is closing, and the reader has not seen it yet): the microphone's task goes
-    on, and nothing more is written on that socket, queued or live."""
+    """The socket refuses a block (it is closing, and the reader has not seen it yet): the microphone goes on, and
+    nothing more is written on that socket."""
     from azure.ai.voicelive.aio import ConnectionError as VoiceLiveConnectionError
 
     session, _events = await open_session()
@@ -162,7 +120,7 @@ async def test_a_refused_write_ends_the_writing_not_the_microphone(
 
     monkeypatch.setattr(session._conn, "send", refused)
     for _ in range(5):
-        await session.stream_audio(b"\x01\x00" * 960)
+        session.append_audio(b"\x01\x00" * 960)
     session.send_text("and this")
     await asyncio.sleep(0.1)
     assert tries == ["input_audio_buffer.append"], "one refusal, then nothing more on that socket"

@@ -156,7 +156,7 @@ class Capture(StreamEnd):
                 if resampler is not None:
                     chunk = resampler.convert(chunk, last=last)
                 if len(chunk):
-                    yield chunk.tobytes()  # to the wire first (the caller sends it before asking for more)
+                    yield chunk.tobytes()  # to the wire first (the turn lets the sender write it before asking again)
                 if self.on_block is not None and n:
                     self.on_block(chunk)  # then metered
                 continue

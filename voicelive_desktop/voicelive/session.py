@@ -204,8 +204,6 @@ class VoiceLiveSession:
         self._connector = connector
         self._events: asyncio.Queue[AppEvent | None] = asyncio.Queue()
         self._outbox: asyncio.Queue[Outgoing | object] = asyncio.Queue()
-        self._writing = asyncio.Lock()  # held while an event is being written: one at a time, in order
-        self._write_failed = False  # the socket refused a write: nothing more is sent on it
         self._stack: contextlib.AsyncExitStack | None = None
         self._conn: VoiceLiveConnection | None = None
         self._reader: asyncio.Task[None] | None = None
@@ -274,7 +272,6 @@ class VoiceLiveSession:
         self._stack = stack
         self.region = _handshake_header(self._conn, "x-ms-region")
         self._outbox = asyncio.Queue()
-        self._writing, self._write_failed = asyncio.Lock(), False
         self._outbox.put_nowait(ClientEventSessionUpdate(session=self.config.to_request_session()))
         self._reader = asyncio.create_task(self._read_loop(), name="voicelive-reader")
         self._sender = asyncio.create_task(self._send_loop(), name="voicelive-sender")
@@ -349,20 +346,6 @@ class VoiceLiveSession:
         """Queue microphone audio (PCM16 mono at the configured input rate)."""
         if pcm16:
             self._send({"type": _APPEND, "audio": base64.b64encode(pcm16).decode("ascii")})
-
-    async def stream_audio(self, pcm16: bytes) -> None:
-        """Send a block of live microphone audio: written by the caller's task at once when nothing is queued or
-        being written ahead of it (a block reaches the wire without waiting for the sender task's turn, and costs
-        one task wake-up less), else queued behind what is."""
-        if not pcm16:
-            return
-        event = {"type": _APPEND, "audio": base64.b64encode(pcm16).decode("ascii")}
-        conn = self._conn
-        if conn is None or self._closing or self._write_failed or not self._outbox.empty() or self._writing.locked():
-            self._send(event)
-            return
-        async with self._writing:
-            await self._write(conn, event)
 
     def commit_turn(self, sent_bytes: int) -> bool:
         """The key came up: commit the ``sent_bytes`` of audio and ask for an answer.
@@ -545,21 +528,13 @@ class VoiceLiveSession:
         conn = self._conn
         assert conn is not None
         while (event := await self._outbox.get()) is not _STOP:
-            async with self._writing:
-                await self._write(conn, cast(Outgoing, event))  # only _send and connect put anything else but _STOP
-            if self._write_failed:
+            try:
+                await conn.send(cast(Outgoing, event))  # only _send and connect put anything else but _STOP
+            except VoiceLiveConnectionError as exc:
+                log.debug("send failed: %s", errors.SECRETS.scrub(str(exc)))
                 return
             if event is self._awaited:
                 self._listen_for_silence()
-
-    async def _write(self, conn: VoiceLiveConnection, event: Outgoing) -> None:
-        if self._write_failed:
-            return
-        try:
-            await conn.send(event)
-        except VoiceLiveConnectionError as exc:
-            self._write_failed = True  # the reader sees the connection end, and reports it
-            log.debug("send failed: %s", errors.SECRETS.scrub(str(exc)))
 
     async def _read_loop(self) -> None:
         conn = self._conn
