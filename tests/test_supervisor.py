@@ -455,3 +455,17 @@ async def test_a_bug_mid_handshake_leaves_no_session_open_beside_the_next(
     assert await asyncio.wait_for(connecting, 5) is False
     await asyncio.wait_for(supervisor.close(), 5)
     await until(lambda: not emulator.links, 5)
+
+
+async def test_a_host_that_fails_to_let_go_of_a_session_still_sees_it_closed(emulator: Emulator) -> None:
+    class _Failing(_Host):
+        def detach(self, session: object, *, lost: bool) -> None:
+            super().detach(session, lost=lost)
+            raise RuntimeError("a bug in the turn engine")
+
+    supervisor = Supervisor(_Failing(), lambda event: None, backoff=Backoff(0.1, 0.2))  # type: ignore[arg-type]
+    assert await asyncio.wait_for(supervisor.connect(target(emulator), key_credential(), SessionConfig()), 10)
+    assert emulator.links
+    await asyncio.wait_for(supervisor.disconnect(), 5)
+    await until(lambda: not emulator.links, 5)  # closed at the service: not billed on
+    await asyncio.wait_for(supervisor.close(), 5)

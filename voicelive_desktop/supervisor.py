@@ -21,7 +21,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -251,27 +251,32 @@ class Supervisor:
     async def _run(self) -> None:
         """Supervise until closed. A bug that breaks supervising is reported and supervising starts again, after
         a back-off that grows while it keeps breaking: never "Connected" over a session nobody looks after."""
-        crashes, since = 0, self._clock()
+        crashes = 0
         while True:
+            started = self._clock()
             try:
                 await self._supervise_wants()
                 return
             except Exception:
-                crashes = 1 if self._clock() - since > self._backoff.cap else crashes + 1
-                since = self._clock()
+                ran_s = self._clock() - started  # a bug that comes back at once grows the back-off
+                crashes = 1 if ran_s > self._backoff.cap else crashes + 1
                 log.exception("connection supervision failed (%d in a row); starting it again", crashes)
             want, connecting = self._want, self._connecting
             self._settle(self._version, False)
-            try:
-                await self._close_session(lost=True)
-                if connecting is not None:
-                    await connecting.close()  # broken mid-handshake: the session being opened is closed too
-            except Exception:
-                log.exception("closing the session after the failure failed too")
+            await self._close_quietly(self._close_session(lost=True))
+            if connecting is not None:  # broken mid-handshake: the session being opened is closed too
+                await self._close_quietly(connecting.close())
             if want is None or not self._current(want):
                 continue
             self._listener(ErrorRaised(ErrorCategory.CONNECTION_LOST, SUPERVISION_FAILED))
             await self._back_off(want, crashes, None)
+
+    @staticmethod
+    async def _close_quietly(closing: Coroutine[Any, Any, None]) -> None:
+        try:
+            await closing
+        except Exception:
+            log.exception("closing a session after supervising failed, failed too")
 
     async def _supervise_wants(self) -> None:
         attempt, quiet = 0, False
@@ -470,8 +475,10 @@ class Supervisor:
         session, self.session = self.session, None
         if session is None:
             return
-        self._host.detach(session, lost=lost)
-        await session.close()
+        try:
+            self._host.detach(session, lost=lost)
+        finally:  # even when the host fails: nothing else would close it (a session billed on)
+            await session.close()
 
     # ----------------------------------------------------------------- events from sessions
     def _start_pump(self, session: VoiceLiveSession) -> None:
