@@ -469,3 +469,20 @@ async def test_a_host_that_fails_to_let_go_of_a_session_still_sees_it_closed(emu
     await asyncio.wait_for(supervisor.disconnect(), 5)
     await until(lambda: not emulator.links, 5)  # closed at the service: not billed on
     await asyncio.wait_for(supervisor.close(), 5)
+
+
+async def test_a_view_that_fails_on_every_state_does_not_stop_the_connection(emulator: Emulator) -> None:
+    """Every state shown fails (a broken view): the connection is still made, looked after and closed."""
+    failures = 0
+
+    def broken(event: object) -> None:
+        nonlocal failures
+        failures += 1
+        raise RuntimeError("a broken view")
+
+    supervisor = Supervisor(_Host(), broken, backoff=Backoff(0.2, 0.2))  # type: ignore[arg-type]
+    assert await asyncio.wait_for(supervisor.connect(target(emulator), key_credential(), SessionConfig()), 10)
+    assert supervisor.connected and failures >= 2  # Connecting, Connected
+    assert await asyncio.wait_for(supervisor.disconnect(), 5) is None
+    await asyncio.wait_for(supervisor.close(), 5)
+    await until(lambda: not emulator.links, 5)

@@ -242,7 +242,14 @@ class Supervisor:
         description = want.target.describe() if want is not None else ""
         self.state = ConnectionChanged(state, description, **extra)  # type: ignore[arg-type]
         self._host.connection_state(state)
-        self._listener(self.state)
+        self._tell(self.state)
+
+    def _tell(self, event: AppEvent) -> None:
+        """Show ``event``: a view that fails on it must not stop the connection being looked after."""
+        try:
+            self._listener(event)
+        except Exception:
+            log.exception("showing %s failed", type(event).__name__)
 
     def _current(self, want: _Want) -> bool:
         return self._want is not None and self._want.version == want.version and not self._closed
@@ -266,9 +273,14 @@ class Supervisor:
             await self._close_quietly(self._close_session(lost=True))
             if connecting is not None:  # broken mid-handshake: the session being opened is closed too
                 await self._close_quietly(connecting.close())
+            if self._closed:
+                return  # quitting: what was open is closed
             if want is None or not self._current(want):
+                if crashes > 1:  # broke again at once with nothing to connect: not a busy loop
+                    self._poke.clear()
+                    await self._until_poked(at_most_s=self._backoff.delay(crashes))
                 continue
-            self._listener(ErrorRaised(ErrorCategory.CONNECTION_LOST, SUPERVISION_FAILED))
+            self._tell(ErrorRaised(ErrorCategory.CONNECTION_LOST, SUPERVISION_FAILED))
             await self._back_off(want, crashes, None)
 
     @staticmethod
