@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import numpy as np
@@ -122,7 +121,7 @@ async def test_a_refused_write_ends_the_writing_on_that_socket(
     for _ in range(5):
         session.append_audio(b"\x01\x00" * 960)
     session.send_text("and this")
-    await asyncio.sleep(0.1)
+    await until(lambda: session._sender is not None and session._sender.done())  # the writing ended
     assert tries == ["input_audio_buffer.append"], "one refusal, then nothing more on that socket"
 
 
