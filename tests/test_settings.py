@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import tomllib
 from pathlib import Path
 
 import keyring.backend
@@ -238,3 +239,35 @@ def test_values_out_of_range_get_the_default_and_say_so(tmp_path: Path) -> None:
     for name in ("audio.block_ms", "audio.tail_ms", "audio.preroll_ms", "conversation.vad_threshold", "keys.hold_key"):
         assert name in told, f"{name} is not in: {told}"
     assert "10 to 100" in told, "the message says what the setting may be"
+
+
+def test_a_file_from_a_newer_version_keeps_what_this_one_does_not_know_and_says_so(tmp_path: Path) -> None:
+    """Going back to an older version for a while must not cost the settings the newer one added: they are written
+    back as they were, a copy of the newer file is kept, and the banner says why the file looks different."""
+    store = SettingsStore(tmp_path / "settings.toml")
+    store.path.write_text(
+        "format = 3\ntheme = 'dark'\n"
+        "[audio]\nblock_ms = 20\nnoise_gate_db = -40\n"  # a newer file's 20 ms is a choice: no upgrade to 40
+        "[captions]\nsize = 'large'\n"
+    )
+    settings = store.load()
+    assert settings.audio.block_ms == 20 and not store.problems
+    message = store.describe_problems()
+    assert "newer version" in message and "format 3" in message
+    assert store.backup is not None and "noise_gate_db" in store.backup.read_text()
+    assert str(store.backup) in message
+
+    settings.audio.preroll_ms = 500  # a change made in this version
+    store.save(settings)
+    saved = tomllib.loads(store.path.read_text())
+    assert saved["theme"] == "dark" and saved["captions"] == {"size": "large"}
+    assert saved["audio"]["noise_gate_db"] == -40 and saved["audio"]["preroll_ms"] == 500
+    assert store.load().audio.preroll_ms == 500
+
+
+def test_a_file_of_this_version_loads_without_a_message_or_a_copy(tmp_path: Path) -> None:
+    store = SettingsStore(tmp_path / "settings.toml")
+    store.save(Settings())
+    store.load()
+    assert store.describe_problems() == "" and store.backup is None
+    assert [p.name for p in tmp_path.iterdir()] == ["settings.toml"]

@@ -315,6 +315,23 @@ def _from_dict(data: Mapping[str, Any], problems: list[str]) -> Settings:
     return settings
 
 
+def _unknown_parts(data: Mapping[str, Any]) -> dict[str, Any]:
+    """What the file holds that these settings do not know: sections and keys written by a newer version (or
+    by hand). They are written back as they were, so a save here does not take them from that version."""
+    known = {name: {f.name for f in dataclasses.fields(section)} for name, section in vars(Settings()).items()}
+    unknown: dict[str, Any] = {}
+    for name, value in data.items():
+        if name == "format":
+            continue
+        if name not in known:
+            unknown[name] = value
+        elif isinstance(value, Mapping):
+            extra = {key: item for key, item in value.items() if key not in known[name]}
+            if extra:
+                unknown[name] = extra
+    return unknown
+
+
 def _merge(into: dict[str, Any], more: Mapping[str, Any]) -> None:
     for key, value in more.items():
         if isinstance(value, Mapping) and isinstance(into.get(key), dict):
@@ -351,10 +368,15 @@ class SettingsStore:
         self.path = path
         self.problems: list[str] = []
         self.backup: Path | None = None
+        #: The file's ``format`` when a newer version of the app wrote it, else None.
+        self.newer_format: int | None = None
+        self._unknown: dict[str, Any] = {}
 
     def load(self) -> Settings:
         """The saved settings; a damaged file is backed up, what is valid is kept, ``problems`` says what not."""
         self.problems = []
+        self.newer_format = None
+        self._unknown = {}
         try:
             text = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
@@ -369,9 +391,13 @@ class SettingsStore:
             self.problems.append(f"the file is damaged ({exc})")
             self._keep_backup()
             data = _salvage(text, self.problems)
+        written_as = data.get("format")
+        if isinstance(written_as, int) and written_as > FORMAT:
+            self.newer_format = written_as
         _upgrade(data)
         settings = _from_dict(data, self.problems)
-        if self.problems and self.backup is None:
+        self._unknown = _unknown_parts(data)
+        if (self.problems or self.newer_format) and self.backup is None:
             self._keep_backup()
         return settings
 
@@ -390,14 +416,24 @@ class SettingsStore:
         trip over each other: the last one to finish wins, whole.
         """
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        write_replacing(self.path, tomli_w.dumps({"format": FORMAT, **to_plain(settings)}).encode())
+        plain = to_plain(settings)
+        _merge(plain, self._unknown)
+        write_replacing(self.path, tomli_w.dumps({"format": FORMAT, **plain}).encode())
 
     def describe_problems(self) -> str:
-        """One message for the user about a damaged file, or empty."""
-        if not self.problems:
-            return ""
-        kept = f" A copy of the old file is at {self.backup}." if self.backup else ""
-        return f"Some settings could not be read and were reset: {'; '.join(self.problems)}.{kept}"
+        """One message for the user about a damaged file or one from a newer version, or empty."""
+        said = []
+        if self.newer_format:
+            said.append(
+                f"The settings file was saved by a newer version of {APP_NAME} (settings format "
+                f"{self.newer_format}; this version knows {FORMAT}): this one uses what it knows and keeps the rest "
+                "as it is."
+            )
+        if self.problems:
+            said.append(f"Some settings could not be read and were reset: {'; '.join(self.problems)}.")
+        if said and self.backup:
+            said.append(f"A copy of the old file is at {self.backup}.")
+        return " ".join(said)
 
 
 # --------------------------------------------------------------------------- overrides
