@@ -241,7 +241,9 @@ def test_values_out_of_range_get_the_default_and_say_so(tmp_path: Path) -> None:
     assert "10 to 100" in told, "the message says what the setting may be"
 
 
-def test_a_file_from_a_newer_version_keeps_what_this_one_does_not_know_and_says_so(tmp_path: Path) -> None:
+def test_a_file_from_a_newer_version_keeps_what_this_one_does_not_know_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Going back to an older version for a while must not cost the settings the newer one added: they are written
     back as they were, a copy of the newer file is kept, and the banner says why the file looks different."""
     store = SettingsStore(tmp_path / "settings.toml")
@@ -263,6 +265,13 @@ def test_a_file_from_a_newer_version_keeps_what_this_one_does_not_know_and_says_
     assert saved["theme"] == "dark" and saved["captions"] == {"size": "large"}
     assert saved["audio"]["noise_gate_db"] == -40 and saved["audio"]["preroll_ms"] == 500
     assert store.load().audio.preroll_ms == 500
+
+    store.path.write_text("format = 3\n[audio]\nblock_ms = 20\n")
+    launches = iter(range(3))
+    monkeypatch.setattr(settings_module.time, "strftime", lambda _f: f"launch{next(launches)}")
+    for _ in range(3):  # launches of this version that do not save, each a second apart or more
+        SettingsStore(store.path).load()
+    assert len(list(tmp_path.glob("*.bak"))) == 1, "one copy, not one per launch"
 
 
 def test_a_file_of_this_version_loads_without_a_message_or_a_copy(tmp_path: Path) -> None:

@@ -397,14 +397,18 @@ class SettingsStore:
         _upgrade(data)
         settings = _from_dict(data, self.problems)
         self._unknown = _unknown_parts(data)
-        if (self.problems or self.newer_format) and self.backup is None:
+        if self.newer_format and self.backup is None:
+            # one copy per newer format, not one per launch: this version may not save before it quits
+            self._keep_backup(self.path.with_name(f"{self.path.name}.format{self.newer_format}.bak"))
+        if self.problems and self.backup is None:
             self._keep_backup()
         return settings
 
-    def _keep_backup(self) -> None:
-        backup = self.path.with_name(f"{self.path.name}.{time.strftime('%Y%m%d-%H%M%S')}.bak")
+    def _keep_backup(self, backup: Path | None = None) -> None:
+        backup = backup or self.path.with_name(f"{self.path.name}.{time.strftime('%Y%m%d-%H%M%S')}.bak")
         try:
-            shutil.copy2(self.path, backup)
+            if not (backup.exists() and backup.read_bytes() == self.path.read_bytes()):
+                shutil.copy2(self.path, backup)
             self.backup = backup
         except OSError as exc:
             log.warning("could not back up %s: %s", self.path, exc)
