@@ -345,6 +345,26 @@ async def test_quitting_before_the_answer_starts_waits_for_the_words_but_plays_n
     assert assistant.playback is not None and not assistant.playback.is_playing, "and was not played"
 
 
+async def test_hands_free_quitting_right_after_speaking_waits_for_the_words_and_stops_listening(
+    voiced: Core, emulator: Emulator, pulse: Any, speech_pcm: bytes
+) -> None:
+    """Hands-free, the user finishes a sentence and quits: the service took the turn (its turn detection ended it)
+    and its words are on their way; they are waited for and saved, and the microphone stops streaming at once."""
+    emulator.options.pace.transcript_delay_s = 1.5
+    assistant = voiced.assistant
+    config = SessionConfig(turn_detection=TurnDetectionConfig(TurnMode.SERVER_VAD, silence_duration_ms=400))
+    assert await voiced.connect(target(emulator), config=config)
+    await until(lambda: sent_audio_bytes(emulator) > 0)
+    player = pulse.play(speech_pcm)
+    await asyncio.to_thread(player.wait, 10)
+    link = emulator.last()
+    await until(lambda: "input_audio_buffer.committed" in [e["type"] for e in link.sent], 10)
+    await assistant.keep_the_words()
+    user = next(m for m in assistant.conversation.messages if m.role is Role.USER)
+    assert user.final and user.text, "the words came before the app let go"
+    assert not assistant.hands_free, "nothing more is heard from an app that is quitting"
+
+
 async def test_a_turn_resent_after_a_drop_does_not_take_the_words_of_the_next_one(
     voiced: Core, emulator: Emulator, pulse: Any, speech_pcm: bytes
 ) -> None:

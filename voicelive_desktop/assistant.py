@@ -150,6 +150,7 @@ class Assistant:
         self._awaiting: _UserTurn | None = None  # sent, and its answer has not finished
         self._awaiting_started = False  # the response to it began (the one before it may still be ending)
         self._unheard_audio: dict[str, bytes] = {}  # spoken turns whose words have not arrived yet
+        self._service_turns: dict[str, None] = {}  # turns the service's turn detection took, words not come yet
         self._words_came = asyncio.Event()  # set when a spoken turn's words arrive, or its session goes
         self._quitting = False  # the app is closing: no answer is played any more
         self._commits: deque[str] = deque()  # the local ids of the turns committed, in order
@@ -314,6 +315,7 @@ class Assistant:
         self.session = None
         self._words_came.set()
         self._commits.clear()  # named by that session or never: turns resent to the next one are counted again
+        self._service_turns.clear()  # their audio went with the session: their words will not come
         self._stop_hands_free()
         if self.playback is not None:
             self.playback.flush()
@@ -344,6 +346,7 @@ class Assistant:
             session is not None
             and _detects_turns(session)
             and self._utterance is None
+            and not self._quitting
             and self.mic is not None
             and self.mic.capture is not None
             and not self.mic.muted
@@ -593,12 +596,18 @@ class Assistant:
         if session is not self.session:
             self._handle_left(session, event)
             return
-        if isinstance(event, UserTurnCommitted) and self._commits:
-            self._committed(event.item_id)
+        if isinstance(event, UserTurnCommitted):
+            if self._commits:
+                self._committed(event.item_id)
+            else:  # hands-free: the service ended the turn; its words are owed as a key's turn's are
+                self._service_turns[event.item_id] = None
+                while len(self._service_turns) > 3:  # a session without transcription never finalises them
+                    del self._service_turns[next(iter(self._service_turns))]
         changed = self.conversation.apply(event)
         if changed is not None:
             if changed.final and changed.role is Role.USER:
                 self._unheard_audio.pop(changed.id, None)
+                self._service_turns.pop(changed.id, None)
                 self._words_came.set()
             self._show(changed)
         if isinstance(event, AssistantAudio):
@@ -691,6 +700,7 @@ class Assistant:
         self._queue.clear()
         self._awaiting = None
         self._unheard_audio.clear()
+        self._service_turns.clear()
         self._commits.clear()
         self._last_target = None
         self._continued = bool(conversation.messages)
@@ -757,6 +767,7 @@ class Assistant:
         if self.session is None or self._utterance is not None:
             return  # nothing to hear them on; or a turn still being said, which quitting drops
         self._quitting = True  # what more of the answer comes meanwhile (or starts) is saved, not played
+        self._stop_hands_free()  # and no new turn is heard
         self._silence()
         deadline = self._clock() + timeout_s
         while self.session is not None and self._words_due() and (left := deadline - self._clock()) > 0:
@@ -768,7 +779,8 @@ class Assistant:
     def _words_due(self) -> bool:
         """A turn the service took has no words yet."""
         due = {m.id for m in self.conversation.messages if m.role is Role.USER and m.spoken and not m.final}
-        return bool(self._commits) or any(message_id in due for message_id in self._unheard_audio)
+        owed = (*self._unheard_audio, *self._service_turns)
+        return bool(self._commits) or any(message_id in due for message_id in owed)
 
     async def close(self) -> None:
         """Stop every task started here (sessions and devices belong to their owners)."""
