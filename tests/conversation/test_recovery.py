@@ -242,3 +242,19 @@ def test_a_history_deleted_while_open_and_closed_without_another_write_is_writte
     _delete_history_files(db_path)
     store.close()
     assert _texts_on_reopening(db_path, cid) == ["the only thing said"]
+
+
+def test_conversations_whose_rows_were_lost_are_named_after_their_first_words_again(db_path: Path) -> None:
+    """The page holding the conversations' own rows is damaged: their messages are recovered into conversations
+    named as before (after the user's first words), not a list of identical "New conversation"s."""
+    written = _fill(db_path, conversations=3)
+    titles = {c.id: c.title for c in HistoryStore(db_path).list_conversations()}
+    _garble_page_holding(db_path, titles[next(iter(written))].encode())
+
+    store = HistoryStore(db_path)
+
+    assert store.problem is not None and "damaged" in store.problem
+    listed = {c.id: c.title for c in store.list_conversations()}
+    assert set(listed) == set(written), "every conversation is listed again"
+    assert listed == titles
+    store.close()

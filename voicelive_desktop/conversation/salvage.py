@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from .queries import retitle
 from .schema import Damaged
 
 log = logging.getLogger(__name__)
@@ -132,7 +133,8 @@ def _orphans(columns: list[str], rows: list[Row], known: set[str]) -> dict[str, 
 def salvage(damaged: Path, con: sqlite3.Connection, now: str) -> Salvaged:
     """Copy what can be read from ``damaged`` into the fresh database ``con`` (in one transaction).
 
-    Messages whose conversation row was lost get a new untitled conversation, so no readable message is dropped.
+    Messages whose conversation row was lost get a new conversation, named after their first words, so no readable
+    message is dropped.
     The full-text index is not copied: the triggers rebuild it as the messages go in.
     """
     try:
@@ -148,13 +150,16 @@ def salvage(damaged: Path, con: sqlite3.Connection, now: str) -> Salvaged:
     try:
         conversations = _insert(con, "conversations", conv_columns, conv_rows)
         known = {str(row[0]) for row in con.execute("SELECT id FROM conversations")}
-        for cid, (first, last) in _orphans(msg_columns, msg_rows, known).items():
+        orphans = _orphans(msg_columns, msg_rows, known)
+        for cid, (first, last) in orphans.items():
             con.execute(
                 "INSERT INTO conversations (id, created_at, updated_at) VALUES (?, ?, ?)",
                 (cid, first or now, last or now),
             )
             conversations += 1
         messages = _insert(con, "messages", msg_columns, msg_rows)
+        for cid in orphans:
+            retitle(con, cid)  # named after the user's first words, as it was unless the user had renamed it
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
