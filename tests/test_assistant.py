@@ -167,6 +167,17 @@ async def test_closing_mid_answer_is_clean(voiced: Core, emulator: Emulator) -> 
     assert left == [], f"tasks still running after close: {left}"
 
 
+async def _say_hands_free(core: Core, emulator: Emulator, pulse: Any, pcm: bytes) -> None:
+    """Connect hands-free (the service's turn detection) and speak a sentence until the service takes the turn."""
+    config = SessionConfig(turn_detection=TurnDetectionConfig(TurnMode.SERVER_VAD, silence_duration_ms=400))
+    assert await core.connect(target(emulator), config=config)
+    await until(lambda: sent_audio_bytes(emulator) > 0)
+    player = pulse.play(pcm)
+    await asyncio.to_thread(player.wait, 10)
+    link = emulator.last()
+    await until(lambda: "input_audio_buffer.committed" in [e["type"] for e in link.sent], 10)
+
+
 async def _leave_right_after_speaking(core: Core, emulator: Emulator, pulse: Any, pcm: bytes) -> Conversation:
     """Speak a turn, and start a new conversation as soon as the service has taken it (as Ctrl+N does)."""
     await _speak(core, pulse, pcm)
@@ -261,13 +272,7 @@ async def test_hands_free_leaving_a_conversation_listens_again_at_once(
     monkeypatch.setattr(left_module, "LEFT_WAIT_S", 60.0)
     emulator.options.pace.transcript_delay_s = 30.0
     assistant = voiced.assistant
-    config = SessionConfig(turn_detection=TurnDetectionConfig(TurnMode.SERVER_VAD, silence_duration_ms=400))
-    assert await voiced.connect(target(emulator), config=config)
-    await until(lambda: sent_audio_bytes(emulator) > 0)
-    player = pulse.play(speech_pcm)
-    await asyncio.to_thread(player.wait, 10)
-    link = emulator.last()
-    await until(lambda: "input_audio_buffer.committed" in [e["type"] for e in link.sent], 10)
+    await _say_hands_free(voiced, emulator, pulse, speech_pcm)
     assistant.replace_conversation(Conversation())
     voiced.supervisor.renew()
     await until(lambda: len(emulator.connections) == 2 and assistant.hands_free, 10)
@@ -352,13 +357,7 @@ async def test_hands_free_quitting_right_after_speaking_waits_for_the_words_and_
     and its words are on their way; they are waited for and saved, and the microphone stops streaming at once."""
     emulator.options.pace.transcript_delay_s = 1.5
     assistant = voiced.assistant
-    config = SessionConfig(turn_detection=TurnDetectionConfig(TurnMode.SERVER_VAD, silence_duration_ms=400))
-    assert await voiced.connect(target(emulator), config=config)
-    await until(lambda: sent_audio_bytes(emulator) > 0)
-    player = pulse.play(speech_pcm)
-    await asyncio.to_thread(player.wait, 10)
-    link = emulator.last()
-    await until(lambda: "input_audio_buffer.committed" in [e["type"] for e in link.sent], 10)
+    await _say_hands_free(voiced, emulator, pulse, speech_pcm)
     await assistant.keep_the_words()
     user = next(m for m in assistant.conversation.messages if m.role is Role.USER)
     assert user.final and user.text, "the words came before the app let go"
