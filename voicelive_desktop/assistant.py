@@ -297,8 +297,10 @@ class Assistant:
         for message_id in untranscribed:  # their words never arrived: the service hears them again instead
             self._send_audio(session, self._unheard_audio[message_id], message_id, respond=False)
         queue, self._queue = self._queue, []
-        for turn in queue:
-            self._deliver(session, turn)
+        for i, turn in enumerate(queue):
+            # one answer to everything said meanwhile, after the last of it: an answer to each in turn would be cut
+            # by the next, or answer the last alone
+            self._deliver(session, turn, respond=i == len(queue) - 1)
         utterance = self._utterance
         if utterance is not None and utterance.started and utterance.sent_to is not session:
             self._catch_up(session, utterance)
@@ -532,13 +534,15 @@ class Assistant:
         self._set_turn(TurnState.THINKING)
         return True
 
-    def _deliver(self, session: VoiceLiveSession, turn: _UserTurn) -> None:
+    def _deliver(self, session: VoiceLiveSession, turn: _UserTurn, *, respond: bool = True) -> None:
+        """Send ``turn``; with ``respond``, ask for the answer to it (and to what went before it unanswered)."""
         if turn.text is not None:
-            session.send_text(turn.text, turn.message_id)
+            session.send_text(turn.text, turn.message_id, respond=respond)
         else:
-            self._send_audio(session, bytes(turn.audio), turn.message_id, respond=True)
+            self._send_audio(session, bytes(turn.audio), turn.message_id, respond=respond)
             self._remember_unheard(turn)
-        self._await(turn)
+        if respond:
+            self._await(turn)
 
     def _await(self, turn: _UserTurn) -> None:
         """``turn`` is with the service: its answer is due (after the one still ending, if any)."""

@@ -372,13 +372,14 @@ class VoiceLiveSession:
         self._send(ClientEventInputAudioBufferCommit())
         return True
 
-    def send_text(self, text: str, item_id: str | None = None) -> str:
-        """Add a typed user message and ask for an answer. Returns the item's id."""
+    def send_text(self, text: str, item_id: str | None = None, *, respond: bool = True) -> str:
+        """Add a typed user message and (unless not to ``respond``) ask for an answer. Returns the item's id."""
         item_id = item_id or f"item_{uuid.uuid4().hex[:20]}"
         item = UserMessageItem(id=item_id, content=[InputTextContentPart(text=text)])
         self._send(ClientEventConversationItemCreate(item=item))
         self._emit(UserTextSent(item_id, text))
-        self.request_response()
+        if respond:
+            self.request_response()
         return item_id
 
     def add_history(self, turns: Sequence[tuple[str, str]]) -> None:
