@@ -21,6 +21,8 @@ log = logging.getLogger(__name__)
 
 #: How an answer reads after a relaunch when the app stopped while it was still arriving.
 CUT_BY_EXIT = "Cut off: the app closed"
+#: How a typed message reads after a relaunch when the app stopped before any connection took it.
+NOT_SENT_BY_EXIT = "not sent: the app closed before a connection took it"
 _ROLES = {Role.USER: "user", Role.ASSISTANT: "assistant", Role.DIVIDER: "divider"}
 
 
@@ -68,8 +70,10 @@ def restored_message(stored: StoredMessage) -> Message:
     )
     if role is Role.ASSISTANT and not message.final:
         message.finish(cut=CUT_BY_EXIT)  # it never finished: the app stopped while it was arriving
-    elif role is Role.USER and not message.final:
+    elif role is Role.USER and not message.final and message.spoken:
         message.final = True  # a spoken turn whose words never came: kept as said
+    elif role is Role.USER and not message.final:
+        message.finish(cut=NOT_SENT_BY_EXIT)  # typed while offline: the service never had it
     return message
 
 
@@ -99,7 +103,7 @@ class HistoryRecorder:
     def save_restored(self, conversation: Conversation) -> None:
         """Save what restoring changed (an answer cut by the app's exit is saved as cut from now on)."""
         for index, message in enumerate(conversation.messages):
-            if message.cut == CUT_BY_EXIT:
+            if message.cut in (CUT_BY_EXIT, NOT_SENT_BY_EXIT):
                 self._checkpointer.update(conversation.id, stored_message(MessageView.of(message, index)))
 
     def flush(self) -> None:

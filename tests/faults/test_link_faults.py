@@ -15,6 +15,7 @@ from tests.helpers import until
 from voicelive_desktop.assistant_events import TurnState
 from voicelive_desktop.emulator import Emulator
 from voicelive_desktop.emulator.control import run_action
+from voicelive_desktop.recorder import NOT_SENT_BY_EXIT
 from voicelive_desktop.voicelive.events import ConnState
 
 Launcher = Callable[..., Any]
@@ -208,6 +209,54 @@ async def test_a_message_typed_while_reconnecting_is_sent_once_connected(
     await until(lambda: any("typed during the outage" in a.text for a in app.answers()), 30)
     assert app.controller.assistant.turn in (TurnState.IDLE, TurnState.SPEAKING)
     await app.close()
+
+
+async def test_messages_typed_during_an_outage_all_reach_the_service_and_get_one_whole_answer(
+    fault_app: Launcher, emulator: Emulator
+) -> None:
+    """Two messages typed while the service is away: once it is back, both go to it in order and one answer
+    follows them, whole (not an answer cut short by the next message, nor an answer to the second alone)."""
+    app = await _outage_after(fault_app, emulator, "hello")
+    await until(lambda: app.status.startswith("Reconnecting"), 10)
+    app.type("first, about apples")
+    app.type("second, about pears")
+    answered = len(app.answers())
+    emulator.options.refuse_with = None
+    await until(lambda: len(app.answers()) > answered and app.answers()[-1].final, 30)
+    await asyncio.sleep(0.5)  # a second answer, or a cut, would have begun by now
+    roles = [(m.role.value, m.text) for m in app.messages][-3:]
+    assert roles[:2] == [("user", "first, about apples"), ("user", "second, about pears")]
+    answer = app.answers()[-1]
+    assert len(app.answers()) == answered + 1 and roles[2][0] == "assistant"
+    assert not answer.cut and answer.text
+    sent = emulator.last().received_types()
+    assert sent.count("response.create") == 1 and "response.cancel" not in sent
+    created = [e for e in emulator.last().received if e["type"] == "conversation.item.create"]
+    texts = [c["item"]["content"][0].get("text") for c in created if c["item"].get("role") == "user"]
+    assert texts[-2:] == ["first, about apples", "second, about pears"]
+    await app.close()
+
+
+async def test_a_message_typed_during_an_outage_and_never_sent_says_so_after_a_relaunch(
+    fault_app: Launcher, emulator: Emulator
+) -> None:
+    """The user types while the service is away and quits before it is back: next time, the message is there,
+    marked as never sent, not passed off as a question the assistant ignored."""
+    app = await _outage_after(fault_app, emulator, "hello")
+    await until(lambda: app.status.startswith("Reconnecting"), 10)
+    app.type("typed, then quit")
+    await until(lambda: "waiting for the connection" in _last_bubble(app))
+    await app.close()
+    emulator.options.refuse_with = None
+    again = await fault_app()
+    last = again.messages[-1]
+    assert (last.text, last.cut) == ("typed, then quit", NOT_SENT_BY_EXIT)
+    await until(lambda: "not sent" in _last_bubble(again))
+    await again.say("and the app goes on")
+    await again.close()
+    third = await fault_app()
+    assert third.messages[-3].cut == NOT_SENT_BY_EXIT, "kept as never sent"
+    await third.close()
 
 
 async def test_the_network_coming_back_reconnects_at_once_instead_of_waiting_out_the_backoff(
