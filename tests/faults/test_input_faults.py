@@ -256,3 +256,15 @@ async def test_continuing_the_conversation_on_screen_leaves_it_as_it_is(fault_ap
     assert await app.controller.open_conversation(app.controller.assistant.conversation.id)
     assert app.controller.assistant.conversation.messages == before
     await app.close()
+
+
+async def test_without_a_key_the_header_says_not_connected_and_what_to_do(
+    fault_app: Callable[..., Any], emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No key anywhere: the app does not try, and its header does not claim to be on its way."""
+    monkeypatch.delenv("AZURE_VOICELIVE_API_KEY")
+    app = await fault_app(wait=False)
+    await until(lambda: any("Not connected yet" in text for text in app.banner))
+    await asyncio.sleep(0.3)  # a connection attempt would show by now
+    assert app.status == "Not connected" and emulator.connections == []
+    await app.close()

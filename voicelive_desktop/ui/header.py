@@ -60,7 +60,7 @@ class Header(QWidget):
         self.deployment.setToolTip("Deployment name in your Foundry resource (type a new one and press Enter)")
         self.connect_button = QPushButton("Connect")
         self.connect_button.setAccessibleName("Connect or disconnect")
-        self.state = QLabel("Starting\u2026")
+        self.state = QLabel("Not connected")  # until the first attempt (none without a key or an endpoint)
         self.state.setObjectName("connState")
         self.state.setAccessibleName("Connection state")
         self.state.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
