@@ -377,3 +377,23 @@ async def test_a_step_of_shutting_down_that_fails_loses_neither_the_conversation
         kept.close()
     assert texts[0] == "keep this sentence" and len(texts) == 2
     assert store.load().window.geometry == "0badc0de"
+
+
+async def test_words_heard_take_down_the_nothing_was_heard_report(
+    app: tuple[Controller, EventLog, SettingsStore],
+) -> None:
+    """A tap said "Nothing was heard"; the next spoken turn with words proves the microphone works: the report
+    goes. A typed message proves nothing about the microphone, and leaves it."""
+    controller, events, _ = app
+    resolved = Notice("", key=ErrorCategory.NOTHING_HEARD.value)
+    conversation = controller.assistant.conversation
+    typed = conversation.add_user_text("typed-1", "a typed question", pending=False)
+    controller.assistant._show(typed)
+    assert resolved not in events.of(Notice)
+    spoken = conversation.add_user_text("spoken-1", "", pending=False)
+    spoken.spoken, spoken.final = True, False
+    controller.assistant._show(spoken)
+    assert resolved not in events.of(Notice), "not while its words are on their way"
+    spoken.text, spoken.final = "what I said", True
+    controller.assistant._show(spoken)
+    assert resolved in events.of(Notice)

@@ -17,14 +17,14 @@ from types import ModuleType
 from typing import Protocol
 
 from .assistant import Assistant
-from .assistant_events import LatencyMeasured, UiEvent
+from .assistant_events import LatencyMeasured, MessageChanged, UiEvent
 from .audio.backend import AudioUnavailable
 from .audio.capture import Capture
 from .audio.playback import Playback
 from .conversation.export import export_json, export_markdown
 from .conversation.history import AsyncHistory
 from .conversation.store import ConversationSummary, HistoryUnavailable, SearchHit
-from .conversation.transcript import Conversation
+from .conversation.transcript import Conversation, Role
 from .diagnostics import LOG_RING, Detail, connection_details, diagnostics
 from .files import write_replacing
 from .keystore import NoKeyring, SecretStore
@@ -146,6 +146,7 @@ class Controller:
         self._slow_turns = 0
         self._slow_hint_shown = False
         assistant.add_listener(self._watch_latency)
+        assistant.add_listener(self._clear_outdated_errors)
         self._sleep = SleepDetector(lambda: supervisor.wake(slept=True))
         self._late_audio: asyncio.Task[None] | None = None
 
@@ -472,6 +473,17 @@ class Controller:
                     action="hide-hint",
                 )
             )
+
+    def _clear_outdated_errors(self, event: UiEvent) -> None:
+        """A turn that went well takes down the banner about one that did not: words were heard (so "Nothing was
+        heard" no longer holds), an answer came whole (so "The answer was cut short" is over)."""
+        if not isinstance(event, MessageChanged) or not event.message.final or not event.message.text:
+            return
+        message = event.message
+        if message.role is Role.USER and message.spoken:
+            self._listener(Notice("", key=ErrorCategory.NOTHING_HEARD.value))
+        elif message.role is Role.ASSISTANT and not message.cut:
+            self._listener(Notice("", key=ErrorCategory.SERVICE.value))
 
     async def dismiss_hint(self) -> None:
         """ "Don't show again" on the slow BYOM hint: for good."""

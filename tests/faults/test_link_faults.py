@@ -276,3 +276,19 @@ async def test_the_network_coming_back_reconnects_at_once_instead_of_waiting_out
     await app.connected(3.5)  # well before the 4 s and more it was waiting
     await app.say("after the network came back")
     await app.close()
+
+
+async def test_an_answer_cut_short_is_said_until_the_next_answer_comes_whole(
+    fault_app: Launcher, emulator: Emulator
+) -> None:
+    """The banner reports a problem while it holds: after an answer stopped by the content filter, the next one
+    that comes whole takes the report down (the cut answer's bubble still says why it stopped)."""
+    app = await fault_app()
+    emulator.options.incomplete_next_response = "content_filter"
+    app.type("the first question")
+    await until(lambda: any("cut short" in text for text in app.banner), 20)
+    await until(lambda: app.controller.assistant.turn is TurnState.IDLE, 20)
+    await app.say("the second question")
+    await until(lambda: not any("cut short" in text for text in app.banner))
+    assert "content filter" in app.answers()[0].cut
+    await app.close()
