@@ -397,3 +397,20 @@ async def test_words_heard_take_down_the_nothing_was_heard_report(
     spoken.text, spoken.final = "what I said", True
     controller.assistant._show(spoken)
     assert resolved in events.of(Notice)
+
+
+async def test_a_model_asked_for_by_a_later_launch_is_used_but_not_written_to_the_settings_file(
+    app: tuple[Controller, EventLog, SettingsStore], emulator: Emulator
+) -> None:
+    """`voicelive-desktop --byom ... --model grok-3` while the app runs: the running app switches, and the
+    settings file keeps what the user chose in the app, as it does for the first launch's command line."""
+    controller, _, store = app
+    assert await controller.connect()
+    assert await controller.select(Mode.BYOM_CHAT_COMPLETION, "grok-3", from_command_line=True)
+    assert emulator.last().query["model"] == "grok-3" and controller.settings.deployment == "grok-3"
+    await controller.save()
+    written = store.load().model
+    assert written.mode is Mode.MANAGED and "grok-3" not in str(written.recent) + str(written.deployments)
+    assert await controller.select(Mode.BYOM_REALTIME, "my-realtime-ptu")  # the user's own choice, in the header
+    written = store.load().model
+    assert written.mode is Mode.BYOM_REALTIME and written.deployment_for(Mode.BYOM_REALTIME) == "my-realtime-ptu"

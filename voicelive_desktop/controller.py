@@ -8,6 +8,7 @@ forwards the window's intents here; what happens is reported through the same li
 from __future__ import annotations
 
 import asyncio
+import copy
 import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
@@ -256,10 +257,11 @@ class Controller:
         """The network came back (the desktop says so): reconnect now if waiting to."""
         self.supervisor.wake(slept=False)
 
-    async def select(self, mode: Mode, deployment: str | None) -> bool:
+    async def select(self, mode: Mode, deployment: str | None, *, from_command_line: bool = False) -> bool:
         """The user picked a mode or deployment in the header: remember it, reconnect, keep the conversation.
 
-        ``deployment`` None means the one last used in ``mode``.
+        ``deployment`` None means the one last used in ``mode``. ``from_command_line``: a later launch asked for
+        it; used for this run, and not written to the settings file (as at the first launch).
         """
         try:
             name = self.settings.model.deployment_for(mode) if deployment is None else validate_deployment(deployment)
@@ -272,6 +274,9 @@ class Controller:
             return True
         model.mode = mode
         model.remember(mode, name)
+        if from_command_line:  # counted with the launch's own values, which the file does not take (see to_save)
+            launch = self._launch_settings.model
+            launch.mode, launch.deployments, launch.recent = mode, dict(model.deployments), copy.deepcopy(model.recent)
         await self.save()
         return await self.connect()
 

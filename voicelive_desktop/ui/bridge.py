@@ -157,10 +157,10 @@ class Bridge(QObject):
         if self.controller is not None:
             self.controller.assistant.ask_again()
 
-    def select(self, mode: Mode, deployment: str | None) -> None:
-        """Mode or deployment chosen in the header."""
+    def select(self, mode: Mode, deployment: str | None, *, from_command_line: bool = False) -> None:
+        """Mode or deployment chosen in the header (or asked for by a later launch's command line)."""
         if self.controller is not None:
-            self._run(self.controller.select(mode, deployment), "select")
+            self._run(self.controller.select(mode, deployment, from_command_line=from_command_line), "select")
 
     def connect_session(self) -> None:
         """Connect pressed."""

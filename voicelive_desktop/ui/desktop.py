@@ -225,7 +225,7 @@ class DesktopIntegration(QObject):
             self._bridge.use_demo()
         elif args.byom or args.model:
             mode = Mode.from_profile(args.byom) if args.byom else self._mode
-            self._bridge.select(mode, args.model)
+            self._bridge.select(mode, args.model, from_command_line=True)
 
     # ----------------------------------------------------------------- plumbing
     def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
