@@ -414,3 +414,24 @@ async def test_a_model_asked_for_by_a_later_launch_is_used_but_not_written_to_th
     assert await controller.select(Mode.BYOM_REALTIME, "my-realtime-ptu")  # the user's own choice, in the header
     written = store.load().model
     assert written.mode is Mode.BYOM_REALTIME and written.deployment_for(Mode.BYOM_REALTIME) == "my-realtime-ptu"
+
+
+async def test_a_key_from_the_environment_is_said_to_be_one_and_a_key_typed_in_settings_replaces_it(
+    emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With AZURE_VOICELIVE_API_KEY set and nothing in the keyring, the settings panel must not offer to forget a
+    stored key that is not there; a key the user types there is the one used from then on, not ignored."""
+    monkeypatch.setenv("AZURE_VOICELIVE_API_KEY", "a-wrong-key-from-the-environment")
+    settings = Settings()
+    settings.connection.endpoint = emulator.endpoint
+    secrets = SecretStore(MemoryKeyring())
+    controller, _ = _controller(settings, SettingsStore(tmp_path / "settings.toml"), secrets)
+    try:
+        assert await controller.can_connect()
+        assert controller.key_from_env and not controller.key_stored
+        assert not await controller.connect(), "the environment's key is the one tried"
+        assert await controller.apply_settings(controller.settings.copy(), api_key=KEY)
+        assert controller.supervisor.connected and not controller.key_from_env
+        assert secrets.get(emulator.endpoint) == KEY and controller.key_stored
+    finally:
+        await controller.close()

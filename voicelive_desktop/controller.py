@@ -163,9 +163,17 @@ class Controller:
     async def _api_key(self) -> str | None:
         """The key for the endpoint: from the environment, else the keyring (read off the GUI thread: a
         keyring may be slow, or ask the user to unlock it)."""
-        key = self._env_key or await asyncio.to_thread(self.secrets.get, self.settings.connection.endpoint)
+        if self._env_key:
+            self.key_stored = False  # not looked up (a keyring may ask to be unlocked): the environment's is used
+            return self._env_key
+        key = await asyncio.to_thread(self.secrets.get, self.settings.connection.endpoint)
         self.key_stored = bool(key)
         return key
+
+    @property
+    def key_from_env(self) -> bool:
+        """The API key in use comes from the environment (until one is typed in Settings)."""
+        return bool(self._env_key)
 
     async def can_connect(self) -> bool:
         """An endpoint is set and, for the API-key sign-in, a key is known."""
@@ -295,6 +303,7 @@ class Controller:
             await asyncio.to_thread(self.secrets.delete, old.connection.endpoint)
             self.key_stored = False
         if api_key:
+            self._env_key = None  # typed in the app: it replaces the environment's for this run
             try:
                 await asyncio.to_thread(self.secrets.set, new.connection.endpoint, api_key)
             except NoKeyring as exc:

@@ -149,3 +149,14 @@ def test_the_hold_key_is_set_by_pressing_it(qtbot: QtBot) -> None:
     assert dialog.hold_key.text() == "F8"
     _ok(dialog)
     assert dialog.result_settings is not None and dialog.result_settings.keys.hold_key == "F8"
+
+
+def test_the_key_field_says_where_the_key_in_use_comes_from(qtbot: QtBot) -> None:
+    said = {}
+    for name, stored, from_env in (("env", False, True), ("keyring", True, False), ("none", False, False)):
+        dialog = SettingsDialog(Settings(), key_stored=stored, key_from_env=from_env)
+        qtbot.addWidget(dialog)
+        said[name] = (dialog.api_key_edit.placeholderText(), dialog.forget_key.isEnabled())
+    assert "AZURE_VOICELIVE_API_KEY" in said["env"][0] and not said["env"][1], "no stored key to forget"
+    assert "keyring" in said["keyring"][0] and said["keyring"][1]
+    assert "paste" in said["none"][0] and not said["none"][1]

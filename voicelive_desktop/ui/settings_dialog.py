@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 )
 from shiboken6 import isValid
 
-from ..settings import RANGES, InvalidSetting, Settings, validate_deployment, validate_endpoint
+from ..settings import ENV_API_KEY, RANGES, InvalidSetting, Settings, validate_deployment, validate_endpoint
 from ..voicelive.auth import AuthMethod
 from ..voicelive.config import AZURE_VOICES, OPENAI_VOICES, TurnMode
 from ..voicelive.errors import FOUNDRY_USER_ROLE, FOUNDRY_USER_ROLE_ID
@@ -58,7 +58,13 @@ class SettingsDialog(QDialog):
     """Connection, Model, Conversation, Audio and Keys tabs over a copy of the settings."""
 
     def __init__(
-        self, settings: Settings, *, key_stored: bool, global_key_status: str = "", parent: QWidget | None = None
+        self,
+        settings: Settings,
+        *,
+        key_stored: bool,
+        key_from_env: bool = False,
+        global_key_status: str = "",
+        parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings")
@@ -69,7 +75,7 @@ class SettingsDialog(QDialog):
         self._s = settings.copy()
         self._deployments = dict(self._s.model.deployments)
         tabs = QTabWidget()
-        tabs.addTab(self._connection_tab(key_stored), "&Connection")
+        tabs.addTab(self._connection_tab(key_stored, key_from_env), "&Connection")
         tabs.addTab(self._model_tab(), "&Model")
         tabs.addTab(self._conversation_tab(), "Con&versation")
         tabs.addTab(self._audio_tab(), "&Audio")
@@ -90,16 +96,20 @@ class SettingsDialog(QDialog):
         self.resize(560, 480)
 
     # ----------------------------------------------------------------- tabs
-    def _connection_tab(self, key_stored: bool) -> QWidget:
+    def _connection_tab(self, key_stored: bool, key_from_env: bool) -> QWidget:
         c = self._s.connection
         self.endpoint = QLineEdit(c.endpoint)
         self.endpoint.setPlaceholderText("https://<resource>.cognitiveservices.azure.com")
         self.auth = combo([(m.label, m) for m in AuthMethod], c.auth)
         self.api_key_edit = QLineEdit()
         self.api_key_edit.setEchoMode(QLineEdit.EchoMode.Password)
-        self.api_key_edit.setPlaceholderText(
-            "stored in the system keyring (type to replace)" if key_stored else "paste Key 1 from the Azure portal"
-        )
+        if key_from_env:
+            hint = f"from {ENV_API_KEY} for this run (type one to use it instead)"
+        elif key_stored:
+            hint = "stored in the system keyring (type to replace)"
+        else:
+            hint = "paste Key 1 from the Azure portal"
+        self.api_key_edit.setPlaceholderText(hint)
         self.forget_key = QPushButton("Forget the stored key")
         self.forget_key.setCheckable(True)
         self.forget_key.setEnabled(key_stored)
@@ -357,6 +367,7 @@ def open_settings(window: MainWindow, controller: Controller, bridge: Bridge) ->
     dialog = SettingsDialog(
         controller.settings,
         key_stored=controller.key_stored,
+        key_from_env=controller.key_from_env,
         global_key_status=window.global_key_status,
         parent=window,
     )
