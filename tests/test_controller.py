@@ -435,3 +435,20 @@ async def test_a_key_from_the_environment_is_said_to_be_one_and_a_key_typed_in_s
         assert secrets.get(emulator.endpoint) == KEY and controller.key_stored
     finally:
         await controller.close()
+
+
+async def test_a_deployment_the_service_does_not_know_is_not_offered_again(
+    app: tuple[Controller, EventLog, SettingsStore], emulator: Emulator
+) -> None:
+    """A typo typed into the deployment box is refused by the service: it does not join the names the box offers
+    (there or after a relaunch); the next name that works does."""
+    controller, events, store = app
+    emulator.options.deployments = frozenset({"gpt-realtime", "gpt-4.1"})
+    assert await controller.connect()
+    assert not await controller.select(Mode.MANAGED, "my-typo-deployment")
+    assert any(e.category is ErrorCategory.DEPLOYMENT_NOT_FOUND for e in events.of(ErrorRaised))
+    assert "my-typo-deployment" not in controller.settings.model.choices_for(Mode.MANAGED)
+    assert "my-typo-deployment" not in store.load().model.choices_for(Mode.MANAGED)
+    assert await controller.select(Mode.MANAGED, "gpt-4.1")
+    assert controller.settings.model.choices_for(Mode.MANAGED)[0] == "gpt-4.1"
+    assert store.load().model.choices_for(Mode.MANAGED)[0] == "gpt-4.1"

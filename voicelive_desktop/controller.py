@@ -281,12 +281,28 @@ class Controller:
         if mode is model.mode and name == self.settings.deployment and self.supervisor.connected:
             return True
         model.mode = mode
-        model.remember(mode, name)
-        if from_command_line:  # counted with the launch's own values, which the file does not take (see to_save)
-            launch = self._launch_settings.model
-            launch.mode, launch.deployments, launch.recent = mode, dict(model.deployments), copy.deepcopy(model.recent)
+        model.deployments[mode.key] = name  # the one in use; among the recent names once the service took it
+        self._as_launched(from_command_line)
         await self.save()
-        return await self.connect()
+        connected = await self.connect()
+        still_wanted = model.mode is mode and model.deployments.get(mode.key) == name  # not since switched again
+        if connected and still_wanted and model.recent.get(mode.key, [])[:1] != [name]:
+            model.remember(mode, name)
+            self._as_launched(from_command_line)
+            self.publish()
+            await self.save()
+        return connected
+
+    def _as_launched(self, from_command_line: bool) -> None:
+        """A later launch's choice of model counts with the launch's own values, which the file does not take
+        (see to_save)."""
+        if from_command_line:
+            model, launch = self.settings.model, self._launch_settings.model
+            launch.mode, launch.deployments, launch.recent = (
+                model.mode,
+                dict(model.deployments),
+                copy.deepcopy(model.recent),
+            )
 
     async def use_demo(self) -> bool:
         """Talk to the offline demo (offered when the Azure settings cannot be used)."""

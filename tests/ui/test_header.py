@@ -36,6 +36,12 @@ def test_showing_choices_emits_nothing_but_picking_does(qtbot: QtBot) -> None:
     qtbot.keyClicks(line, "gpt-realtime-mini")
     qtbot.keyClick(line, Qt.Key.Key_Return)
     assert picked == [(Mode.BYOM_REALTIME, "gpt-realtime-mini")]
+    listed = [header.deployment.itemText(i) for i in range(header.deployment.count())]
+    assert listed == ["my-ptu", "gpt-realtime"], "the app lists a typed name once the service has taken it"
+    line.selectAll()
+    qtbot.keyClicks(line, "gpt-realtime")
+    qtbot.keyClick(line, Qt.Key.Key_Return)
+    assert picked[1:] == [(Mode.BYOM_REALTIME, "gpt-realtime")], "a listed name entered: one choice"
 
 
 def test_the_connect_button_stops_a_reconnect_in_progress(qtbot: QtBot) -> None:

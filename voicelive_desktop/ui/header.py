@@ -101,7 +101,12 @@ class Header(QWidget):
         self._updating = False
         self.mode.activated.connect(self._mode_picked)
         self.deployment.activated.connect(self._deployment_picked)
-        # An editable combo box reports Enter in its field as "activated" too: one signal per choice.
+        # A name typed and entered is not added to the list here: the list holds the names the service took (the
+        # app's), not a typo it refused. Enter on a listed name is reported twice: one signal per choice.
+        self.deployment.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        line = self.deployment.lineEdit()
+        assert line is not None  # editable
+        line.returnPressed.connect(self._deployment_picked)
         self.connect_button.clicked.connect(self._connect_toggled)
         self.azure_button.clicked.connect(self.azure_requested)
         self.retry_button.clicked.connect(self.retry_clicked)
