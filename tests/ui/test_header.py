@@ -13,11 +13,11 @@ from voicelive_desktop.voicelive.modes import Mode
 def test_each_state_reads_as_what_is_happening() -> None:
     where = "contoso \u00b7 BYOM chat completion \u00b7 grok-3"
     assert describe(ConnectionChanged(ConnState.CONNECTED, where)) == f"Connected to {where}"
-    assert describe(ConnectionChanged(ConnState.CONNECTING, where)).startswith("Connecting")
+    assert describe(ConnectionChanged(ConnState.CONNECTING, where)) == f"Connecting to {where}\u2026"
     waiting = ConnectionChanged(ConnState.RECONNECTING, where, 1006, retry_in_s=8, attempt=3, detail="lost")
     assert describe(waiting, 7.6) == "Reconnecting in 8 s (attempt 3): lost (close code 1006)"
-    assert describe(ConnectionChanged(ConnState.RECONNECTING, where, attempt=2)).startswith(
-        "Reconnecting\u2026 (attempt 2)"
+    assert describe(ConnectionChanged(ConnState.RECONNECTING, where, attempt=2)) == (
+        f"Reconnecting to {where}\u2026 (attempt 2)"
     )
     failed = ConnectionChanged(ConnState.FAILED, where, detail="the service rejected the credentials")
     assert "rejected the credentials" in describe(failed) and "Settings" in describe(failed)

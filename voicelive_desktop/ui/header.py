@@ -20,13 +20,17 @@ def describe(event: ConnectionChanged, seconds_left: float | None = None) -> str
     if event.state is ConnState.CONNECTED:
         return f"Connected to {where}"
     if event.state is ConnState.CONNECTING:
-        return f"Connecting\u2026  {where}".rstrip()
+        return f"Connecting to {where}\u2026" if where else "Connecting\u2026"
     if event.state is ConnState.RECONNECTING:
         why = f": {event.detail}" if event.detail else ""
         code = f" (close code {event.close_code})" if event.close_code else ""
         if seconds_left is not None:
             return f"Reconnecting in {max(0, round(seconds_left))} s (attempt {event.attempt}){why}{code}"
-        return f"Reconnecting\u2026 (attempt {event.attempt})  {where}".rstrip()
+        return (
+            f"Reconnecting to {where}\u2026 (attempt {event.attempt})"
+            if where
+            else f"Reconnecting\u2026 (attempt {event.attempt})"
+        )
     if event.state is ConnState.FAILED:
         return f"Not connected: {event.detail or 'the connection failed'}. Check Settings, then Connect."
     return "Disconnected"
