@@ -201,7 +201,7 @@ async def test_an_answer_the_service_ends_early_says_why_in_the_chat(
     assert mark in answer.cut and answer.final
     if value == "rate_limit":
         assert "try again in 20 s" in answer.cut, "the wait the service named is passed on"
-    errors = [e for e in textonly.events.of(ErrorRaised) if e.category is ErrorCategory.SERVICE]
+    errors = [e for e in textonly.events.of(ErrorRaised) if e.category is ErrorCategory.ANSWER_CUT]
     assert errors and mark in errors[-1].message, "the banner says it too"
     textonly.assistant.send_text("and again")  # the next turn works without anything else done
     await textonly.events.until(lambda: len(_answers(textonly)) == 2 and not _answers(textonly)[1].cut)

@@ -670,7 +670,7 @@ class Assistant:
             for message in changed:
                 self._show(message)
             if event.status in ("failed", "incomplete"):
-                self._emit(ErrorRaised(ErrorCategory.SERVICE, f"The answer was cut short. {reason}.", event.reason))
+                self._emit(ErrorRaised(ErrorCategory.ANSWER_CUT, f"The answer was cut short. {reason}.", event.reason))
         self._settle_turn()
 
     # ----------------------------------------------------------------- conversations

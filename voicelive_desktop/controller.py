@@ -513,7 +513,7 @@ class Controller:
         if message.role is Role.USER and message.spoken:
             self._listener(Notice("", key=ErrorCategory.NOTHING_HEARD.value))
         elif message.role is Role.ASSISTANT and not message.cut:
-            self._listener(Notice("", key=ErrorCategory.SERVICE.value))
+            self._listener(Notice("", key=ErrorCategory.ANSWER_CUT.value))
 
     async def dismiss_hint(self) -> None:
         """ "Don't show again" on the slow BYOM hint: for good."""

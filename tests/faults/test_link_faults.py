@@ -57,6 +57,7 @@ async def test_an_error_event_mid_session_is_shown_and_the_session_goes_on(
     assert app.status.startswith("Connected to")
     await app.say("still there?")
     assert len(emulator.connections) == 1, "an error event is not a reason to reconnect"
+    assert any("Something broke." in text for text in app.banner), "an answer that came whole does not hide it"
     await app.close()
 
 

@@ -30,6 +30,7 @@ class ErrorCategory(enum.Enum):
     THROTTLED = "throttled"
     REFUSED = "refused"
     SERVICE = "service"
+    ANSWER_CUT = "answer_cut"  # one answer stopped early (content filter, length limit, rate limit...)
     CONNECTION_LOST = "connection_lost"
     SESSION_EXPIRED = "session_expired"
     UNREACHABLE = "unreachable"
@@ -67,6 +68,7 @@ _SUMMARIES = {
     ErrorCategory.THROTTLED: "too many requests",
     ErrorCategory.REFUSED: "the service refused the connection",
     ErrorCategory.SERVICE: "the service had a problem",
+    ErrorCategory.ANSWER_CUT: "an answer was cut short",
     ErrorCategory.CONNECTION_LOST: "the connection was lost",
     ErrorCategory.SESSION_EXPIRED: "the session expired",
     ErrorCategory.UNREACHABLE: "the service cannot be reached",
