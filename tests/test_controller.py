@@ -406,14 +406,17 @@ async def test_a_model_asked_for_by_a_later_launch_is_used_but_not_written_to_th
     settings file keeps what the user chose in the app, as it does for the first launch's command line."""
     controller, _, store = app
     assert await controller.connect()
+    assert await controller.select(Mode.BYOM_REALTIME, "my-realtime-ptu")  # the user's own choice, in the header
     assert await controller.select(Mode.BYOM_CHAT_COMPLETION, "grok-3", from_command_line=True)
     assert emulator.last().query["model"] == "grok-3" and controller.settings.deployment == "grok-3"
     await controller.save()
     written = store.load().model
-    assert written.mode is Mode.MANAGED and "grok-3" not in str(written.recent) + str(written.deployments)
-    assert await controller.select(Mode.BYOM_REALTIME, "my-realtime-ptu")  # the user's own choice, in the header
-    written = store.load().model
+    assert "grok-3" not in str(written.recent) + str(written.deployments)
     assert written.mode is Mode.BYOM_REALTIME and written.deployment_for(Mode.BYOM_REALTIME) == "my-realtime-ptu"
+    assert await controller.select(Mode.MANAGED, "gpt-4.1")  # the user's again
+    written = store.load().model
+    assert written.mode is Mode.MANAGED and written.deployment_for(Mode.MANAGED) == "gpt-4.1"
+    assert written.deployment_for(Mode.BYOM_REALTIME) == "my-realtime-ptu"
 
 
 async def test_a_key_from_the_environment_is_said_to_be_one_and_a_key_typed_in_settings_replaces_it(

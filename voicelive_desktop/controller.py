@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Protocol
+from typing import Any, Protocol
 
 from .assistant import Assistant
 from .assistant_events import LatencyMeasured, MessageChanged, UiEvent
@@ -105,6 +105,22 @@ AudioBuilder = Callable[[ModuleType, Settings], tuple[Capture, Playback]]
 VOICE_ON = "Voice is on: the sound system answered."
 
 
+_ABSENT = object()
+
+
+def _unlaunched(now: dict[str, Any], launched: dict[str, Any], filed: dict[str, Any]) -> dict[str, Any]:
+    """``now`` without what only the launch (command line, environment) put there: those entries as the file had
+    them."""
+    out = {}
+    for key in dict.fromkeys([*now, *launched, *filed]):  # in order
+        value, launch_value, file_value = (d.get(key, _ABSENT) for d in (now, launched, filed))
+        if launch_value != file_value and value == launch_value:
+            value = file_value
+        if value is not _ABSENT:
+            out[key] = value
+    return out
+
+
 class Controller:
     """Use cases over settings, secrets, the supervisor, the assistant and the microphone."""
 
@@ -189,9 +205,11 @@ class Controller:
         for section in dataclasses.fields(out):
             now, launch, file = (getattr(s, section.name) for s in (out, self._launch_settings, self._file_settings))
             for f in dataclasses.fields(now):
-                overridden = getattr(launch, f.name) != getattr(file, f.name)
-                if overridden and getattr(now, f.name) == getattr(launch, f.name):
-                    setattr(now, f.name, getattr(file, f.name))
+                value, launched, filed = getattr(now, f.name), getattr(launch, f.name), getattr(file, f.name)
+                if isinstance(value, dict):  # name by name (a deployment per mode): one may be the launch's only
+                    setattr(now, f.name, _unlaunched(value, launched, filed))
+                elif launched != filed and value == launched:
+                    setattr(now, f.name, filed)
         return out
 
     async def save(self) -> None:
@@ -280,6 +298,8 @@ class Controller:
         model = self.settings.model
         if mode is model.mode and name == self.settings.deployment and self.supervisor.connected:
             return True
+        if from_command_line:  # what the file holds now, the user's choices made in the app with it
+            self._file_settings = self.to_save()
         model.mode = mode
         model.deployments[mode.key] = name  # the one in use; among the recent names once the service took it
         self._as_launched(from_command_line)
@@ -296,13 +316,12 @@ class Controller:
     def _as_launched(self, from_command_line: bool) -> None:
         """A later launch's choice of model counts with the launch's own values, which the file does not take
         (see to_save)."""
-        if from_command_line:
+        if from_command_line:  # only what the command line changed: a choice made in the app is still saved
             model, launch = self.settings.model, self._launch_settings.model
-            launch.mode, launch.deployments, launch.recent = (
-                model.mode,
-                dict(model.deployments),
-                copy.deepcopy(model.recent),
-            )
+            key = model.mode.key
+            launch.mode = model.mode
+            launch.deployments = {**launch.deployments, key: model.deployments[key]}
+            launch.recent = {**copy.deepcopy(launch.recent), key: list(model.recent.get(key, []))}
 
     async def use_demo(self) -> bool:
         """Talk to the offline demo (offered when the Azure settings cannot be used)."""
