@@ -11,11 +11,11 @@ import asyncio
 import copy
 import dataclasses
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Protocol
+from typing import Protocol
 
 from .assistant import Assistant
 from .assistant_events import LatencyMeasured, MessageChanged, UiEvent
@@ -108,10 +108,12 @@ VOICE_ON = "Voice is on: the sound system answered."
 _ABSENT = object()
 
 
-def _unlaunched(now: dict[str, Any], launched: dict[str, Any], filed: dict[str, Any]) -> dict[str, Any]:
+def _unlaunched(
+    now: Mapping[str, object], launched: Mapping[str, object], filed: Mapping[str, object]
+) -> dict[str, object]:
     """``now`` without what only the launch (command line, environment) put there: those entries as the file had
     them."""
-    out = {}
+    out: dict[str, object] = {}
     for key in dict.fromkeys([*now, *launched, *filed]):  # in order
         value, launch_value, file_value = (d.get(key, _ABSENT) for d in (now, launched, filed))
         if launch_value != file_value and value == launch_value:
