@@ -24,7 +24,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from .assistant_events import (
     AskAgainOffered,
@@ -76,6 +76,8 @@ _ACCEPTING = (ConnState.CONNECTING, ConnState.CONNECTED, ConnState.RECONNECTING)
 MUTED = "The microphone is muted: unmute it in the tray menu (or the View menu) to talk. Typing works."
 #: At quit, how long the service is given for the words of turns it already took (see ``keep_the_words``).
 QUIT_WAIT_S = 3.0
+#: How many turns awaiting their words are remembered (for quitting, and to hear them again after a drop).
+OWED_WORDS_KEPT = 3
 #: How a message reads that waited for a connection, and whose conversation the user left before one took it.
 NOT_SENT = "not sent: you left this conversation before a connection took it"
 NO_MICROPHONE = "No microphone: connect one, or pick one in Settings > Audio. You can type a message meanwhile."
@@ -113,6 +115,16 @@ async def _reopened(capture: Capture, utterance: _Utterance, within_s: float = 3
             return False
         await asyncio.sleep(0.05)
     return False
+
+
+T = TypeVar("T")
+
+
+def _owe_words(owed: dict[str, T], message_id: str, value: T) -> None:
+    """Note a turn whose words are owed; only the last few: a session without transcription never sends them."""
+    owed[message_id] = value
+    while len(owed) > OWED_WORDS_KEPT:
+        del owed[next(iter(owed))]
 
 
 def _detects_turns(session: VoiceLiveSession) -> bool:
@@ -559,9 +571,7 @@ class Assistant:
             self._commits.append(message_id)
 
     def _remember_unheard(self, turn: _UserTurn) -> None:
-        self._unheard_audio[turn.message_id] = bytes(turn.audio)
-        while len(self._unheard_audio) > 3:  # a session without transcription never finalises them
-            del self._unheard_audio[next(iter(self._unheard_audio))]
+        _owe_words(self._unheard_audio, turn.message_id, bytes(turn.audio))
 
     def _committed(self, item_id: str) -> None:
         """The service named a committed turn ``item_id``: the bubble, the kept audio and the turn take it."""
@@ -604,9 +614,7 @@ class Assistant:
             if self._commits:
                 self._committed(event.item_id)
             else:  # hands-free: the service ended the turn; its words are owed as a key's turn's are
-                self._service_turns[event.item_id] = None
-                while len(self._service_turns) > 3:  # a session without transcription never finalises them
-                    del self._service_turns[next(iter(self._service_turns))]
+                _owe_words(self._service_turns, event.item_id, None)
         changed = self.conversation.apply(event)
         if changed is not None:
             if changed.final and changed.role is Role.USER:
