@@ -224,7 +224,7 @@ async def test_messages_typed_during_an_outage_all_reach_the_service_and_get_one
     answered = len(app.answers())
     emulator.options.refuse_with = None
     await until(lambda: len(app.answers()) > answered and app.answers()[-1].final, 30)
-    await asyncio.sleep(0.5)  # a second answer, or a cut, would have begun by now
+    await until(lambda: app.controller.assistant.turn is TurnState.IDLE, 30)  # after a second answer, if any
     roles = [(m.role.value, m.text) for m in app.messages][-3:]
     assert roles[:2] == [("user", "first, about apples"), ("user", "second, about pears")]
     answer = app.answers()[-1]
