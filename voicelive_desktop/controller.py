@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import dataclasses
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -31,7 +30,14 @@ from .files import write_replacing
 from .keystore import NoKeyring, SecretStore
 from .microphone import AudioOptions, Microphone
 from .recorder import HistoryRecorder, restored_conversation
-from .settings import InvalidSetting, Settings, SettingsStore, validate_deployment, validate_endpoint
+from .settings import (
+    InvalidSetting,
+    Settings,
+    SettingsStore,
+    validate_deployment,
+    validate_endpoint,
+    without_launch_values,
+)
 from .supervisor import Supervisor
 from .tasks import finish
 from .voicelive.auth import AuthMethod
@@ -103,24 +109,6 @@ HistoryOpener = Callable[[Callable[[str], None], Callable[[], None]], Awaitable[
 #: Builds the microphone and the speaker from sounddevice and the settings (not opened yet).
 AudioBuilder = Callable[[ModuleType, Settings], tuple[Capture, Playback]]
 VOICE_ON = "Voice is on: the sound system answered."
-
-
-_ABSENT = object()
-
-
-def _unlaunched(
-    now: Mapping[str, object], launched: Mapping[str, object], filed: Mapping[str, object]
-) -> dict[str, object]:
-    """``now`` without what only the launch (command line, environment) put there: those entries as the file had
-    them."""
-    out: dict[str, object] = {}
-    for key in dict.fromkeys([*now, *launched, *filed]):  # in order
-        value, launch_value, file_value = (d.get(key, _ABSENT) for d in (now, launched, filed))
-        if launch_value != file_value and value == launch_value:
-            value = file_value
-        if value is not _ABSENT:
-            out[key] = value
-    return out
 
 
 class Controller:
@@ -203,16 +191,7 @@ class Controller:
     def to_save(self) -> Settings:
         """The settings to write: a value given on the command line or in the environment is not persisted,
         unless the user has changed it since."""
-        out = self.settings.copy()
-        for section in dataclasses.fields(out):
-            now, launch, file = (getattr(s, section.name) for s in (out, self._launch_settings, self._file_settings))
-            for f in dataclasses.fields(now):
-                value, launched, filed = getattr(now, f.name), getattr(launch, f.name), getattr(file, f.name)
-                if isinstance(value, dict):  # name by name (a deployment per mode): one may be the launch's only
-                    setattr(now, f.name, _unlaunched(value, launched, filed))
-                elif launched != filed and value == launched:
-                    setattr(now, f.name, filed)
-        return out
+        return without_launch_values(self.settings, self._launch_settings, self._file_settings)
 
     async def save(self) -> None:
         """Persist the settings (atomic write, in a worker thread, one at a time); failures are reported."""

@@ -279,6 +279,37 @@ def _coerce_type(name: str, default: Any, raw: Any, annotation: str) -> Any:
     return raw
 
 
+_ABSENT = object()
+
+
+def without_launch_values(now: Settings, launched: Settings, filed: Settings) -> Settings:
+    """``now`` as it is written back: a value the launch (command line, environment) gave, still unchanged in the
+    app, is replaced by the file's (``launched`` is what the launch made of ``filed``, the file as it was)."""
+    out = now.copy()
+    for section in dataclasses.fields(out):
+        current, launch, file = (getattr(s, section.name) for s in (out, launched, filed))
+        for f in dataclasses.fields(current):
+            value, launch_value, file_value = (getattr(s, f.name) for s in (current, launch, file))
+            if isinstance(value, dict):  # name by name (a deployment per mode): one may be the launch's only
+                setattr(current, f.name, _unlaunched(value, launch_value, file_value))
+            elif launch_value != file_value and value == launch_value:
+                setattr(current, f.name, file_value)
+    return out
+
+
+def _unlaunched(
+    now: Mapping[str, object], launched: Mapping[str, object], filed: Mapping[str, object]
+) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for key in dict.fromkeys([*now, *launched, *filed]):  # in order
+        value, launch_value, file_value = (d.get(key, _ABSENT) for d in (now, launched, filed))
+        if launch_value != file_value and value == launch_value:
+            value = file_value
+        if value is not _ABSENT:
+            out[key] = value
+    return out
+
+
 #: The settings file's format, saved as its top-level ``format``. Files without one are format 1.
 FORMAT = 2
 
