@@ -1,6 +1,6 @@
 """The app's main window in a real X window (for tests/ui/test_hold_key_x11.py): reports the hold key's intents.
 
-Prints ``ready <window id>`` once shown with the chat focused, then ``press`` / ``release`` for each
+Prints ``ready <window id>`` once shown and painted with the chat focused, then ``press`` / ``release`` for each
 ``talk_pressed`` / ``talk_released``, and ``keys <n> releases-real <bool>`` (how many Space key events reached
 the window's filter) when it gets ``count`` on its stdin.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 import threading
 
-from PySide6.QtCore import QEvent, QObject, Signal
+from PySide6.QtCore import QEvent, QObject, QTimer, Signal
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QApplication
 
@@ -43,10 +43,14 @@ def main() -> None:
     counter.asked.connect(
         lambda: print(f"keys {counter.keys} releases-real {not window.release_debounce_ms}", flush=True)
     )
+    # Ready once painted and done with what the window does after its first paint (asking X for real releases,
+    # in a zero timer queued before this one), as for a person, who presses keys in a window they see.
+    window.first_painted.connect(
+        lambda: QTimer.singleShot(0, lambda: print(f"ready {int(window.winId())}", flush=True))
+    )
     window.show()
     window.activateWindow()
     window.chat.setFocus()
-    print(f"ready {int(window.winId())}", flush=True)
 
     def read_stdin() -> None:
         for line in sys.stdin:

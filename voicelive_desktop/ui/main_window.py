@@ -7,7 +7,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QObject, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QGuiApplication, QKeyEvent, QKeySequence, QPaintEvent, QShortcut
+from PySide6.QtGui import QCloseEvent, QGuiApplication, QHideEvent, QKeyEvent, QKeySequence, QPaintEvent, QShortcut
 from PySide6.QtWidgets import (
     QAbstractButton,
     QApplication,
@@ -35,6 +35,7 @@ from .talk_button import TalkButton
 
 if TYPE_CHECKING:
     from ..controller import ControllerState, Notice
+    from .key_repeat import PressMute
 
 log = logging.getLogger(__name__)
 #: Only where a release may be a disguised repeat (an X server without detectable auto-repeat): a release
@@ -175,6 +176,9 @@ class MainWindow(QMainWindow):
         # server repeats keys as release+press pairs that Qt may fail to flag does it wait for a press to follow.
         # On X11 the server is asked for real releases once the window has painted (an X round trip, and ctypes).
         self.release_debounce_ms = RELEASE_DEBOUNCE_MS if app.platformName() == "xcb" else 0
+        # Where releases are real on X11, the window asks for no key presses while the hold key is down: X then
+        # sends none of its auto-repeats, which Qt would otherwise read and deliver, 25-40 a second.
+        self._press_mute: PressMute | None = None
         self._release_timer = QTimer(self)
         self._release_timer.setSingleShot(True)
         self._release_timer.timeout.connect(self._key_released)
@@ -406,6 +410,8 @@ class MainWindow(QMainWindow):
             log.debug("hold key down")
             self._key_down = True
             self.talk_pressed.emit()
+            if self._press_mute is not None and self._key_down:  # still down: not released by a slot
+                self._press_mute.mute(int(self.winId()))
         return True
 
     def _held_key_event(self, kind: QEvent.Type, event: QKeyEvent) -> bool:
@@ -433,6 +439,11 @@ class MainWindow(QMainWindow):
             self._key_released()  # another window took the keyboard: the key's release will not come here
         super().changeEvent(event)
 
+    def hideEvent(self, event: QHideEvent) -> None:
+        if self._press_mute is not None:
+            self._press_mute.unmute()  # hidden to the tray while held: keys work when it is shown again
+        super().hideEvent(event)
+
     def _watch_focus(self, _old: QWidget | None, new: QWidget | None) -> None:
         """Move the hold key's filter to the widget that now has the focus (where key events go)."""
         old, self._watched = self._watched, new if new is not self else None
@@ -443,6 +454,8 @@ class MainWindow(QMainWindow):
             self._watched.installEventFilter(self)
 
     def _key_released(self) -> None:
+        if self._press_mute is not None:
+            self._press_mute.unmute()
         if self._key_down:
             log.debug("hold key up")
             self._key_down = False
@@ -462,11 +475,12 @@ class MainWindow(QMainWindow):
         self.close()
 
     def _ask_for_real_releases(self) -> None:
-        from .key_repeat import releases_are_real
+        from .key_repeat import PressMute, releases_are_real
 
         app = QApplication.instance()
         if isinstance(app, QApplication) and releases_are_real(app):
             self.release_debounce_ms = 0
+            self._press_mute = PressMute.for_app(app)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self.hide_to_tray and not self._quitting:
