@@ -129,6 +129,7 @@ def create(args: argparse.Namespace, *, painted: Callable[[], None] | None = Non
     store = SettingsStore(Path(args.settings) if args.settings else None)
     saved = store.load()
     window = MainWindow(saved.keys.hold_key)
+    window.set_hands_free(saved.conversation.hands_free)
     if saved.window.geometry:
         window.restoreGeometry(QByteArray.fromHex(saved.window.geometry.encode()))
     minimized = args.minimized or saved.desktop.start_minimized

@@ -79,6 +79,11 @@ class ConversationSettings:
     noise_suppression: bool = True
     echo_cancellation: bool = True
 
+    @property
+    def hands_free(self) -> bool:
+        """The service ends turns by itself (its voice detection), not the hold key."""
+        return self.turn_mode is not TurnMode.PUSH_TO_TALK
+
 
 @dataclass
 class AudioSettings:

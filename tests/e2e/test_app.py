@@ -26,6 +26,7 @@ from voicelive_desktop.conversation.transcript import Role
 from voicelive_desktop.devtools.speech import loud_ms
 from voicelive_desktop.emulator import Emulator
 from voicelive_desktop.ui.chat_view import Bubble
+from voicelive_desktop.voicelive.config import TurnMode
 
 
 async def _until(condition: Callable[[], object], timeout: float = 20.0) -> None:
@@ -154,6 +155,35 @@ async def test_settings_open_with_ctrl_comma_list_devices_and_apply(
     saved = launch.store.load()
     assert saved.model.voice == "en-US-AndrewNeural"
     assert saved.window.geometry, "the window geometry should be remembered"
+
+
+async def test_hands_free_the_window_says_to_just_speak_and_push_to_talk_says_hold(
+    qtbot: QtBot, pulse: Any, tmp_path: Path
+) -> None:
+    """Hands-free, the service ends a turn when the user stops speaking: the big button and the empty chat's hint
+    must not tell them to hold a key. Switched to push-to-talk in Settings, they say to hold it again."""
+    from voicelive_desktop.ui.settings_dialog import SettingsDialog
+
+    settings = tmp_path / "settings.toml"
+    settings.write_text('[conversation]\nturn_mode = "server_vad"\n', encoding="utf-8")
+    launch = await launch_app(qtbot, ["--demo", "--settings", str(settings)])
+    window = launch.window
+    try:
+        await _until(lambda: launch.controller is not None and launch.controller.assistant.hands_free, 10)
+        assert window.talk.caption == "Hands-free: just speak"
+        assert "Just speak" in window.chat.placeholder.text() and "Hold" not in window.chat.placeholder.text()
+        qtbot.keyClick(window, Qt.Key.Key_Comma, Qt.KeyboardModifier.ControlModifier)
+        await _until(lambda: isinstance(QApplication.activeModalWidget(), SettingsDialog), 5)
+        dialog = QApplication.activeModalWidget()
+        assert isinstance(dialog, SettingsDialog)
+        dialog.turn_mode.setCurrentIndex(dialog.turn_mode.findData(TurnMode.PUSH_TO_TALK))
+        buttons = dialog.findChild(QDialogButtonBox)
+        assert buttons is not None
+        qtbot.mouseClick(buttons.button(QDialogButtonBox.StandardButton.Ok), Qt.MouseButton.LeftButton)
+        await _until(lambda: window.talk.caption == "Hold to talk  (Space)", 5)
+        assert "Hold <b>Space</b>" in window.chat.placeholder.text()
+    finally:
+        await quit_app(launch)
 
 
 def test_ctrl_c_in_the_terminal_quits_cleanly_and_saves(pulse: Any, tmp_path: Path) -> None:

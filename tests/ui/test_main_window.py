@@ -190,6 +190,16 @@ def test_startup_notices_stay_until_dismissed(window: MainWindow, qtbot: QtBot) 
     assert window.banner.texts() == [] and not window.banner.isVisible()
 
 
+def test_a_web_address_in_a_message_is_a_link_without_the_sentence_s_full_stop(window: MainWindow) -> None:
+    window.show_notice(Notice("Cannot reach https://contoso.example.com/voice. Check the address.", "connection"))
+    label = window.banner._rows["connection"].label.text()
+    assert '<a href="https://contoso.example.com/voice">https://contoso.example.com/voice</a>. Check' in label
+    window.show_notice(Notice('Open "https://example.com/a?b=1&c=2", then <retry>.', "other"))
+    label = window.banner._rows["other"].label.text()
+    link = "https://example.com/a?b=1&amp;c=2"
+    assert f'&quot;<a href="{link}">{link}</a>&quot;, then &lt;retry&gt;.' in label
+
+
 def test_an_invalid_endpoint_offers_the_demo_with_one_click(window: MainWindow, qtbot: QtBot) -> None:
     asked: list[bool] = []
     window.demo_requested.connect(lambda: asked.append(True))

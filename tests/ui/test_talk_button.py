@@ -160,9 +160,11 @@ def test_every_caption_fits_the_button_at_large_font_sizes(window: MainWindow, q
     window.set_hold_key("Ctrl+Alt+F12")
     window.resize(1, 1)  # the window keeps the least size its contents need
     button = window.talk
-    for connected in (False, True):
-        button.set_talk_enabled(connected)
-        for state in TurnState:
-            button.set_state(state)
-            qtbot.waitUntil(lambda: _caption_fits(button), timeout=1000)
+    for hands_free in (False, True):
+        window.set_hands_free(hands_free)
+        for connected in (False, True):
+            button.set_talk_enabled(connected)
+            for state in TurnState:
+                button.set_state(state)
+                qtbot.waitUntil(lambda: _caption_fits(button), timeout=1000)
     assert button.height() >= 72 and button.width() >= 260, "never smaller than at the usual font sizes"

@@ -15,12 +15,20 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QToolBut
 from .richtext import escape
 
 MAX_ROWS = 4
+#: A web address in a message, without the sentence's punctuation or quotes around it ("Cannot reach https://x.").
+_ADDRESS = re.compile(r"https://[^\s<>\"']*[^\s<>\"'.,;:!?)\]]")
 
 
 def _linked(text: str) -> str:
     """``text`` as rich text: escaped, line breaks kept, web addresses as links."""
-    escaped = escape(text).replace("\n", "<br>")
-    return re.sub(r"(https://[^\s<]+)", r'<a href="\1">\1</a>', escaped)
+    parts: list[str] = []
+    end = 0
+    for found in _ADDRESS.finditer(text):
+        address = escape(found.group())
+        parts += [escape(text[end : found.start()]), f'<a href="{address}">{address}</a>']
+        end = found.end()
+    parts.append(escape(text[end:]))
+    return "".join(parts).replace("\n", "<br>")
 
 
 class BannerRow(QFrame):

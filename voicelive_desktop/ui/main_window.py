@@ -254,9 +254,15 @@ class MainWindow(QMainWindow):
     def set_hold_key(self, name: str) -> None:
         """Use another hold-to-talk key."""
         self.hold_key = key_from_name(name)
-        self.chat.set_hold_key(name)
+        self.chat.set_hold_key(name, hands_free=self.talk.hands_free)
         self.talk.hold_key_name = name
         self.talk.set_state(self.talk.state)
+
+    def set_hands_free(self, on: bool) -> None:
+        """The service ends turns by itself (Settings > Conversation): the button and hints say how to talk."""
+        self.talk.hands_free = on
+        self.chat.set_hold_key(self.talk.hold_key_name, hands_free=on)
+        self._show_mic_tip()
 
     # ----------------------------------------------------------------- rendering
     def show_connection(self, event: ConnectionChanged) -> None:
@@ -337,11 +343,20 @@ class MainWindow(QMainWindow):
         self.devices_label.setText(f"Mic: {status.input_label}  \u00b7  Speaker: {status.output_label}")
         self.mic_label.setText("\u25cf Mic open" if status.mic_open else "\u25cb Mic closed")
         self.mic_label.setProperty("open", status.mic_open)
-        self.mic_label.setToolTip(
-            "The microphone stays open between turns so the start of your first word is kept"
-            if status.mic_open
-            else "The microphone opens only while you hold the key"
-        )
+        self._show_mic_tip()
+
+    def _show_mic_tip(self) -> None:
+        if not self.mic_label.property("open"):
+            tip = (
+                "Hands-free: the microphone opens when connected"
+                if self.talk.hands_free
+                else ("The microphone opens only while you hold the key")
+            )
+        elif self.talk.hands_free:
+            tip = "Hands-free: the microphone streams to the service, which hears when you speak"
+        else:
+            tip = "The microphone stays open between turns so the start of your first word is kept"
+        self.mic_label.setToolTip(tip)
 
     # ----------------------------------------------------------------- input
     def _submit(self) -> None:

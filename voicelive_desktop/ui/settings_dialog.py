@@ -376,6 +376,7 @@ def open_settings(window: MainWindow, controller: Controller, bridge: Bridge) ->
     def accepted() -> None:
         if dialog.result_settings is not None:
             window.set_hold_key(dialog.result_settings.keys.hold_key)
+            window.set_hands_free(dialog.result_settings.conversation.hands_free)
             bridge.apply_settings(dialog.result_settings, dialog.api_key, forget_key=dialog.forget_stored_key)
 
     def fill(inputs: list[DeviceChoice], outputs: list[DeviceChoice]) -> None:

@@ -24,6 +24,11 @@ _CAPTIONS = {
     TurnState.THINKING: "Thinking\u2026",
     TurnState.SPEAKING: "Speaking \u2014 hold to interrupt",
 }
+#: Hands-free the service ends a turn when the user stops speaking; the key (or button) only interrupts answers.
+_HANDS_FREE_CAPTIONS = {
+    TurnState.IDLE: "Hands-free: just speak",
+    TurnState.LISTENING: "Listening\u2026",
+}
 _NOT_CONNECTED = "Not connected"
 _COLORS = {
     TurnState.IDLE: None,  # the palette's highlight colour
@@ -81,6 +86,7 @@ class TalkButton(QWidget):
         self.level_db = -96.0
         self.enabled_for_talk = False
         self._hold_key_name = hold_key_name
+        self._hands_free = False
         self._down = False
         self.meter_repaints = 0  # strip-only repaints asked for (tests check the throttle with it)
         self.meter_px = 0  # the meter width last asked to be painted
@@ -97,7 +103,7 @@ class TalkButton(QWidget):
     def minimumSizeHint(self) -> QSize:
         """Room for the longest caption, whatever the font size: it stays above the meter, inside the shape."""
         metrics = QFontMetrics(self.caption_font())
-        captions = [*_CAPTIONS.values(), self._idle_caption(), _NOT_CONNECTED]
+        captions = [*_CAPTIONS.values(), *_HANDS_FREE_CAPTIONS.values(), self._idle_caption(), _NOT_CONNECTED]
         text = [metrics.boundingRect(c) for c in captions]
         # Centred, the text keeps clear of the meter's strip (a pixel around the meter) by a pixel or more.
         height = 2 * _MARGIN + max(r.height() for r in text) + 2 * (_METER_BOTTOM + 2)
@@ -136,6 +142,17 @@ class TalkButton(QWidget):
         self.updateGeometry()  # a longer name may need a wider button
         self.update()
 
+    @property
+    def hands_free(self) -> bool:
+        """The service ends turns by itself (its voice detection): the captions say so."""
+        return self._hands_free
+
+    @hands_free.setter
+    def hands_free(self, on: bool) -> None:
+        self._hands_free = on
+        self._refresh_accessibility()
+        self.update()
+
     def _idle_caption(self) -> str:
         return f"{_CAPTIONS[TurnState.IDLE]}  ({self.hold_key_name})"
 
@@ -144,6 +161,8 @@ class TalkButton(QWidget):
         """What the button says now."""
         if self._shows_disconnected:
             return _NOT_CONNECTED
+        if self._hands_free and self.state in _HANDS_FREE_CAPTIONS:
+            return _HANDS_FREE_CAPTIONS[self.state]
         return self._idle_caption() if self.state is TurnState.IDLE else _CAPTIONS[self.state]
 
     @property
@@ -230,7 +249,13 @@ class TalkButton(QWidget):
     def _refresh_accessibility(self) -> None:
         self.setAccessibleName("Hold to talk")
         self.setAccessibleDescription(self.caption)
-        self.setToolTip(f"Hold the mouse button or {self.hold_key_name} while you speak")
+        if self._hands_free:
+            self.setToolTip(
+                "Hands-free: the service hears when you start and stop speaking. "
+                f"Press the button or {self.hold_key_name} to interrupt an answer."
+            )
+        else:
+            self.setToolTip(f"Hold the mouse button or {self.hold_key_name} while you speak")
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
         if event.button() == Qt.MouseButton.LeftButton and not self._down:
