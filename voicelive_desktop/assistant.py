@@ -260,7 +260,7 @@ class Assistant:
                 " It stopped while you were speaking: what it heard is kept, so keep talking, or let go and say it "
                 "again."
             )
-        self._emit(ErrorRaised(ErrorCategory.AUDIO, message))
+        self._emit(ErrorRaised(ErrorCategory.AUDIO, message, recovered=problem.kind == "device-back"))
 
     @property
     def accepting(self) -> bool:

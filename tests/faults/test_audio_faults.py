@@ -76,6 +76,13 @@ async def test_a_microphone_that_goes_away_mid_turn_is_told_at_once_and_the_turn
         _space(app, QEvent.Type.KeyRelease)
         await until(lambda: bool(app.answers()) and "You said:" in app.answers()[-1].text, 30)
         await app.say("the next turn works")
+
+        headset = pulse.add_sink("usb_headset_mic", "USB-Headset-Mic", rate=24000)  # plugged in again
+        await until(lambda: any("USB-Headset-Mic is connected again" in text for text in app.banner), 10)
+        assert not any("was disconnected" in text for text in app.banner), "the news replaces the loss's row"
+        row = app.window.banner._rows["audio"]
+        assert row.property("kind") == "notice", "good news is not shown as an error"
+        await until(lambda: "USB-Headset-Mic" in app.window.devices_label.text(), 5)
         await app.close()
     finally:
         if headset:

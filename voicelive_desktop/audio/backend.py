@@ -21,7 +21,7 @@ _T = TypeVar("_T")
 class AudioProblem:
     """Something the user must know about audio; ``message`` says what to do about it."""
 
-    kind: str  # "missing-portaudio" | "no-device" | "device-lost" | "open-failed"
+    kind: str  # "missing-portaudio" | "no-device" | "device-lost" | "open-failed" | "device-back" (good news)
     message: str
 
 

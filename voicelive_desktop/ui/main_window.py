@@ -294,7 +294,8 @@ class MainWindow(QMainWindow):
         text = error.message
         if error.code and error.code not in text:
             text += f" [{error.code}]"
-        self.banner.show_message(text, error=error.category is not ErrorCategory.WARNING, key=key)
+        failed = error.category is not ErrorCategory.WARNING and not error.recovered
+        self.banner.show_message(text, error=failed, key=key)
 
     def show_notice(self, notice: Notice | str) -> None:
         """Show a non-error message in the banner, until it is dismissed or resolved."""

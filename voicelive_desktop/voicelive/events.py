@@ -200,13 +200,15 @@ class ErrorRaised:
     """Something went wrong; ``message`` is safe to show (no secrets) and says what to do.
 
     ``code`` is the service's error code when there is one; ``retry_after_s`` is how long the service asked
-    the client to wait (a 429's Retry-After), when it said.
+    the client to wait (a 429's Retry-After), when it said. ``recovered``: not a failure but the news that the
+    category's last one is over ("the headset works again"), shown in its place as a notice.
     """
 
     category: ErrorCategory
     message: str
     code: str | None = None
     retry_after_s: float | None = None
+    recovered: bool = False
 
 
 AppEvent = (
