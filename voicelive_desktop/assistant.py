@@ -309,6 +309,8 @@ class Assistant:
         for message_id in untranscribed:  # their words never arrived: the service hears them again instead
             self._send_audio(session, self._unheard_audio[message_id], message_id, respond=False)
         queue, self._queue = self._queue, []
+        if queue and self._key_up_at is not None:
+            self._key_up_at = self._clock()  # the answer's latency counts from here, not through the outage
         for i, turn in enumerate(queue):
             # one answer to everything said meanwhile, after the last of it: an answer to each in turn would be cut
             # by the next, or answer the last alone

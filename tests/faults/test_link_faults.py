@@ -4,6 +4,7 @@ works by itself, and (in the harness) that nothing finished is lost and nothing 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -203,12 +204,20 @@ async def test_a_message_typed_while_reconnecting_is_sent_once_connected(
 ) -> None:
     app = await _outage_after(fault_app, emulator, "hello")
     await until(lambda: app.status.startswith("Reconnecting"), 10)
+    shown_before = app.window.latency_label.text()  # the first turn's
     app.type("typed during the outage")
+    typed_at = time.monotonic()
     assert app.window.input.text() == "", "taken, to be sent when the link is back"
     await until(lambda: "waiting for the connection" in _last_bubble(app))
+    assert app.window.talk.caption == "Waiting for the connection\u2026", "not thinking: nothing has the message yet"
+    await asyncio.sleep(1.5)  # an outage the user notices
     emulator.options.refuse_with = None
     await until(lambda: any("typed during the outage" in a.text for a in app.answers()), 30)
     assert app.controller.assistant.turn in (TurnState.IDLE, TurnState.SPEAKING)
+    await until(lambda: app.window.latency_label.text() != shown_before, 10)
+    latency_ms = int(app.window.latency_label.text().split()[1])
+    outage_ms = (time.monotonic() - typed_at) * 1000
+    assert latency_ms < outage_ms - 1000, "the service's answer time, not the outage's length"
     await app.close()
 
 

@@ -162,8 +162,8 @@ def test_every_caption_fits_the_button_at_large_font_sizes(window: MainWindow, q
     button = window.talk
     for hands_free in (False, True):
         window.set_hands_free(hands_free)
-        for connected in (False, True):
-            button.set_talk_enabled(connected)
+        for enabled, connected in ((False, False), (True, False), (True, True)):  # (re)connecting: turns wait
+            button.set_talk_enabled(enabled, connected=connected)
             for state in TurnState:
                 button.set_state(state)
                 qtbot.waitUntil(lambda: _caption_fits(button), timeout=1000)

@@ -269,7 +269,7 @@ class MainWindow(QMainWindow):
         """Render the connection state; talking and typing work while connected or (re)connecting."""
         self.header.set_connection(event)
         self._accepting = event.state in TRYING
-        self.talk.set_talk_enabled(self._accepting)
+        self.talk.set_talk_enabled(self._accepting, connected=event.state is ConnState.CONNECTED)
         self.send_button.setEnabled(self._accepting)
         if event.state is ConnState.CONNECTED:
             self.banner.resolve("connection")

@@ -34,6 +34,8 @@ _HANDS_FREE_CAPTIONS = {
     TurnState.LISTENING: "Listening\u2026",
 }
 _NOT_CONNECTED = "Not connected"
+#: A turn taken while (re)connecting waits for the connection, not for the model.
+_WAITING = "Waiting for the connection\u2026"
 _COLORS = {
     TurnState.IDLE: None,  # the palette's highlight colour
     TurnState.LISTENING: QColor("#d64545"),
@@ -91,6 +93,7 @@ class TalkButton(QWidget):
         self.state = TurnState.IDLE
         self.level_db = -96.0
         self.enabled_for_talk = False
+        self.connected = False  # enabled while (re)connecting too: turns then wait for the connection
         self._hold_key_name = hold_key_name
         self._hands_free = False
         self._down = False
@@ -109,7 +112,13 @@ class TalkButton(QWidget):
     def minimumSizeHint(self) -> QSize:
         """Room for the longest caption, whatever the font size: it stays above the meter, inside the shape."""
         metrics = QFontMetrics(self.caption_font())
-        captions = [*_CAPTIONS.values(), *_HANDS_FREE_CAPTIONS.values(), self._idle_caption(), _NOT_CONNECTED]
+        captions = [
+            *_CAPTIONS.values(),
+            *_HANDS_FREE_CAPTIONS.values(),
+            self._idle_caption(),
+            _NOT_CONNECTED,
+            _WAITING,
+        ]
         text = [metrics.boundingRect(c) for c in captions]
         # Centred, the text keeps clear of the meter's strip (a pixel around the meter) by a pixel or more.
         height = 2 * _MARGIN + max(r.height() for r in text) + 2 * (_METER_BOTTOM + 2)
@@ -167,6 +176,8 @@ class TalkButton(QWidget):
         """What the button says now."""
         if self._shows_disconnected:
             return _NOT_CONNECTED
+        if self.state is TurnState.THINKING and not self.connected:
+            return _WAITING
         if self._hands_free and self.state in _HANDS_FREE_CAPTIONS:
             return _HANDS_FREE_CAPTIONS[self.state]
         return self._idle_caption() if self.state is TurnState.IDLE else _CAPTIONS[self.state]
@@ -246,9 +257,10 @@ class TalkButton(QWidget):
         self.meter.setGeometry(self._meter_strip())
         super().resizeEvent(event)
 
-    def set_talk_enabled(self, enabled: bool) -> None:
-        """Connected or not."""
+    def set_talk_enabled(self, enabled: bool, *, connected: bool = True) -> None:
+        """Whether turns are taken now (connected, or while connecting), and whether connected."""
         self.enabled_for_talk = enabled
+        self.connected = connected
         self._refresh_accessibility()
         self.update()
 
