@@ -172,6 +172,7 @@ async def test_hands_free_the_window_says_to_just_speak_and_push_to_talk_says_ho
         await _until(lambda: launch.controller is not None and launch.controller.assistant.hands_free, 10)
         assert window.talk.caption == "Hands-free: just speak"
         assert "Just speak" in window.chat.placeholder.text() and "Hold" not in window.chat.placeholder.text()
+        assert "streams to the service" in window.mic_label.toolTip()
         qtbot.keyClick(window, Qt.Key.Key_Comma, Qt.KeyboardModifier.ControlModifier)
         await _until(lambda: isinstance(QApplication.activeModalWidget(), SettingsDialog), 5)
         dialog = QApplication.activeModalWidget()
@@ -182,6 +183,7 @@ async def test_hands_free_the_window_says_to_just_speak_and_push_to_talk_says_ho
         qtbot.mouseClick(buttons.button(QDialogButtonBox.StandardButton.Ok), Qt.MouseButton.LeftButton)
         await _until(lambda: window.talk.caption == "Hold to talk  (Space)", 5)
         assert "Hold <b>Space</b>" in window.chat.placeholder.text()
+        assert "stays open between turns" in window.mic_label.toolTip()
     finally:
         await quit_app(launch)
 

@@ -171,10 +171,6 @@ class PressMute:
         if window is not None:
             self._set(window, *self._asked_for[window])
 
-    @property
-    def muted(self) -> bool:
-        return self._muted is not None
-
     def _masks(self, window: int) -> tuple[int, int] | None:
         if window not in self._asked_for:
             reply = self._reply_of(self._connection, self._ask(self._connection, window), None)

@@ -347,12 +347,10 @@ class MainWindow(QMainWindow):
         self._show_mic_tip()
 
     def _show_mic_tip(self) -> None:
+        """What the status line's microphone indicator means, for the turn mode in use."""
         if not self.mic_label.property("open"):
-            tip = (
-                "Hands-free: the microphone opens when connected"
-                if self.talk.hands_free
-                else ("The microphone opens only while you hold the key")
-            )
+            how = "when connected" if self.talk.hands_free else "only while you hold the key"
+            tip = f"The microphone opens {how}"
         elif self.talk.hands_free:
             tip = "Hands-free: the microphone streams to the service, which hears when you speak"
         else:

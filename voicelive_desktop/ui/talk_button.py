@@ -4,7 +4,7 @@ The microphone level arrives once per audio block (25 to 50 times a second, with
 Repainting the whole button for each one cost about half of the app's CPU while the key was held, so the meter
 repaints only when its width in pixels changed, at most :data:`METER_FPS` times a second, and only its own strip:
 an opaque child widget, so that Qt paints nothing under it (neither the button nor the styled window behind).
-Even so, each repaint costs 300-400 us of the GUI thread (Qt's repaint and its trip to the X server), about a
+Even so, each repaint costs 300-600 us of the GUI thread (Qt's repaint and its trip to the X server), about a
 percent of a core at block rate: the meter moves with every other 40 ms block (12.5 times a second), which reads
 as smoothly for a level. A repaint waits for the next block rather than a timer of its own (each wake-up of an
 idle process costs too); the timer only shows the last level when no block follows.
