@@ -152,6 +152,9 @@ class Controller:
         self._save_lock = asyncio.Lock()
         self._slow_turns = 0
         self._slow_hint_shown = False
+        # The open conversation the user deleted, and the empty one that took its place: Undo reopens the former
+        # while the latter is still on screen and empty.
+        self._deleted_open: tuple[str, Conversation] | None = None
         assistant.add_listener(self._watch_latency)
         assistant.add_listener(self._clear_outdated_errors)
         self._sleep = SleepDetector(lambda: supervisor.wake(slept=True))
@@ -465,8 +468,15 @@ class Controller:
         if history is None:
             return
         await (history.restore(conversation_id) if undo else history.delete(conversation_id))
-        if not undo and conversation_id == self.assistant.conversation.id:
+        if undo:
+            deleted, self._deleted_open = self._deleted_open, None
+            if deleted is not None and deleted[0] == conversation_id:
+                replacement = deleted[1]
+                if replacement is self.assistant.conversation and not replacement.messages:
+                    await self.open_conversation(conversation_id)  # back on screen, as it was
+        elif conversation_id == self.assistant.conversation.id:
             await self.new_conversation()
+            self._deleted_open = (conversation_id, self.assistant.conversation)
 
     async def export(self, fmt: str, conversation_ids: list[str] | None = None) -> str:
         """One conversation, several, or all of them (None) as Markdown ("md") or JSON ("json")."""

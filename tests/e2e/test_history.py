@@ -21,6 +21,7 @@ from voicelive_desktop.assistant_events import TurnState
 from voicelive_desktop.conversation.store import HistoryStore
 from voicelive_desktop.conversation.transcript import Role
 from voicelive_desktop.emulator import Emulator
+from voicelive_desktop.ui.chat_view import Bubble
 
 
 def _argv(emulator: Emulator, folder: Path) -> list[str]:
@@ -140,6 +141,17 @@ async def test_the_conversations_panel_new_search_rename_delete_undo_and_continu
         texts = [m.text for m in controller.assistant.conversation.messages]
         assert texts[0] == "talk about pineapples"
         await until(lambda: any("Continued with" in m.text for m in controller.assistant.conversation.messages))
+
+        # Deleting the conversation on screen clears it; Undo brings it back on screen, not only to the list.
+        row = next(i for i in range(panel.list.count()) if panel.list.item(i).text().startswith("Fruit plans"))
+        panel.list.setCurrentRow(row)
+        qtbot.keyClick(panel.list, Qt.Key.Key_Delete)
+        await until(lambda: controller.assistant.conversation.id != first_id and window.chat.bubbles() == [])
+        await until(lambda: window.banner.has("deleted"))
+        qtbot.mouseClick(window.banner._rows["deleted"].action, Qt.MouseButton.LeftButton)
+        await until(lambda: controller.assistant.conversation.id == first_id)
+        await until(lambda: any("pineapples" in b.plain_text() for b in window.chat.bubbles() if isinstance(b, Bubble)))
+        await until(lambda: panel.list.count() == 2)
     finally:
         await quit_app(launch)
 
