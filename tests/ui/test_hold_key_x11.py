@@ -127,3 +127,19 @@ def test_keys_work_again_after_a_hold_that_lost_the_focus(xvfb: Xvfb) -> None:
         if other is not None:
             other.close()
         app.close()
+
+
+def test_mashing_the_key_gives_a_turn_for_each_tap_and_leaves_the_keys_working(xvfb: Xvfb) -> None:
+    app = _App(xvfb)
+    try:
+        _focus(xvfb, app.window_id)
+        taps = 20
+        for _ in range(taps):  # each tap takes the window's key presses away and gives them back
+            xvfb.run("xdotool", "keydown", "space", "keyup", "space")
+        wait_for(lambda: app.intents() == ["press", "release"] * taps, timeout=10, what="a turn for each tap")
+        xvfb.run("xdotool", "keydown", "space")
+        wait_for(lambda: len(app.intents()) == 2 * taps + 1, what="the press after the taps")
+        xvfb.run("xdotool", "keyup", "space")
+        wait_for(lambda: app.intents() == ["press", "release"] * (taps + 1), timeout=5, what="its release")
+    finally:
+        app.close()
