@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import logging
+from collections.abc import Callable
 
 from PySide6.QtGui import QGuiApplication
 
@@ -64,10 +66,20 @@ def releases_are_real(app: QGuiApplication) -> bool:
         return False
 
 
+@functools.cache
+def _libc_free() -> Callable[[ctypes.c_void_p], None]:
+    free = ctypes.CDLL(ctypes.util.find_library("c")).free
+    free.argtypes = [ctypes.c_void_p]
+    return free
+
+
+def _free_reply(reply: object) -> None:
+    """Give back a reply libxcb allocated (with malloc: the caller frees it)."""
+    _libc_free()(ctypes.cast(reply, ctypes.c_void_p))  # type: ignore[arg-type]
+
+
 def _ask_for_detectable_auto_repeat(connection: int) -> bool:
     xkb = ctypes.CDLL("libxcb-xkb.so.1")
-    libc = ctypes.CDLL(ctypes.util.find_library("c"))
-    libc.free.argtypes = [ctypes.c_void_p]
     request = xkb.xcb_xkb_per_client_flags
     request.restype = _Cookie
     u32 = ctypes.c_uint32
@@ -82,7 +94,7 @@ def _ask_for_detectable_auto_repeat(connection: int) -> bool:
     try:
         granted = bool(reply.contents.supported & flag and reply.contents.value & flag)
     finally:
-        libc.free(ctypes.cast(reply, ctypes.c_void_p))
+        _free_reply(reply)
     log.debug("XKB detectable auto-repeat %s", "on" if granted else "refused")
     return granted
 
@@ -138,8 +150,6 @@ class PressMute:
         self._reply_of = xcb.xcb_get_window_attributes_reply
         self._reply_of.restype = ctypes.POINTER(_WindowAttributesReply)
         self._reply_of.argtypes = [ctypes.c_void_p, _Cookie, ctypes.c_void_p]
-        self._free = ctypes.CDLL(ctypes.util.find_library("c")).free
-        self._free.argtypes = [ctypes.c_void_p]
         self._asked_for: dict[int, tuple[int, int]] = {}  # X window -> (event mask, do-not-propagate mask)
         self._muted: int | None = None  # the X window whose presses are off
 
@@ -179,7 +189,7 @@ class PressMute:
             try:
                 self._asked_for[window] = (reply.contents.your_event_mask, reply.contents.do_not_propagate_mask)
             finally:
-                self._free(ctypes.cast(reply, ctypes.c_void_p))
+                _free_reply(reply)
         return self._asked_for[window]
 
     def _set(self, window: int, event_mask: int, dont_propagate: int) -> None:
