@@ -118,12 +118,13 @@ class ChatView(QScrollArea):
         bar.valueChanged.connect(self._scrolled)
         bar.rangeChanged.connect(self._range_changed)
 
-    def set_hold_key(self, name: str, *, hands_free: bool = False) -> None:
+    def show_how_to_talk(self, hold_key: str, *, hands_free: bool = False) -> None:
         """Say how to talk in the empty-chat hint: the hold key, or hands-free."""
         if hands_free:
             how = "Just speak: the service hears when you start and stop, and answers."
         else:
-            how = f"Hold <b>{escape(name)}</b> (or the button below) while you speak, then let go to hear the answer."
+            key = escape(hold_key)
+            how = f"Hold <b>{key}</b> (or the button below) while you speak, then let go to hear the answer."
         self.placeholder.setText(f"{how}<br>You can also type a message.")
 
     def show_message(self, message: MessageView) -> None:

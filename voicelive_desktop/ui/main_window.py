@@ -119,7 +119,7 @@ class MainWindow(QMainWindow):
         self.banner = ErrorBanner()
         self.chat = ChatView()
         self.talk = TalkButton(hold_key)
-        self.chat.set_hold_key(hold_key)
+        self.chat.show_how_to_talk(hold_key)
         self.input = QLineEdit()
         self.input.setPlaceholderText("Type a message and press Enter\u2026")
         self.input.setAccessibleName("Message")
@@ -254,14 +254,14 @@ class MainWindow(QMainWindow):
     def set_hold_key(self, name: str) -> None:
         """Use another hold-to-talk key."""
         self.hold_key = key_from_name(name)
-        self.chat.set_hold_key(name, hands_free=self.talk.hands_free)
+        self.chat.show_how_to_talk(name, hands_free=self.talk.hands_free)
         self.talk.hold_key_name = name
         self.talk.set_state(self.talk.state)
 
     def set_hands_free(self, on: bool) -> None:
         """The service ends turns by itself (Settings > Conversation): the button and hints say how to talk."""
         self.talk.hands_free = on
-        self.chat.set_hold_key(self.talk.hold_key_name, hands_free=on)
+        self.chat.show_how_to_talk(self.talk.hold_key_name, hands_free=on)
         self._show_mic_tip()
 
     # ----------------------------------------------------------------- rendering

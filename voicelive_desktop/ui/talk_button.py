@@ -101,7 +101,7 @@ class TalkButton(QWidget):
         self.meter_px = 0  # the meter width last asked to be painted
         self._caption_at: tuple[str, int, int, QRect] | None = None  # (caption, width, height, where it is drawn)
         self._next_meter_at = 0.0
-        self._meter_timer = QTimer(self)  # runs only when a change arrives within 1/METER_FPS of the last paint
+        self._meter_timer = QTimer(self)  # shows a held-back level when no block follows to show it
         self._meter_timer.setSingleShot(True)
         self._meter_timer.timeout.connect(self._repaint_meter)
         self._meter_due = False  # the timer runs (kept here: a level arrives with every block, and Qt calls cost)
