@@ -159,8 +159,9 @@ def run_bundle(xvfb: Xvfb, pulse: PrivatePulse) -> None:
 
 
 def _window(xvfb: Xvfb) -> str | None:
+    # Visible only: Qt's unmapped 1x1 client-leader window bears the application's name too, and focusing it fails.
     try:
-        return xvfb.run("xdotool", "search", "--name", "^Voice Live$").split()[0]
+        return xvfb.run("xdotool", "search", "--onlyvisible", "--name", "^Voice Live$").split()[0]
     except (subprocess.CalledProcessError, IndexError):
         return None
 

@@ -61,7 +61,7 @@ def main() -> int:
         for _ in range(100):
             time.sleep(0.2)
             try:
-                wid = _xdotool("search", "--name", "^Voice Live$", env=env).split()[0]
+                wid = _xdotool("search", "--onlyvisible", "--name", "^Voice Live$", env=env).split()[0]
                 break
             except (subprocess.CalledProcessError, IndexError):
                 continue

@@ -80,7 +80,9 @@ async def _launch_in_x(
         deadline = time.monotonic() + 20
         while not window and time.monotonic() < deadline:
             with contextlib.suppress(subprocess.CalledProcessError, IndexError):
-                window = (await asyncio.to_thread(xvfb.run, "xdotool", "search", "--name", "^Voice Live$")).split()[0]
+                window = (
+                    await asyncio.to_thread(xvfb.run, "xdotool", "search", "--onlyvisible", "--name", "^Voice Live$")
+                ).split()[0]
             await asyncio.sleep(0.1)
         assert window, "the window did not appear"
         await asyncio.to_thread(xvfb.run, "xdotool", "windowfocus", "--sync", window)
