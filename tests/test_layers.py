@@ -29,6 +29,7 @@ QT_FREE = [
     "services.py",
     "desktop/hotkeys.py",  # the hold-key backends call back on their own threads: no Qt object there
     "desktop/hotkeys_x11.py",
+    "desktop/xcb.py",
     "desktop/hotkeys_portal.py",
     "desktop/hotkeys_pynput.py",
 ]

@@ -9,11 +9,10 @@ push-to-talk key must not see as the person letting go. With XkbSetDetectableAut
 server sends repeated presses and a single release instead, and ``HeldState`` drops the repeated presses, so a
 hold gives exactly one press and one release without any timer.
 
-Why libxcb through ctypes: the handful of requests this needs (a keymap, the modifier map, grabs, one XKB
-request) do not justify a Python X library: python-xlib cost the running app 3.3 MiB of resident memory
-(42 modules). libxcb and libxcb-xkb are already loaded by Qt's xcb platform plugin and ctypes by the app, so
-this adds no dependency. The key has its own connection (``xcb_connect``), not Qt's: its event thread can
-then block on it without touching Qt, and detectable auto-repeat set here stays a matter of this connection.
+Why libxcb through ctypes (``xcb.py``): the handful of requests this needs (a keymap, the modifier map, grabs,
+one XKB request) do not justify a Python X library. The key has its own connection (``xcb_connect``), not
+Qt's: its event thread can then block on it without touching Qt, and detectable auto-repeat set here stays a
+matter of this connection.
 
 A crash cannot leave the key stolen: the X server drops every grab of a client when its connection closes,
 and the kernel closes the connection when the process dies, however it dies (tested with ``kill -9``).
@@ -22,17 +21,16 @@ and the kernel closes the connection when the process dies, however it dies (tes
 from __future__ import annotations
 
 import ctypes
-import functools
 import itertools
 import logging
 import os
 import select
 import struct
 import threading
-from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from .hotkeys import Callback, HeldState, KeyCombo, Lost, Modifier, keysym_name, parse_key_name
+from .xcb import libraries
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +47,6 @@ _KEYSYMS = {  # from X11/keysymdef.h; letters, digits and F1-F35 are computed in
     "Alt_L": 0xFFE9, "Alt_R": 0xFFEA, "Super_L": 0xFFEB, "Super_R": 0xFFEC,
 }  # fmt: skip
 _CONNECTION_ERRORS = {1: "the connection failed or was closed", 5: "no valid display name", 6: "no such screen"}
-_P, _U8, _U16, _U32, _INT = ctypes.c_void_p, ctypes.c_uint8, ctypes.c_uint16, ctypes.c_uint32, ctypes.c_int
 
 
 def keysym(name: str) -> int:
@@ -63,65 +60,6 @@ def keysym(name: str) -> int:
     if name.startswith("F") and name[1:].isdigit() and 1 <= int(name[1:]) <= 35:
         return 0xFFBE + int(name[1:]) - 1
     return _KEYSYMS.get(name, 0)
-
-
-class _Cookie(ctypes.Structure):
-    """What every xcb request returns, by value: the request's sequence number."""
-
-    _fields_ = [("sequence", ctypes.c_uint)]
-
-
-class _ScreenIterator(ctypes.Structure):
-    """xcb_screen_iterator_t: the screens follow the setup's variable-length parts, so xcb walks them."""
-
-    _fields_ = [("data", _P), ("rem", _INT), ("index", _INT)]
-
-
-class _Libraries(NamedTuple):
-    xcb: ctypes.CDLL
-    xkb: ctypes.CDLL | None  # None: libxcb-xkb is missing, repeats are dropped by timestamp
-    xkb_id: int  # the address of libxcb-xkb's xcb_extension_t
-    free: Callable[[int | None], None]
-
-
-@functools.cache
-def _libraries() -> _Libraries:
-    """Load libxcb (and libxcb-xkb if present) once and declare the C types of every function called here."""
-    xcb = ctypes.CDLL("libxcb.so.1")
-    _declare(xcb, "xcb_connect", _P, ctypes.c_char_p, ctypes.POINTER(_INT))
-    _declare(xcb, "xcb_connection_has_error", _INT, _P)
-    _declare(xcb, "xcb_disconnect", None, _P)
-    _declare(xcb, "xcb_get_file_descriptor", _INT, _P)
-    _declare(xcb, "xcb_get_setup", _P, _P)
-    _declare(xcb, "xcb_setup_roots_iterator", _ScreenIterator, _P)
-    _declare(xcb, "xcb_screen_next", None, ctypes.POINTER(_ScreenIterator))
-    _declare(xcb, "xcb_get_extension_data", _P, _P, _P)
-    _declare(xcb, "xcb_get_keyboard_mapping", _Cookie, _P, _U8, _U8)
-    _declare(xcb, "xcb_get_modifier_mapping", _Cookie, _P)
-    _declare(xcb, "xcb_get_input_focus", _Cookie, _P)
-    for request in ("xcb_get_keyboard_mapping", "xcb_get_modifier_mapping", "xcb_get_input_focus"):
-        _declare(xcb, f"{request}_reply", _P, _P, _Cookie, _P)
-    _declare(xcb, "xcb_grab_key_checked", _Cookie, _P, _U8, _U32, _U16, _U8, _U8, _U8)
-    _declare(xcb, "xcb_ungrab_key", _Cookie, _P, _U8, _U32, _U16)
-    _declare(xcb, "xcb_request_check", _P, _P, _Cookie)
-    _declare(xcb, "xcb_poll_for_event", _P, _P)
-    libc = ctypes.CDLL(None)  # the process's own C library: xcb's replies and events are malloc'd
-    _declare(libc, "free", None, _P)
-    try:
-        xkb = ctypes.CDLL("libxcb-xkb.so.1")
-    except OSError:
-        return _Libraries(xcb, None, 0, libc.free)
-    _declare(xkb, "xcb_xkb_use_extension", _Cookie, _P, _U16, _U16)
-    _declare(xkb, "xcb_xkb_per_client_flags", _Cookie, _P, _U16, _U32, _U32, _U32, _U32, _U32)
-    for request in ("xcb_xkb_use_extension", "xcb_xkb_per_client_flags"):
-        _declare(xkb, f"{request}_reply", _P, _P, _Cookie, _P)
-    return _Libraries(xcb, xkb, ctypes.addressof(ctypes.c_char.in_dll(xkb, "xcb_xkb_id")), libc.free)
-
-
-def _declare(library: ctypes.CDLL, name: str, restype: Any, *argtypes: Any) -> None:
-    """Give a C function its types: ctypes would otherwise pass and return C ints, cutting 64-bit pointers."""
-    function = getattr(library, name)
-    function.restype, function.argtypes = restype, argtypes
 
 
 class _ConnectionFailed(Exception):
@@ -139,7 +77,7 @@ class _Connection:
 
     def __init__(self, display_name: str | None) -> None:
         """Connect; raises ``_ConnectionFailed`` with the reason when there is no usable display."""
-        self.lib = _libraries()
+        self.lib = libraries()
         self.xcb = self.lib.xcb
         screen = ctypes.c_int(0)
         self.c: int = self.xcb.xcb_connect(display_name.encode() if display_name else None, ctypes.byref(screen))

@@ -18,35 +18,13 @@ are asked for again at the release, or when the window loses the keyboard.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
-import functools
 import logging
-from collections.abc import Callable
 
 from PySide6.QtGui import QGuiApplication
 
+from ..desktop import xcb
+
 log = logging.getLogger(__name__)
-
-_USE_CORE_KBD = 0x100
-_DETECTABLE_AUTO_REPEAT = 1
-
-
-class _Cookie(ctypes.Structure):
-    _fields_ = [("sequence", ctypes.c_uint)]
-
-
-class _PerClientFlagsReply(ctypes.Structure):
-    _fields_ = [
-        ("response_type", ctypes.c_uint8),
-        ("device_id", ctypes.c_uint8),
-        ("sequence", ctypes.c_uint16),
-        ("length", ctypes.c_uint32),
-        ("supported", ctypes.c_uint32),
-        ("value", ctypes.c_uint32),
-        ("auto_ctrls", ctypes.c_uint32),
-        ("auto_ctrls_values", ctypes.c_uint32),
-        ("pad", ctypes.c_uint8 * 8),
-    ]
 
 
 def releases_are_real(app: QGuiApplication) -> bool:
@@ -60,43 +38,10 @@ def releases_are_real(app: QGuiApplication) -> bool:
     try:
         native = app.nativeInterface()
         connection = int(native.connection())  # type: ignore[attr-defined]  # QX11Application on xcb
-        return _ask_for_detectable_auto_repeat(connection)
+        return xcb.ask_for_detectable_auto_repeat(connection)
     except (AttributeError, OSError, TypeError, ValueError) as exc:
         log.info("cannot ask the X server for detectable auto-repeat: %s", exc)
         return False
-
-
-@functools.cache
-def _libc_free() -> Callable[[ctypes.c_void_p], None]:
-    free = ctypes.CDLL(ctypes.util.find_library("c")).free
-    free.argtypes = [ctypes.c_void_p]
-    return free
-
-
-def _free_reply(reply: object) -> None:
-    """Give back a reply libxcb allocated (with malloc: the caller frees it)."""
-    _libc_free()(ctypes.cast(reply, ctypes.c_void_p))  # type: ignore[arg-type]
-
-
-def _ask_for_detectable_auto_repeat(connection: int) -> bool:
-    xkb = ctypes.CDLL("libxcb-xkb.so.1")
-    request = xkb.xcb_xkb_per_client_flags
-    request.restype = _Cookie
-    u32 = ctypes.c_uint32
-    request.argtypes = [ctypes.c_void_p, ctypes.c_uint16, u32, u32, u32, u32, u32]
-    reply_of = xkb.xcb_xkb_per_client_flags_reply
-    reply_of.restype = ctypes.POINTER(_PerClientFlagsReply)
-    reply_of.argtypes = [ctypes.c_void_p, _Cookie, ctypes.c_void_p]
-    flag = _DETECTABLE_AUTO_REPEAT
-    reply = reply_of(connection, request(connection, _USE_CORE_KBD, flag, flag, 0, 0, 0), None)
-    if not reply:
-        return False
-    try:
-        granted = bool(reply.contents.supported & flag and reply.contents.value & flag)
-    finally:
-        _free_reply(reply)
-    log.debug("XKB detectable auto-repeat %s", "on" if granted else "refused")
-    return granted
 
 
 _KEY_PRESS = 1  # XCB_EVENT_MASK_KEY_PRESS
@@ -139,17 +84,7 @@ class PressMute:
 
     def __init__(self, connection: int) -> None:
         self._connection = connection
-        xcb = ctypes.CDLL("libxcb.so.1")
-        self._change = xcb.xcb_change_window_attributes
-        self._change.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_uint32, ctypes.POINTER(ctypes.c_uint32)]
-        self._flush = xcb.xcb_flush
-        self._flush.argtypes = [ctypes.c_void_p]
-        self._ask = xcb.xcb_get_window_attributes
-        self._ask.restype = _Cookie
-        self._ask.argtypes = [ctypes.c_void_p, ctypes.c_uint32]
-        self._reply_of = xcb.xcb_get_window_attributes_reply
-        self._reply_of.restype = ctypes.POINTER(_WindowAttributesReply)
-        self._reply_of.argtypes = [ctypes.c_void_p, _Cookie, ctypes.c_void_p]
+        self._lib = xcb.libraries()
         self._asked_for: dict[int, tuple[int, int]] = {}  # X window -> (event mask, do-not-propagate mask)
         self._muted: int | None = None  # the X window whose presses are off
 
@@ -183,16 +118,19 @@ class PressMute:
 
     def _masks(self, window: int) -> tuple[int, int] | None:
         if window not in self._asked_for:
-            reply = self._reply_of(self._connection, self._ask(self._connection, window), None)
+            lib, c = self._lib.xcb, self._connection
+            reply = lib.xcb_get_window_attributes_reply(c, lib.xcb_get_window_attributes(c, window), None)
             if not reply:
                 return None
             try:
-                self._asked_for[window] = (reply.contents.your_event_mask, reply.contents.do_not_propagate_mask)
+                attributes = _WindowAttributesReply.from_address(reply)
+                self._asked_for[window] = (attributes.your_event_mask, attributes.do_not_propagate_mask)
             finally:
-                _free_reply(reply)
+                self._lib.free(reply)
         return self._asked_for[window]
 
     def _set(self, window: int, event_mask: int, dont_propagate: int) -> None:
-        values = (ctypes.c_uint32 * 2)(event_mask, dont_propagate)  # in the order of their bits
-        self._change(self._connection, window, _CW_EVENT_MASK | _CW_DONT_PROPAGATE, values)
-        self._flush(self._connection)
+        lib, c = self._lib.xcb, self._connection
+        masks = xcb.values(event_mask, dont_propagate)  # in the order of their bits
+        lib.xcb_change_window_attributes(c, window, _CW_EVENT_MASK | _CW_DONT_PROPAGATE, masks)
+        lib.xcb_flush(c)
