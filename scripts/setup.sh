@@ -12,7 +12,7 @@ APT_PACKAGES=(
   xvfb xauth libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1
   libxcb-render-util0 libxcb-shape0 libxcb-xkb1   # a real X window on a machine without a display
   imagemagick xdotool                             # screenshots, and driving the real window in a script
-  x11-xserver-utils                               # xset: key auto-repeat on for the global hold-key tests
+  x11-xserver-utils x11-utils                     # xset: key auto-repeat on for the hold-key tests; xwininfo
   appstream desktop-file-utils                    # validate the AppStream metainfo and the .desktop entry
   trayer                                          # a light XEmbed system tray: the tray icon test under Xvfb
   dbus-daemon                                     # a private session bus: the GlobalShortcuts portal test

@@ -6,19 +6,13 @@ second after 200 ms), and the key is held with xdotool, as a person holds it.
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from tests.desktop.xserver import FocusWindow, Xvfb, wait_for
-
-WINDOW_SCRIPT = Path(__file__).with_name("hold_key_window.py")
-ROOT = Path(__file__).resolve().parent.parent.parent
+from tests.ui.window_process import WindowProcess
 
 
 @pytest.fixture
@@ -28,51 +22,12 @@ def xvfb() -> Iterator[Xvfb]:
     server.stop()
 
 
-class _App:
-    """The window's process, and the lines it printed."""
-
-    def __init__(self, xvfb: Xvfb) -> None:
-        self.lines: list[str] = []
-        self.process = subprocess.Popen(
-            [sys.executable, str(WINDOW_SCRIPT)],
-            env={**xvfb.env, "PYTHONPATH": str(ROOT)},
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        threading.Thread(target=self._read, daemon=True).start()
-        wait_for(lambda: any(line.startswith("ready") for line in self.lines), what="the window")
-        self.window_id = self.lines[0].split()[1]
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.append(line.strip())
-
-    def intents(self) -> list[str]:
-        return [line for line in self.lines if line in ("press", "release")]
-
-    def ask(self, line: str) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.write(line + "\n")
-        self.process.stdin.flush()
-
-    def close(self) -> None:
-        if self.process.stdin is not None:
-            self.process.stdin.close()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-
 def _focus(xvfb: Xvfb, window_id: str) -> None:
     xvfb.run("xdotool", "windowfocus", "--sync", window_id)
     wait_for(lambda: xvfb.run("xdotool", "getwindowfocus").strip() == window_id, what="the focus")
 
 
-def _space_events(app: _App) -> tuple[int, bool]:
+def _space_events(app: WindowProcess) -> tuple[int, bool]:
     """How many Space key events reached the window so far, and whether its releases are real."""
     app.lines[:] = [line for line in app.lines if not line.startswith("keys")]
     app.ask("count")
@@ -83,7 +38,7 @@ def _space_events(app: _App) -> tuple[int, bool]:
 
 def test_a_key_held_for_over_a_second_is_one_press_and_one_release(xvfb: Xvfb) -> None:
     assert "auto repeat:  on" in xvfb.run("xset", "q"), "the X server must repeat a held key, as a desktop does"
-    app = _App(xvfb)
+    app = WindowProcess(xvfb)
     try:
         _focus(xvfb, app.window_id)
         xvfb.run("xdotool", "keydown", "space")
@@ -107,7 +62,7 @@ def test_a_key_held_for_over_a_second_is_one_press_and_one_release(xvfb: Xvfb) -
 
 
 def test_keys_work_again_after_a_hold_that_lost_the_focus(xvfb: Xvfb) -> None:
-    app = _App(xvfb)
+    app = WindowProcess(xvfb)
     other: FocusWindow | None = None
     try:
         _focus(xvfb, app.window_id)
@@ -130,7 +85,7 @@ def test_keys_work_again_after_a_hold_that_lost_the_focus(xvfb: Xvfb) -> None:
 
 
 def test_mashing_the_key_gives_a_turn_for_each_tap_and_leaves_the_keys_working(xvfb: Xvfb) -> None:
-    app = _App(xvfb)
+    app = WindowProcess(xvfb)
     try:
         _focus(xvfb, app.window_id)
         taps = 20

@@ -479,8 +479,7 @@ class MainWindow(QMainWindow):
         super().paintEvent(event)
         if not self._painted:
             self._painted = True
-            if self.release_debounce_ms:
-                QTimer.singleShot(0, self._ask_for_real_releases)
+            QTimer.singleShot(0, self._ask_beneath_qt)
             self.first_painted.emit()
 
     def quit_app(self) -> None:
@@ -488,13 +487,21 @@ class MainWindow(QMainWindow):
         self._quitting = True
         self.close()
 
-    def _ask_for_real_releases(self) -> None:
+    def _ask_beneath_qt(self) -> None:
+        """What the window asks of the platform itself, after its first paint (X11 only, so far): real key
+        releases and no repeats while the key is held, and a level meter the X server draws."""
         from .key_repeat import PressMute, releases_are_real
+        from .x11_meter import X11Meter
 
         app = QApplication.instance()
-        if isinstance(app, QApplication) and releases_are_real(app):
+        if not isinstance(app, QApplication) or self.closed:
+            return
+        if self.release_debounce_ms and releases_are_real(app):
             self.release_debounce_ms = 0
             self._press_mute = PressMute.for_app(app)
+        meter = X11Meter.for_window(app, self)
+        if meter is not None:
+            self.talk.use_x11_meter(meter)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self.hide_to_tray and not self._quitting:

@@ -1,26 +1,39 @@
 """The big hold-to-talk button, with the turn state and a live level meter drawn inside it.
 
-The microphone level arrives once per audio block (25 to 50 times a second, with the 40 or 20 ms blocks).
-Repainting the whole button for each one cost about half of the app's CPU while the key was held, so the meter
-repaints only when its width in pixels changed, at most :data:`METER_FPS` times a second, and only its own strip:
-an opaque child widget, so that Qt paints nothing under it (neither the button nor the styled window behind).
-Even so, each repaint costs 300-600 us of the GUI thread (Qt's repaint and its trip to the X server), about a
-percent of a core at block rate: the meter moves with every other 40 ms block (12.5 times a second), which reads
-as smoothly for a level. A repaint waits for the next block rather than a timer of its own (each wake-up of an
-idle process costs too); the timer only shows the last level when no block follows.
+The microphone level arrives once per audio block (20 to 25 times a second, with the 50 or 40 ms blocks).
+On X11 the X server draws the meter (``x11_meter``): a level is one request, with no repaint at all, so it
+moves with every block. Elsewhere Qt paints it, and repainting the whole button for each level cost about half
+of the app's CPU while the key was held, so the meter repaints only when its width in pixels changed, at most
+:data:`METER_FPS` times a second, and only its own strip: an opaque child widget, so that Qt paints nothing under
+it (neither the button nor the styled window behind). A repaint waits for the next block rather than a timer of
+its own (each wake-up of an idle process costs too); the timer only shows the last level when no block follows.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QRect, QRectF, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QMouseEvent, QPainter, QPaintEvent, QPalette, QResizeEvent
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QFontMetrics,
+    QMouseEvent,
+    QMoveEvent,
+    QPainter,
+    QPaintEvent,
+    QPalette,
+    QResizeEvent,
+)
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from ..assistant_events import TurnState
 from ..audio.values import Level
+
+if TYPE_CHECKING:
+    from .x11_meter import X11Meter
 
 _CAPTIONS = {
     TurnState.IDLE: "Hold to talk",
@@ -50,6 +63,14 @@ _METER_COLOR = QColor(255, 255, 255, 200)
 _MARGIN = 2  # between the widget's edge and the button's rounded shape
 _METER_BOTTOM, _METER_HEIGHT = 12, 6  # the meter's distance from the shape's bottom, and its height
 _SMALLEST = QSize(260, 72)  # at the usual font sizes; larger fonts make the button larger
+
+
+def _blend(over: QColor, under: QColor) -> int:
+    """``over`` (translucent) painted on ``under`` (opaque), as 0xRRGGBB."""
+    a = over.alphaF()
+    channels = zip((over.red(), over.green(), over.blue()), (under.red(), under.green(), under.blue()), strict=True)
+    r, g, b = (round(top * a + bottom * (1 - a)) for top, bottom in channels)
+    return r << 16 | g << 8 | b
 
 
 class _MeterBar(QWidget):
@@ -106,6 +127,8 @@ class TalkButton(QWidget):
         self._meter_timer.timeout.connect(self._repaint_meter)
         self._meter_due = False  # the timer runs (kept here: a level arrives with every block, and Qt calls cost)
         self.meter = _MeterBar(self)
+        self._x11_meter: X11Meter | None = None  # where the X server draws the level instead (X11)
+        self._x11_scale = 1.0
         self._track_width = self._meter_track().width()  # the meter at full scale, in pixels: kept per size
         self._refresh_accessibility()
 
@@ -197,15 +220,26 @@ class TalkButton(QWidget):
             self._meter_due = False
         self.meter_px = 0
         self.meter.setVisible(state is TurnState.LISTENING)
+        if self._x11_meter is not None:
+            if state is TurnState.LISTENING:
+                self._place_x11_meter()
+                self._x11_meter.show(self.color().rgb() & 0xFFFFFF, _blend(_METER_COLOR, self.color()))
+            else:
+                self._x11_meter.hide()
         self._refresh_accessibility()
         self.update()
 
     def set_level(self, level: Level) -> None:
-        """Show the microphone level (dBFS): repaints the meter's strip when its width changed, throttled.
+        """Show the microphone level (dBFS): one request to the X server that draws the meter, or else a
+        repaint of the meter's strip when its width changed, throttled.
 
         Called with every block while the key is held: plain Python up to a repaint, no call into Qt.
         """
         self.level_db = level.rms_db
+        if self._x11_meter is not None:
+            if self.state is TurnState.LISTENING:
+                self._x11_meter.set_width(round(self.meter_width() * self._x11_scale))
+            return
         if self.state is not TurnState.LISTENING or self.meter_width() == self.meter_px:
             return  # not shown, or it would not move
         wait = self._next_meter_at - time.monotonic()
@@ -226,6 +260,28 @@ class TalkButton(QWidget):
         self._next_meter_at = time.monotonic() + 1 / METER_FPS
         self.meter_repaints += 1
         self.meter.update()
+
+    def use_x11_meter(self, meter: X11Meter) -> None:
+        """Have the X server draw the level (see ``x11_meter``): one request a level, no repaint."""
+        self._x11_meter = meter
+        if self.state is TurnState.LISTENING:
+            self.set_state(self.state)
+
+    def _place_x11_meter(self) -> None:
+        """Put the X server's meter over the strip, in device pixels of the top-level window."""
+        meter = self._x11_meter
+        if meter is None:
+            return
+        scale = self._x11_scale = self.devicePixelRatioF()
+        strip = self._meter_strip()
+        at = self.mapTo(self.window(), strip.topLeft())
+        meter.place(
+            round(at.x() * scale), round(at.y() * scale), round(strip.width() * scale), round(strip.height() * scale)
+        )
+
+    def moveEvent(self, event: QMoveEvent) -> None:
+        self._place_x11_meter()  # the X windows are the top-level's children: they do not move with this one
+        super().moveEvent(event)
 
     def _shape(self) -> QRectF:
         return QRectF(self.rect()).adjusted(_MARGIN, _MARGIN, -_MARGIN, -_MARGIN)
@@ -255,6 +311,7 @@ class TalkButton(QWidget):
     def resizeEvent(self, event: QResizeEvent) -> None:
         self._track_width = self._meter_track().width()
         self.meter.setGeometry(self._meter_strip())
+        self._place_x11_meter()
         super().resizeEvent(event)
 
     def set_talk_enabled(self, enabled: bool, *, connected: bool = True) -> None:
