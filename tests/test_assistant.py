@@ -339,7 +339,7 @@ async def test_quitting_before_the_answer_starts_waits_for_the_words_but_plays_n
 ) -> None:
     """The user lets go and quits at once: while the app waits for the turn's words, the answer that starts
     meanwhile is kept, but not heard from an app whose window is gone."""
-    emulator.options.pace.transcript_delay_s = 1.5
+    emulator.options.pace.transcript_delay_s = 0.5  # after the answer starts; well within the wait at quit
     assistant = voiced.assistant
     assert await voiced.connect(target(emulator))
     await _speak(voiced, pulse, speech_pcm)
@@ -355,7 +355,7 @@ async def test_hands_free_quitting_right_after_speaking_waits_for_the_words_and_
 ) -> None:
     """Hands-free, the user finishes a sentence and quits: the service took the turn (its turn detection ended it)
     and its words are on their way; they are waited for and saved, and the microphone stops streaming at once."""
-    emulator.options.pace.transcript_delay_s = 1.5
+    emulator.options.pace.transcript_delay_s = 0.5  # after the answer starts; well within the wait at quit
     assistant = voiced.assistant
     await _say_hands_free(voiced, emulator, pulse, speech_pcm)
     await assistant.keep_the_words()
