@@ -440,7 +440,7 @@ HOW = {
     "proxy reading `input_audio_buffer.commit`. One from the streamed turn and one per barge-in turn. The app "
     "captures its 200 ms release tail (default setting, so the last syllable is not clipped) before committing, "
     "on purpose; the tail counts from the key (what the device has heard since its last block is added) and "
-    "ends on the block boundary nearest to 200 ms after it (180-220 ms with 40 ms blocks), so the figure is that "
+    "ends on the block boundary nearest to 200 ms after it (175-225 ms with 50 ms blocks), so the figure is that "
     "tail, less the input latency, plus the sender's wake-up. The baseline commits at once, with no tail.",
     "barge_in_to_silence_ms": "while the answer plays (at least 1 s after its first audio reached the proxy, "
     "and once the speaker has carried speech for the last 0.3 s, so the key never lands in a pause between "
@@ -549,7 +549,7 @@ def main() -> None:
         "--barge-after", type=float, default=1.0, help="interrupt no sooner than this after answer audio"
     )
     parser.add_argument("--barge-hold", type=float, default=1.0, help="hold the key this long when interrupting")
-    parser.add_argument("--app-block-ms", type=int, help="the app's block size setting (default: the app's, 40)")
+    parser.add_argument("--app-block-ms", type=int, help="the app's block size setting (default: the app's, 50)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "compare.json")
     args = parser.parse_args()
 
@@ -567,7 +567,7 @@ def main() -> None:
         "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "clients": {
             "app": "python -m voicelive_desktop --endpoint <proxy> --model gpt-realtime, API key from the "
-            "environment, fresh settings file (defaults: 40 ms microphone blocks, 10 ms speaker blocks, mic kept "
+            "environment, fresh settings file (defaults: 50 ms microphone blocks, 10 ms speaker blocks, mic kept "
             "open, 300 ms pre-roll, 200 ms release tail; --app-block-ms sets the block setting), real X window on "
             "Xvfb with key auto-repeat on, Space held with xdotool, VOICELIVE_AUDIO_TIMINGS set",
             "baseline": "python -m benchmarks.baseline_client: the Voice Live quickstart's audio pattern (50 ms "
@@ -664,7 +664,7 @@ def main() -> None:
         "note": "each client times its own callbacks during the real sessions above (no load added): the app "
         "through VOICELIVE_AUDIO_TIMINGS (one line per stream opened; the speaker is suspended between answers, "
         "and its pauses are not counted as periods), the baseline with --timings. Block sizes differ (app: "
-        "microphone 40 ms by default, speaker 10 ms; baseline: 50 ms both), so there is no ratio.",
+        "microphone 50 ms by default, speaker 10 ms; baseline: 50 ms both), so there is no ratio.",
         "app_in_sessions": app_callbacks,
         "baseline_in_sessions": baseline_callbacks,
         "app_reference": _callbacks_reference(),

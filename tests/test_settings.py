@@ -206,16 +206,20 @@ def test_many_saves_at_once_never_fail_and_leave_one_whole_file(tmp_path: Path) 
     assert [p.name for p in tmp_path.iterdir()] == ["settings.toml"], "no temporary file is left behind"
 
 
-def test_a_file_from_before_40_ms_blocks_moves_to_them_and_a_choice_made_since_is_kept(tmp_path: Path) -> None:
+def test_a_file_with_an_older_default_block_moves_to_50_ms_and_a_choice_made_since_is_kept(tmp_path: Path) -> None:
     store = SettingsStore(tmp_path / "settings.toml")
     store.path.write_text("[audio]\nblock_ms = 20\npreroll_ms = 500\n")  # every older save wrote the old default
     upgraded = store.load()
-    assert upgraded.audio.block_ms == 40 and upgraded.audio.preroll_ms == 500 and not store.problems
+    assert upgraded.audio.block_ms == 50 and upgraded.audio.preroll_ms == 500 and not store.problems
     upgraded.audio.block_ms = 20  # chosen again, in Settings > Audio
     store.save(upgraded)
     assert store.load().audio.block_ms == 20, "a file in the current format is taken as it is"
     store.path.write_text("[audio]\nblock_ms = 60\n")
     assert store.load().audio.block_ms == 60, "an old file's own choice is kept"
+    store.path.write_text("format = 2\n[audio]\nblock_ms = 40\n")  # 40 ms was the default of format 2
+    assert store.load().audio.block_ms == 50
+    store.path.write_text("format = 2\n[audio]\nblock_ms = 20\n")
+    assert store.load().audio.block_ms == 20, "20 ms in a format-2 file was a choice"
 
 
 def test_values_out_of_range_get_the_default_and_say_so(tmp_path: Path) -> None:
@@ -230,7 +234,7 @@ def test_values_out_of_range_get_the_default_and_say_so(tmp_path: Path) -> None:
     store = SettingsStore(path)
     loaded = store.load()
     defaults = Settings()
-    assert loaded.audio.block_ms == defaults.audio.block_ms == 40
+    assert loaded.audio.block_ms == defaults.audio.block_ms == 50
     assert loaded.audio.tail_ms == defaults.audio.tail_ms and loaded.audio.preroll_ms == defaults.audio.preroll_ms
     assert loaded.conversation.vad_threshold == defaults.conversation.vad_threshold
     assert loaded.keys.hold_key == "Space"
@@ -248,14 +252,14 @@ def test_a_file_from_a_newer_version_keeps_what_this_one_does_not_know_and_says_
     back as they were, a copy of the newer file is kept, and the banner says why the file looks different."""
     store = SettingsStore(tmp_path / "settings.toml")
     store.path.write_text(
-        "format = 3\ntheme = 'dark'\n"
-        "[audio]\nblock_ms = 20\nnoise_gate_db = -40\n"  # a newer file's 20 ms is a choice: no upgrade to 40
+        "format = 4\ntheme = 'dark'\n"
+        "[audio]\nblock_ms = 20\nnoise_gate_db = -40\n"  # a newer file's 20 ms is a choice: no upgrade
         "[captions]\nsize = 'large'\n"
     )
     settings = store.load()
     assert settings.audio.block_ms == 20 and not store.problems
     message = store.describe_problems()
-    assert "newer version" in message and "format 3" in message
+    assert "newer version" in message and "format 4" in message
     assert store.backup is not None and "noise_gate_db" in store.backup.read_text()
     assert str(store.backup) in message
 
@@ -266,7 +270,7 @@ def test_a_file_from_a_newer_version_keeps_what_this_one_does_not_know_and_says_
     assert saved["audio"]["noise_gate_db"] == -40 and saved["audio"]["preroll_ms"] == 500
     assert store.load().audio.preroll_ms == 500
 
-    store.path.write_text("format = 3\n[audio]\nblock_ms = 20\n")
+    store.path.write_text("format = 4\n[audio]\nblock_ms = 20\n")
     launches = iter(range(3))
     monkeypatch.setattr(settings_module.time, "strftime", lambda _f: f"launch{next(launches)}")
     for _ in range(3):  # launches of this version that do not save, each a second apart or more

@@ -232,7 +232,7 @@ class Assistant:
         """A block of the turn's audio: metered when the level meter is due, and until the turn heard a sound.
 
         Once someone speaks, blocks that come sooner than :data:`LEVEL_EVERY_S` after the last level are not
-        metered at all (with 20 ms blocks, 50 a second, that is about every other one; 40 ms blocks, the
+        metered at all (with 20 ms blocks, 50 a second, that is about every other one; 40 and 50 ms blocks, the
         default, are all shown).
         """
         utterance = self._utterance

@@ -1,6 +1,6 @@
 """The big hold-to-talk button, with the turn state and a live level meter drawn inside it.
 
-The microphone level arrives once per audio block (20 to 25 times a second, with the 50 or 40 ms blocks).
+The microphone level arrives once per audio block (20 times a second with the default 50 ms blocks).
 On X11 the X server draws the meter (``x11_meter``): a level is one request, with no repaint at all, so it
 moves with every block. Elsewhere Qt paints it, and repainting the whole button for each level cost about half
 of the app's CPU while the key was held, so the meter repaints only when its width in pixels changed, at most
