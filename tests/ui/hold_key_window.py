@@ -40,6 +40,7 @@ class _Counter(QObject):
 
     asked = Signal()
     command = Signal(str)
+    ended = Signal()  # stdin closed: quit, on the GUI thread
 
     def __init__(self) -> None:
         super().__init__()
@@ -60,6 +61,7 @@ def main() -> None:
     window.talk_pressed.connect(lambda: print("press", flush=True))
     window.talk_released.connect(lambda: print("release", flush=True))
     counter.command.connect(lambda command: _show(window, command))
+    counter.ended.connect(app.quit)
     counter.asked.connect(
         lambda: print(f"keys {counter.keys} releases-real {not window.release_debounce_ms}", flush=True)
     )
@@ -78,7 +80,7 @@ def main() -> None:
                 counter.asked.emit()
             elif line.startswith(("level", "idle")):
                 counter.command.emit(line.strip())
-        app.quit()
+        counter.ended.emit()
 
     threading.Thread(target=read_stdin, daemon=True).start()
     app.exec()
