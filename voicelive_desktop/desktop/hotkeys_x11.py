@@ -30,7 +30,7 @@ import threading
 from typing import NamedTuple
 
 from .hotkeys import Callback, HeldState, KeyCombo, Lost, Modifier, keysym_name, parse_key_name
-from .xcb import libraries
+from .xcb import ask_for_detectable_auto_repeat, libraries
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +39,6 @@ _MODIFIER_KEYSYMS = {Modifier.ALT: ("Alt_L", "Alt_R"), Modifier.META: ("Super_L"
 _KEY_PRESS, _KEY_RELEASE = 2, 3
 _BAD_ACCESS = 10
 _GRAB_MODE_ASYNC = 1
-_XKB_USE_CORE_KBD = 0x100
-_XKB_PCF_DETECTABLE_AUTO_REPEAT = 1
 _KEYSYMS = {  # from X11/keysymdef.h; letters, digits and F1-F35 are computed in ``keysym``
     "space": 0x20, "Pause": 0xFF13, "Scroll_Lock": 0xFF14, "Home": 0xFF50, "Prior": 0xFF55, "Next": 0xFF56,
     "End": 0xFF57, "Print": 0xFF61, "Insert": 0xFF63, "Menu": 0xFF67, "Num_Lock": 0xFF7F,
@@ -167,9 +165,10 @@ class _Connection:
         use = self.reply(xkb, "xcb_xkb_use_extension", 1, 0)
         if use is None or not use[1]:  # .supported
             return False
-        flag = _XKB_PCF_DETECTABLE_AUTO_REPEAT
-        flags = self.reply(xkb, "xcb_xkb_per_client_flags", _XKB_USE_CORE_KBD, flag, flag, 0, 0, 0)
-        return flags is not None and bool(struct.unpack_from("=I", flags, 12)[0] & flag)  # .value
+        granted = ask_for_detectable_auto_repeat(self.c)
+        if not granted:
+            self.check()  # refused, or the connection broke meanwhile
+        return granted
 
     def next_key_event(self) -> _KeyEvent | None:
         """The next key event already read or readable without blocking; None when there is none yet."""

@@ -119,7 +119,10 @@ class _PerClientFlagsReply(ctypes.Structure):
 
 def ask_for_detectable_auto_repeat(connection: int) -> bool:
     """Ask the server to send a held key's repeats as presses alone, and one release when it comes up (XKB's
-    detectable auto-repeat; it applies to ``connection`` alone). True when granted."""
+    detectable auto-repeat; it applies to ``connection`` alone). True when granted.
+
+    The connection must have XKB in use already: Qt's has; one of the app's own sends XkbUseExtension first.
+    """
     lib = libraries()
     if lib.xkb is None:
         return False
