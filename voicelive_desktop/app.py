@@ -208,7 +208,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .ui import theme
 
     existing = QApplication.instance()
-    app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
+    app = existing if isinstance(existing, QApplication) else QApplication([*sys.argv[:1], *theme.qt_arguments()])
     app.setApplicationName("Voice Live")
     app.setOrganizationName("voicelive-desktop")
     app.setDesktopFileName("voicelive-desktop")  # docks and Wayland match the window to the menu entry
@@ -216,7 +216,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     instance = _single_instance(list(sys.argv[1:] if argv is None else argv))
     if instance is None:
         return 0  # the app already runs: it raised its window and took this command line
-    theme.apply(app)
+    theme.apply(app, style_set=app is not existing)
     launched_at = float(os.environ.get("VOICELIVE_LAUNCHED_AT", "0"))  # set by benchmarks/startup.py
 
     def painted() -> None:

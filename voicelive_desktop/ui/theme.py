@@ -32,9 +32,24 @@ def _dark_palette() -> QPalette:
     return p
 
 
-def apply(app: QApplication) -> None:
-    """Style ``app`` once, before the first window shows."""
-    app.setStyle("Fusion")
+#: The widget style, on every system (the app's style sheet and palette are made for it).
+STYLE = "Fusion"
+
+
+def qt_arguments() -> list[str]:
+    """Command-line arguments for a new QApplication that set :data:`STYLE` as Qt starts.
+
+    Cheaper than ``setStyle`` afterwards, which is overloaded (a style name or a QStyle): resolving the call
+    makes PySide6 set up QStyle's Python type and its eleven enums, some 15 ms before the first paint on a slow
+    machine, for a type the window does not otherwise touch before it paints.
+    """
+    return ["-style", STYLE]
+
+
+def apply(app: QApplication, *, style_set: bool = False) -> None:
+    """Style ``app`` once, before the first window shows; ``style_set``: it was built with :func:`qt_arguments`."""
+    if not style_set:
+        app.setStyle(STYLE)
     if QGuiApplication.styleHints().colorScheme() == Qt.ColorScheme.Dark:
         app.setPalette(_dark_palette())
     else:
