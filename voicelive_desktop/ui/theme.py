@@ -5,8 +5,10 @@ from __future__ import annotations
 from importlib import resources
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QGuiApplication, QIcon, QPalette
+from PySide6.QtGui import QColor, QGuiApplication, QPalette
 from PySide6.QtWidgets import QApplication
+
+from . import app_icon
 
 
 def _dark_palette() -> QPalette:
@@ -59,5 +61,4 @@ def apply(app: QApplication, *, style_set: bool = False) -> None:
         app.setPalette(palette)
     files = resources.files("voicelive_desktop.resources")
     app.setStyleSheet(files.joinpath("style.qss").read_text())
-    with resources.as_file(files.joinpath("voicelive-desktop.svg")) as icon:
-        app.setWindowIcon(QIcon(str(icon)))
+    app.setWindowIcon(app_icon.icon())  # drawn, not the SVG: no QtSvg in memory (see app_icon)

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import cache
-from importlib import resources
 
-from PySide6.QtCore import QByteArray, QObject, Qt, Signal
-from PySide6.QtGui import QAction, QActionGroup, QIcon, QImage, QPainter, QPixmap
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QAction, QActionGroup, QIcon
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
+
+from . import app_icon
 
 TURNS = ("idle", "listening", "thinking", "speaking", "disconnected")
 COLOURS = {
-    "idle": "#2563eb",  # the app's own blue: ready
+    "idle": app_icon.APP_BLUE,  # the app's own blue: ready
     "listening": "#dc2626",  # red, as a recording light
     "thinking": "#d97706",  # amber: wait
     "speaking": "#16a34a",  # green: the assistant talks
@@ -30,26 +31,13 @@ _TIPS = {
     "speaking": "speaking",
     "disconnected": "not connected",
 }
-_APP_BLUE = "#2563eb"
+TRAY_SIZES = (16, 22, 24, 32, 48, 64)
 
 
 @cache
 def state_icon(turn: str) -> QIcon:
     """The app icon with its background in the state's colour, drawn at the sizes trays ask for."""
-    from PySide6.QtSvg import QSvgRenderer  # only where there is a tray (0.3 MiB)
-
-    svg = resources.files("voicelive_desktop.resources").joinpath("voicelive-desktop.svg").read_text()
-    renderer = QSvgRenderer(QByteArray(svg.replace(_APP_BLUE, COLOURS[turn]).encode()))
-    icon = QIcon()
-    for size in (16, 22, 24, 32, 48, 64):
-        image = QImage(size, size, QImage.Format.Format_ARGB32_Premultiplied)
-        image.fill(Qt.GlobalColor.transparent)
-        painter = QPainter(image)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        renderer.render(painter)
-        painter.end()
-        icon.addPixmap(QPixmap.fromImage(image))
-    return icon
+    return app_icon.icon(COLOURS[turn], TRAY_SIZES)
 
 
 class Tray(QObject):
