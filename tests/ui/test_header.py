@@ -55,3 +55,40 @@ def test_the_connect_button_stops_a_reconnect_in_progress(qtbot: QtBot) -> None:
     header.set_connection(ConnectionChanged(ConnState.DISCONNECTED))
     qtbot.mouseClick(header.connect_button, Qt.MouseButton.LeftButton)
     assert pressed == ["disconnect", "connect"]
+
+
+def test_a_name_being_typed_survives_a_refresh_of_the_list(qtbot: QtBot) -> None:
+    """The list is shown again whenever the connection settles (a reconnect, a switch elsewhere): a name half
+    typed in the field stays, and Enter still picks it. Not typing, the field follows the current deployment."""
+    header = Header()
+    qtbot.addWidget(header)
+    picked: list[tuple[object, object]] = []
+    header.target_chosen.connect(lambda mode, name: picked.append((mode, name)))
+    header.set_choices(Mode.BYOM_REALTIME, "my-ptu", ("my-ptu", "gpt-realtime"))
+    header.show()
+    qtbot.waitExposed(header)
+    header.activateWindow()
+    line = header.deployment.lineEdit()
+    assert line is not None
+    line.setFocus()
+    qtbot.waitUntil(line.hasFocus)
+    line.selectAll()
+    qtbot.keyClicks(line, "gpt-4o-mi")
+    header.set_choices(Mode.BYOM_REALTIME, "my-ptu", ("my-ptu", "gpt-realtime", "other"))
+    assert header.deployment.currentText() == "gpt-4o-mi"
+    assert line.cursorPosition() == len("gpt-4o-mi")
+    assert [header.deployment.itemText(i) for i in range(header.deployment.count())] == [
+        "my-ptu",
+        "gpt-realtime",
+        "other",
+    ]
+    qtbot.keyClicks(line, "ni")
+    qtbot.keyClick(line, Qt.Key.Key_Return)
+    assert picked == [(Mode.BYOM_REALTIME, "gpt-4o-mini")]
+    header.set_choices(Mode.BYOM_REALTIME, "gpt-4o-mini", ("gpt-4o-mini", "my-ptu"))  # the service took it
+    assert header.deployment.currentText() == "gpt-4o-mini"
+    header.set_choices(Mode.BYOM_REALTIME, "my-ptu", ("my-ptu", "gpt-4o-mini"))  # switched back from the tray
+    assert header.deployment.currentText() == "my-ptu", "an entered name is not kept over a later choice"
+    line.clearFocus()
+    header.set_choices(Mode.BYOM_REALTIME, "gpt-4o-mini", ("gpt-4o-mini", "my-ptu"))
+    assert header.deployment.currentText() == "gpt-4o-mini"

@@ -117,13 +117,25 @@ class Header(QWidget):
         self.set_demo(False)
 
     def set_choices(self, mode: Mode, deployment: str, deployments: tuple[str, ...]) -> None:
-        """Show the current mode and deployment, with the deployment names remembered for that mode."""
+        """Show the current mode and deployment, with the deployment names remembered for that mode.
+
+        A name being typed in the field (it has the focus, and was edited since it was last set or entered)
+        stays as it is, cursor included: this is called whenever the connection settles, not only when the
+        user chose.
+        """
         self._updating = True
         self._last_pick = (mode, deployment)
         self.mode.setCurrentIndex(self.mode.findData(mode))
+        line = self.deployment.lineEdit()
+        typing = line is not None and line.hasFocus() and line.isModified()
+        typed, cursor = (line.text(), line.cursorPosition()) if line is not None else ("", 0)
         self.deployment.clear()
         self.deployment.addItems(list(deployments))
         self.deployment.setCurrentText(deployment)
+        if typing and line is not None:
+            line.setText(typed)
+            line.setCursorPosition(cursor)
+            line.setModified(True)
         self._updating = False
 
     def set_demo(self, demo: bool) -> None:
@@ -163,6 +175,9 @@ class Header(QWidget):
         if self._updating or choice == self._last_pick:  # Enter in an editable combo box is reported twice
             return
         self._last_pick = choice
+        line = self.deployment.lineEdit()
+        if line is not None:
+            line.setModified(False)  # entered: what the app shows next replaces it
         self.target_chosen.emit(*choice)
 
     def _connect_toggled(self) -> None:
