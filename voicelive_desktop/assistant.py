@@ -336,7 +336,7 @@ class Assistant:
         if self.playback is not None:
             self.playback.flush()
         unfinished = [m.id for m in self.conversation.unfinished_answers()]
-        for message in self.conversation.cut_answers(unfinished, "Connection lost" if lost else "Interrupted"):
+        for message in self.conversation.cut_answers(unfinished, "Connection lost" if lost else errors.INTERRUPTED):
             self._show(message)
         turn, self._awaiting = self._awaiting, None
         if turn is not None and not (self._awaiting_started and self._answer_visible):
@@ -743,7 +743,7 @@ class Assistant:
         for message in answers:
             if heard is not None:
                 message.heard_ms = min(heard, message.audio_ms)
-            message.finish(cut="Interrupted")
+            message.finish(cut=errors.INTERRUPTED)
             self._show(message)
         self._answering = self._answer_visible = False
         return due

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from .audio.values import Level
 from .conversation.transcript import Message, Role
+from .voicelive.errors import INTERRUPTED
 from .voicelive.events import AppEvent
 
 
@@ -57,6 +58,16 @@ class MessageView:
     def interrupted(self) -> bool:
         """True when the answer was cut short (``cut`` says why)."""
         return bool(self.cut)
+
+    @property
+    def cut_before_it_began(self) -> bool:
+        """An answer the user cut off before a word of it came or a sound of it was heard: nothing to show.
+
+        Sending several messages in a row, or talking while an answer is due, cuts each answer still to come;
+        a chat full of empty "Interrupted" bubbles would say nothing the user does not know. It stays in the
+        conversation and its history, like every message.
+        """
+        return self.role is Role.ASSISTANT and self.cut == INTERRUPTED and not self.text and not self.heard_ms
 
     @classmethod
     def of(cls, m: Message, index: int = -1) -> MessageView:

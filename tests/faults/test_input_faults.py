@@ -267,3 +267,27 @@ async def test_without_a_key_the_header_says_not_connected_and_what_to_do(
     await until(lambda: any("Not connected yet" in text for text in app.banner))  # said once it chose not to try
     assert app.status == "Not connected" and emulator.connections == []
     await app.close()
+
+
+async def test_twenty_messages_sent_in_a_row_show_twenty_messages_and_no_empty_answers(
+    fault_app: Launcher, emulator: Emulator
+) -> None:
+    """Each message sent while an answer is due cuts that answer; the chat shows what was said and what came of
+    it, not a column of empty "Interrupted" bubbles."""
+    from voicelive_desktop.ui.chat_view import Bubble
+
+    app = await fault_app()
+    for i in range(20):
+        app.type(f"message number {i}")
+        await asyncio.sleep(0.02)  # as fast as a user can press Enter
+    await until(lambda: app.controller.assistant.turn is TurnState.IDLE and bool(app.answers()), 30)
+    await until(lambda: app.answers()[-1].final and not app.answers()[-1].cut, 30)
+    await asyncio.sleep(0.2)  # the chat's render tick
+    users = [m.text for m in app.messages if m.role is Role.USER]
+    assert users == [f"message number {i}" for i in range(20)], "every message shows, in order"
+    shown = [b for b in app.window.chat.bubbles() if isinstance(b, Bubble)]
+    empty = [b.plain_text() for b in shown if b.message.role is Role.ASSISTANT and not b.message.text]
+    assert empty == [], f"answers shown with nothing in them: {empty}"
+    assert shown[-1].message.role is Role.ASSISTANT and shown[-1].plain_text(), "the last message is answered"
+    assert app.status.startswith("Connected to"), app.status
+    await app.close()

@@ -152,3 +152,23 @@ def test_a_divider_reused_by_the_next_switch_names_the_model_now_in_use(window: 
     window.show_message(_view("divider-1", Role.DIVIDER, "Now talking to gpt-4.1 (BYOM chat completion)", index=1))
     qtbot.waitUntil(lambda: "gpt-4.1" in _texts(window)[1], timeout=2000)
     assert len(window.chat.bubbles()) == 2 and "gpt-realtime" not in _texts(window)[1]
+
+
+def test_an_answer_cut_off_before_it_began_takes_no_room(window: MainWindow, qtbot: QtBot) -> None:
+    """Messages sent in a row cut the answers still to come: those that had shown nothing show nothing (no empty
+    "Interrupted" bubble each), while one cut after its first words, or heard in part, keeps its mark."""
+    window.show_message(_view("u1", Role.USER, "first", final=True))
+    window.show_message(_view("a1", Role.ASSISTANT, "", final=False))  # an answer was due: its bubble waits
+    window.show_message(_view("u2", Role.USER, "second", final=True))
+    qtbot.waitUntil(lambda: len(window.chat.bubbles()) == 3, timeout=1000)
+    window.show_message(_view("a1", Role.ASSISTANT, "", final=True, cut="Interrupted"))
+    window.show_message(_view("a2", Role.ASSISTANT, "", final=True, cut="Interrupted"))  # never shown before
+    window.show_message(_view("a3", Role.ASSISTANT, "", final=True, cut="Interrupted", heard_ms=300, heard_text=""))
+    window.show_message(_view("a4", Role.ASSISTANT, "Well,", final=True, cut="Interrupted", heard_text=""))
+    window.show_message(_view("a5", Role.ASSISTANT, "", final=True, cut="Connection lost"))
+    qtbot.waitUntil(lambda: len(window.chat.bubbles()) == 5, timeout=1000)
+    qtbot.wait(100)  # one more render tick: nothing else appears
+    texts = _texts(window)
+    assert texts[:2] == ["first", "second"]
+    assert [t.split("\u2702")[-1].strip() for t in texts[2:]] == ["Interrupted", "Interrupted", "Connection lost"]
+    assert texts[3].startswith("Well,")

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from ..voicelive.errors import INTERRUPTED
 from ..voicelive.events import (
     AppEvent,
     AssistantAudio,
@@ -176,7 +177,7 @@ class Conversation:
         if isinstance(event, AssistantInterrupted):
             message = self._assistant(event.item_id)
             message.heard_ms = event.heard_ms
-            message.cut = message.cut or "Interrupted"
+            message.cut = message.cut or INTERRUPTED
             return message
         if isinstance(event, ResponseFinished):
             return None  # the assistant decides how a response that ended early is described: see cut_answers

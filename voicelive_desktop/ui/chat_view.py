@@ -106,6 +106,8 @@ class ChatView(QScrollArea):
         self._column.addStretch(1)
         self.setWidget(inner)
         self._items: dict[str, Bubble | Divider] = {}
+        self._rows: dict[str, QWidget] = {}  # what each takes in the column (a bubble sits in a row of its own)
+        self._hidden: set[str] = set()  # the ids of the rows hidden
         self._order: list[Bubble | Divider] = []
         self._pending: dict[str, MessageView] = {}
         self._timer = QTimer(self)
@@ -134,8 +136,8 @@ class ChatView(QScrollArea):
             self._timer.start()
 
     def bubbles(self) -> list[Bubble | Divider]:
-        """Every item in the order shown."""
-        return list(self._order)
+        """Every item shown, in order (an answer cut before it began is not: see ``MessageView``)."""
+        return [item for item in self._order if item.message.id not in self._hidden]
 
     def replace_all(self, messages: tuple[MessageView, ...]) -> None:
         """Show another conversation: every bubble goes, ``messages`` come (the placeholder if none)."""
@@ -147,6 +149,8 @@ class ChatView(QScrollArea):
             if widget is not None and widget is not self.placeholder:
                 widget.deleteLater()
         self._items.clear()
+        self._rows.clear()
+        self._hidden.clear()
         self._order.clear()
         self._column.addStretch(1)
         self._column.addWidget(self.placeholder)
@@ -165,6 +169,7 @@ class ChatView(QScrollArea):
                 self._add(message)
             else:
                 item.refresh(message)
+                self._show_row(message)
 
     def _add(self, message: MessageView) -> None:
         if self.placeholder.isVisible() or not self._order:
@@ -174,6 +179,7 @@ class ChatView(QScrollArea):
         at = self._column.count() - len(self._order) + position  # the bubbles are the layout's last items
         if message.role is Role.DIVIDER:
             widget: Bubble | Divider = Divider(message)
+            row_widget: QWidget = widget
             self._column.insertWidget(at, widget)
         else:
             widget = Bubble(message)
@@ -187,9 +193,23 @@ class ChatView(QScrollArea):
             else:
                 row.addWidget(widget, 4)
                 row.addStretch(1)
+            row_widget = holder
             self._column.insertWidget(at, holder)
         self._items[message.id] = widget
+        self._rows[message.id] = row_widget
         self._order.insert(position, widget)
+        self._show_row(message)
+
+    def _show_row(self, message: MessageView) -> None:
+        """Hide the row of an answer cut off before it began (and show it again, should words come after all)."""
+        hide = message.cut_before_it_began
+        if hide == (message.id in self._hidden):
+            return
+        self._rows[message.id].setHidden(hide)
+        if hide:
+            self._hidden.add(message.id)
+        else:
+            self._hidden.discard(message.id)
 
     # ----------------------------------------------------------------- sticky bottom
     def _scrolled(self, value: int) -> None:

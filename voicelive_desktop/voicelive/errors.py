@@ -211,6 +211,10 @@ def for_warning(code: str | None, message: str) -> ErrorRaised:
     return ErrorRaised(ErrorCategory.WARNING, f"The service warns{suffix}: {SECRETS.scrub(message)}", code)
 
 
+INTERRUPTED = "Interrupted"
+"""Why an answer stopped early when the user cut it off (spoke, or sent something, while it was due)."""
+
+
 def describe_cut(status: str, reason: str, detail: str, retry_after_s: float | None = None) -> str:
     """Why an answer stopped early, in a few words for its chat bubble (empty for a completed answer).
 
@@ -224,7 +228,7 @@ def describe_cut(status: str, reason: str, detail: str, retry_after_s: float | N
     if status == "completed":
         return ""
     if status == "cancelled":
-        return "Interrupted"
+        return INTERRUPTED
     if "content_filter" in lowered:
         return "Stopped: content filter"
     if "max_output_tokens" in lowered:
