@@ -72,3 +72,35 @@ def _children_named(name: str) -> list[int]:
             if stat.split("(", 1)[1].rsplit(")", 1)[0] == name[:15] and stat.rsplit(")", 1)[1].split()[0] != "Z":
                 found.append(int(pid))
     return found
+
+
+async def test_the_recogniser_loads_once_as_the_emulator_starts_not_at_the_first_turn(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Loading pocketsphinx holds the GIL for half a second or more: every thread of the app stops. It happens
+    while the demo connects, not just after the user's first turn, and once for every emulator in the process."""
+    import pocketsphinx
+
+    from voicelive_desktop.emulator import Emulator, EmulatorOptions, speech
+
+    built: list[object] = []
+    real = pocketsphinx.Decoder
+
+    def counting(*args: object, **kwargs: object) -> object:
+        decoder = real(*args, **kwargs)
+        built.append(decoder)
+        return decoder
+
+    monkeypatch.setattr(pocketsphinx, "Decoder", counting)
+    monkeypatch.setattr(speech._Decoder, "decoder", None)  # as in a process that has loaded none yet
+    monkeypatch.setattr(speech._Decoder, "missing", False)
+    first, second = Emulator(EmulatorOptions()), Emulator(EmulatorOptions())
+    await first.start()
+    try:
+        await until(lambda: len(built) == 1, 30)  # no audio sent: loaded by the start alone
+        await second.start()
+        assert await second._recognizer.recognize(b"\0" * 4800) == "(0.1 s of audio)"  # silence: no words
+        assert len(built) == 1, "one decoder for the process"
+    finally:
+        await first.stop()
+        await second.stop()

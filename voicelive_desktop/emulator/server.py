@@ -144,6 +144,7 @@ class Emulator:
         self.links: dict[int, _SocketLink] = {}  # by index in ``connections``, while open
         self.peak_open = 0  # the most websockets open at once: each would be a billed session on Azure
         self.port = 0
+        self._warming: asyncio.Task[None] | None = None
 
     @property
     def endpoint(self) -> str:
@@ -168,10 +169,14 @@ class Emulator:
         site = web.SockSite(self._runner, sock)
         await site.start()
         self.port = sock.getsockname()[1]
+        self._warming = asyncio.create_task(self._recognizer.warm_up())  # see Recognizer: not at the first turn
         return self.endpoint
 
     async def stop(self) -> None:
         """Close every connection and stop serving."""
+        if self._warming is not None:
+            await asyncio.gather(self._warming, return_exceptions=True)  # a worker thread: it cannot be cut short
+            self._warming = None
         for ws in list(self._sockets):
             await ws.close(code=1001, message=b"server shutting down")
         if self._runner is not None:

@@ -33,33 +33,60 @@ def describe_duration(pcm16: bytes, rate: int = RATE) -> str:
     return f"({len(pcm16) / 2 / rate:.1f} s of audio)"
 
 
-class Recognizer:
-    """Offline speech recognition with pocketsphinx, loaded on first use in a worker thread."""
+class _Decoder:
+    """pocketsphinx's decoder, one per process, loaded once (or found missing once)."""
 
-    def __init__(self, *, enabled: bool = True) -> None:
-        self._lock = threading.Lock()
-        self._decoder: Any = None
-        self._unavailable = not enabled
+    lock = threading.Lock()  # held while loading, and while a recognition runs (a decoder is not thread-safe)
+    decoder: Any = None
+    missing = False
 
-    @property
-    def available(self) -> bool:
-        """False once loading failed (no pocketsphinx): transcripts then describe the audio instead."""
-        return not self._unavailable
-
-    def _load(self) -> Any:
-        if self._decoder is None and not self._unavailable:
+    @classmethod
+    def load(cls) -> Any:
+        """The decoder, loading it on the first call; None without pocketsphinx. Call with :attr:`lock` held."""
+        if cls.decoder is None and not cls.missing:
             try:
                 from pocketsphinx import Decoder
 
-                self._decoder = Decoder(samprate=16000, loglevel="FATAL")
+                cls.decoder = Decoder(samprate=16000, loglevel="FATAL")
             except Exception as exc:  # not installed, or its model missing (AttributeError in a broken bundle)
                 log.info("pocketsphinx unavailable (%r); transcripts will describe the audio", exc)
-                self._unavailable = True
-        return self._decoder
+                cls.missing = True
+        return cls.decoder
+
+
+class Recognizer:
+    """Offline speech recognition with pocketsphinx, in a worker thread.
+
+    Loading the decoder holds the GIL for half a second or more (pocketsphinx reads its model without letting go
+    of it): every thread of the process stops meanwhile, the app's window and asyncio loop with the emulator's.
+    :meth:`warm_up` loads it when the emulator starts, so that this happens while the app connects rather than
+    just after the user's first turn; and one decoder serves every emulator in the process.
+    """
+
+    def __init__(self, *, enabled: bool = True) -> None:
+        self._enabled = enabled
+
+    @property
+    def available(self) -> bool:
+        """False when disabled, or once loading failed (no pocketsphinx): transcripts then describe the audio."""
+        return self._enabled and not _Decoder.missing
+
+    def _load(self) -> Any:
+        if not self._enabled:
+            return None
+        with _Decoder.lock:
+            return _Decoder.load()
+
+    async def warm_up(self) -> None:
+        """Load the decoder now (in a worker thread), if it is enabled and not loaded yet."""
+        if self._enabled and _Decoder.decoder is None and not _Decoder.missing:
+            await asyncio.to_thread(self._load)
 
     def _recognize_sync(self, pcm16: bytes, rate: int) -> str:
-        with self._lock:
-            decoder = self._load()
+        if not self._enabled:
+            return describe_duration(pcm16, rate)
+        with _Decoder.lock:
+            decoder = _Decoder.load()
             if decoder is None:
                 return describe_duration(pcm16, rate)
             audio = np.frombuffer(pcm16, dtype=np.int16)
