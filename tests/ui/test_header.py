@@ -73,6 +73,13 @@ def test_a_name_being_typed_survives_a_refresh_of_the_list(qtbot: QtBot) -> None
     line.setFocus()
     qtbot.waitUntil(line.hasFocus)
     line.selectAll()
+    qtbot.keyClicks(line, "gpt-r")  # the start of a listed name: completed, the rest selected
+    assert (line.text(), line.selectedText()) == ("gpt-realtime", "ealtime")
+    header.set_choices(Mode.BYOM_REALTIME, "my-ptu", ("my-ptu", "gpt-realtime"))
+    assert (line.text(), line.selectedText()) == ("gpt-realtime", "ealtime"), "the completion is kept as it was"
+    qtbot.keyClick(line, Qt.Key.Key_Backspace)  # drops the completion, as before the refresh
+    assert line.text() == "gpt-r"
+    line.selectAll()
     qtbot.keyClicks(line, "gpt-4o-mi")
     header.set_choices(Mode.BYOM_REALTIME, "my-ptu", ("my-ptu", "gpt-realtime", "other"))
     assert header.deployment.currentText() == "gpt-4o-mi"

@@ -111,6 +111,8 @@ class Header(QWidget):
         line = self.deployment.lineEdit()
         assert line is not None  # editable
         line.returnPressed.connect(self._deployment_picked)
+        self._typed = False  # the field was edited by the user since the app last set it (see set_choices)
+        line.textEdited.connect(self._edited)
         self.connect_button.clicked.connect(self._connect_toggled)
         self.azure_button.clicked.connect(self.azure_requested)
         self.retry_button.clicked.connect(self.retry_clicked)
@@ -119,23 +121,29 @@ class Header(QWidget):
     def set_choices(self, mode: Mode, deployment: str, deployments: tuple[str, ...]) -> None:
         """Show the current mode and deployment, with the deployment names remembered for that mode.
 
-        A name being typed in the field (it has the focus, and was edited since it was last set or entered)
-        stays as it is, cursor included: this is called whenever the connection settles, not only when the
-        user chose.
+        A name being typed in the field (edited since it was last set or entered, and the field still the
+        window's focus, even with another app in front) stays as it is, with its cursor and selection (a name
+        completed from the list is selected past what was typed): this is called whenever the connection
+        settles, not only when the user chose.
         """
         self._updating = True
         self._last_pick = (mode, deployment)
         self.mode.setCurrentIndex(self.mode.findData(mode))
         line = self.deployment.lineEdit()
-        typing = line is not None and line.hasFocus() and line.isModified()
-        typed, cursor = (line.text(), line.cursorPosition()) if line is not None else ("", 0)
+        assert line is not None  # editable
+        typing = self._typed and self.window().focusWidget() in (line, self.deployment)  # the box or its field
+        typed, cursor, start, selected = line.text(), line.cursorPosition(), line.selectionStart(), line.selectedText()
         self.deployment.clear()
         self.deployment.addItems(list(deployments))
         self.deployment.setCurrentText(deployment)
-        if typing and line is not None:
+        if typing:
             line.setText(typed)
-            line.setCursorPosition(cursor)
-            line.setModified(True)
+            if selected:
+                line.setSelection(start, len(selected))
+            else:
+                line.setCursorPosition(cursor)
+        else:
+            self._typed = False
         self._updating = False
 
     def set_demo(self, demo: bool) -> None:
@@ -164,6 +172,9 @@ class Header(QWidget):
         left = None if self._retry_at is None else self._retry_at - time.monotonic()
         self.state.setText(describe(self._event, left))
 
+    def _edited(self, _text: str) -> None:
+        self._typed = True
+
     def _mode_picked(self, index: int) -> None:
         if self._updating:
             return
@@ -175,9 +186,7 @@ class Header(QWidget):
         if self._updating or choice == self._last_pick:  # Enter in an editable combo box is reported twice
             return
         self._last_pick = choice
-        line = self.deployment.lineEdit()
-        if line is not None:
-            line.setModified(False)  # entered: what the app shows next replaces it
+        self._typed = False  # entered: what the app shows next replaces it
         self.target_chosen.emit(*choice)
 
     def _connect_toggled(self) -> None:
