@@ -174,14 +174,14 @@ class Emulator:
 
     async def stop(self) -> None:
         """Close every connection and stop serving."""
-        if self._warming is not None:
-            await asyncio.gather(self._warming, return_exceptions=True)  # a worker thread: it cannot be cut short
-            self._warming = None
         for ws in list(self._sockets):
             await ws.close(code=1001, message=b"server shutting down")
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        if self._warming is not None:
+            await asyncio.gather(self._warming, return_exceptions=True)  # a worker thread: it cannot be cut short
+            self._warming = None
 
     @property
     def open_sockets(self) -> int:
