@@ -86,6 +86,8 @@ def paint_and_report(window, *args, **kwargs):
     paint_now(window, *args, **kwargs)
     for side in (16, 32, 64, 256):  # what a dock or task bar asks the window's icon for
         assert not window.windowIcon().pixmap(side, side).isNull()
+    from voicelive_desktop.ui.tray import state_icon  # (offscreen there is no tray: its icons are drawn here)
+    assert not state_icon("listening").pixmap(22, 22).isNull()
     maps = open("/proc/self/maps").read()
     print("QtSvg loaded" if "libQt6Svg" in maps else "no QtSvg", flush=True)
     os._exit(0)

@@ -172,3 +172,10 @@ def test_an_answer_cut_off_before_it_began_takes_no_room(window: MainWindow, qtb
     assert texts[:2] == ["first", "second"]
     assert [t.split("\u2702")[-1].strip() for t in texts[2:]] == ["Interrupted", "Interrupted", "Connection lost"]
     assert texts[3].startswith("Well,")
+    drawn = {b.message.id: b.isVisibleTo(window) for b in window.chat.findChildren(Bubble)}
+    assert drawn == {"u1": True, "u2": True, "a1": False, "a2": False, "a3": True, "a4": True, "a5": True}
+    spacing = window.chat.widget().layout().spacing()
+    bottoms = [b.mapTo(window.chat.widget(), b.rect().bottomLeft()).y() for b in window.chat.bubbles()]
+    tops = [b.mapTo(window.chat.widget(), b.rect().topLeft()).y() for b in window.chat.bubbles()]
+    gaps = [top - bottom for bottom, top in zip(bottoms, tops[1:], strict=False)]
+    assert max(gaps) <= spacing + 1, f"a hidden answer still takes room: gaps {gaps}"
