@@ -1,4 +1,4 @@
-"""Time from launching the app to its window's first paint, and to connected (demo mode).
+"""Time from launching the app to its window's first paint (demo mode).
 
     .venv/bin/python -m benchmarks.startup --runs 7
 

@@ -208,7 +208,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .ui import theme
 
     existing = QApplication.instance()
-    app = existing if isinstance(existing, QApplication) else QApplication([*sys.argv[:1], *theme.qt_arguments()])
+    program = sys.argv[:1] or ["voicelive-desktop"]  # (Qt reads the first argument as the program's name)
+    app = existing if isinstance(existing, QApplication) else QApplication([*program, *theme.qt_arguments()])
     app.setApplicationName("Voice Live")
     app.setOrganizationName("voicelive-desktop")
     app.setDesktopFileName("voicelive-desktop")  # docks and Wayland match the window to the menu entry

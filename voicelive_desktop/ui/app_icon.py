@@ -1,9 +1,10 @@
 """The app's icon, drawn with QPainter: the shapes of resources/voicelive-desktop.svg, without Qt's SVG module.
 
-Showing the SVG as the window icon loads QtSvg and its icon-engine plugin, about 1.6 MiB of resident memory for
-one small picture. The icon is four shapes on a 128 x 128 grid, so the window and the tray draw it here. The SVG
-stays the icon a desktop installs (hicolor, scalable): the two must look the same, which tests/ui/test_app_icon.py
-checks pixel by pixel.
+Showing the SVG as the window icon loads QtSvg and its icon-engine plugin: 1.6 MiB more resident memory than a
+drawn icon in an empty window (the app's figure after its turns in ``benchmarks.compare`` fell by 1.0 MiB). The
+icon is four shapes on a 128 x 128 grid, so the window and the tray draw it here. The SVG stays the icon a
+desktop installs (hicolor, scalable): the two must look the same, which tests/ui/test_app_icon.py checks pixel by
+pixel.
 """
 
 from __future__ import annotations
