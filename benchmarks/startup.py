@@ -30,51 +30,27 @@ PAINT = re.compile(r"first paint after (\d+) ms in main\(\), (\d+) ms after laun
 FLOOR_PAINT = re.compile(r"first paint after (\d+) ms after launch")
 
 
+def _launch_ms(argv: list[str], pattern: re.Pattern[str], group: int) -> float:
+    """Run ``argv`` offscreen with the launch instant in VOICELIVE_LAUNCHED_AT; the milliseconds its output's
+    ``pattern`` reports (``group``), from standard error or output."""
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "VOICELIVE_LAUNCHED_AT": repr(time.time())}
+    out = subprocess.run(argv, env=env, cwd=ROOT, capture_output=True, text=True, timeout=60, check=True)
+    match = pattern.search(out.stderr) or pattern.search(out.stdout)
+    if match is None:
+        raise RuntimeError(f"no first-paint line from {argv}:\n{out.stdout[-1000:]}{out.stderr[-2000:]}")
+    return float(match.group(group))
+
+
 def one_run(settings: Path) -> float:
     """Milliseconds from launch to first paint, for one fresh process."""
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "VOICELIVE_LAUNCHED_AT": repr(time.time())}
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "voicelive_desktop",
-            "--demo",
-            "--quit-after",
-            "1.5",
-            "--settings",
-            str(settings),
-            "--history",
-            str(settings.with_name("history.sqlite3")),
-        ],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    match = PAINT.search(out.stderr)
-    if match is None:
-        raise RuntimeError(f"no first-paint line in the app's log:\n{out.stderr[-2000:]}")
-    return float(match.group(2))
+    history = settings.with_name("history.sqlite3")
+    app = ["-m", "voicelive_desktop", "--demo", "--quit-after", "1.5", "--settings", str(settings)]
+    return _launch_ms([sys.executable, *app, "--history", str(history)], PAINT, 2)
 
 
 def floor_run() -> float:
     """Milliseconds from launch to first paint for an empty PySide6 window, in a fresh process."""
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "VOICELIVE_LAUNCHED_AT": repr(time.time())}
-    out = subprocess.run(
-        [sys.executable, "-m", "benchmarks.qt_window", "--first-paint"],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    match = FLOOR_PAINT.search(out.stdout)
-    if match is None:
-        raise RuntimeError(f"no first-paint line from the empty window:\n{out.stdout[-1000:]}{out.stderr[-1000:]}")
-    return float(match.group(1))
+    return _launch_ms([sys.executable, "-m", "benchmarks.qt_window", "--first-paint"], FLOOR_PAINT, 1)
 
 
 def main() -> None:

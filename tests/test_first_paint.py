@@ -10,41 +10,13 @@ and stops there.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.paint_probe import at_first_paint
+
 PROBE = """
-import json, os, sys
-from voicelive_desktop import app
-
-paint_now = app._paint_now
-
-def paint_and_report(window, *args, **kwargs):
-    paint_now(window, *args, **kwargs)
-    print(json.dumps(sorted(sys.modules)), flush=True)
-    os._exit(0)
-
-app._paint_now = paint_and_report
-app.main(["--settings", sys.argv[1]])
-"""
-STYLE_PROBE = """
-import os, sys
-from PySide6.QtWidgets import QApplication
-from voicelive_desktop import app
-
-paint_now = app._paint_now
-
-def paint_and_report(window, *args, **kwargs):
-    paint_now(window, *args, **kwargs)
-    QApplication.instance().setStyleSheet("")  # the style under the app's style sheet
-    print(QApplication.style().name(), flush=True)
-    os._exit(0)
-
-app._paint_now = paint_and_report
-app.main(["--settings", sys.argv[1]])
+import json
+print(json.dumps(sorted(sys.modules)))
 """
 NOT_BEFORE_PAINT = (
     "azure",
@@ -70,18 +42,7 @@ NOT_BEFORE_PAINT = (
 
 
 def test_only_qt_and_the_window_are_imported_before_the_first_paint(tmp_path: Path) -> None:
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
-    result = subprocess.run(
-        [sys.executable, "-c", PROBE, str(tmp_path / "settings.toml")],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    loaded = json.loads(result.stdout.strip().splitlines()[-1])
+    loaded = json.loads(at_first_paint(PROBE, tmp_path / "settings.toml"))
     assert "voicelive_desktop.ui.main_window" in loaded and "PySide6.QtWidgets" in loaded
     early = [m for m in loaded if any(m == name or m.startswith(name + ".") for name in NOT_BEFORE_PAINT)]
     assert early == [], f"imported before the first paint: {early}"
@@ -90,15 +51,9 @@ def test_only_qt_and_the_window_are_imported_before_the_first_paint(tmp_path: Pa
 def test_the_window_paints_in_the_apps_own_style_whatever_the_desktop_asks(tmp_path: Path) -> None:
     """The palette and style sheet are made for Fusion: a desktop's own style (Breeze, Windows...) must not show
     through, even when the environment asks Qt for it."""
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "QT_STYLE_OVERRIDE": "Windows"}
-    result = subprocess.run(
-        [sys.executable, "-c", STYLE_PROBE, str(tmp_path / "settings.toml")],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip().splitlines()[-1] == "fusion"
+    report = """
+    from PySide6.QtWidgets import QApplication
+    QApplication.instance().setStyleSheet("")  # the style under the app's style sheet
+    print(QApplication.style().name())
+    """
+    assert at_first_paint(report, tmp_path / "settings.toml", QT_STYLE_OVERRIDE="Windows") == "fusion"

@@ -2,34 +2,26 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 from importlib import resources
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QByteArray, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage, QPainter
-from PySide6.QtSvg import QSvgRenderer
 from pytestqt.qtbot import QtBot
 
+from tests.paint_probe import at_first_paint
+from voicelive_desktop.desktop.desktop_entry import render_png
 from voicelive_desktop.ui import app_icon
-
-ROOT = Path(__file__).resolve().parent.parent.parent
 
 
 def _svg_image(size: int, background: str = app_icon.APP_BLUE) -> QImage:
+    """The SVG as a desktop gets it: drawn by QtSvg (as the desktop entry's PNGs are), in ``background``."""
     svg = resources.files("voicelive_desktop.resources").joinpath("voicelive-desktop.svg").read_text()
-    renderer = QSvgRenderer(QByteArray(svg.replace(app_icon.APP_BLUE, background).encode()))
-    assert renderer.isValid()
-    image = QImage(size, size, QImage.Format.Format_ARGB32_Premultiplied)
-    image.fill(Qt.GlobalColor.transparent)
-    painter = QPainter(image)
-    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-    renderer.render(painter)
-    painter.end()
-    return image
+    png = render_png(svg.replace(app_icon.APP_BLUE, background).encode(), size)
+    assert png is not None
+    return QImage.fromData(png, "PNG")
 
 
 def _differences(a: QImage, b: QImage) -> tuple[float, int, int]:
@@ -76,37 +68,15 @@ def test_a_shape_out_of_place_would_show(qtbot: QtBot) -> None:
 
 
 PROBE = """
-import os, sys
-from PySide6.QtWidgets import QApplication
-from voicelive_desktop import app
-
-paint_now = app._paint_now
-
-def paint_and_report(window, *args, **kwargs):
-    paint_now(window, *args, **kwargs)
-    for side in (16, 32, 64, 256):  # what a dock or task bar asks the window's icon for
-        assert not window.windowIcon().pixmap(side, side).isNull()
-    from voicelive_desktop.ui.tray import state_icon  # (offscreen there is no tray: its icons are drawn here)
-    assert not state_icon("listening").pixmap(22, 22).isNull()
-    maps = open("/proc/self/maps").read()
-    print("QtSvg loaded" if "libQt6Svg" in maps else "no QtSvg", flush=True)
-    os._exit(0)
-
-app._paint_now = paint_and_report
-app.main(["--settings", sys.argv[1]])
+for side in (16, 32, 64, 256):  # what a dock or task bar asks the window's icon for
+    assert not window.windowIcon().pixmap(side, side).isNull()
+from voicelive_desktop.ui.tray import state_icon  # (offscreen there is no tray: its icons are drawn here)
+assert not state_icon("listening").pixmap(22, 22).isNull()
+maps = open("/proc/self/maps").read()
+print("QtSvg loaded" if "libQt6Svg" in maps else "no QtSvg")
 """
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/maps")
 def test_the_window_shows_its_icon_without_loading_qtsvg(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-c", PROBE, str(tmp_path / "settings.toml")],
-        cwd=ROOT,
-        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip().splitlines()[-1] == "no QtSvg"
+    assert at_first_paint(PROBE, tmp_path / "settings.toml") == "no QtSvg"
