@@ -96,6 +96,13 @@ def test_a_name_being_typed_survives_a_refresh_of_the_list(qtbot: QtBot) -> None
     assert header.deployment.currentText() == "gpt-4o-mini"
     header.set_choices(Mode.BYOM_REALTIME, "my-ptu", ("my-ptu", "gpt-4o-mini"))  # switched back from the tray
     assert header.deployment.currentText() == "my-ptu", "an entered name is not kept over a later choice"
+    line.selectAll()
+    qtbot.keyClicks(line, "my-ptuu")
+    qtbot.keyClick(line, Qt.Key.Key_Backspace)
+    qtbot.keyClick(line, Qt.Key.Key_Return)  # the name in use, entered: nothing to switch to
+    header.set_choices(Mode.BYOM_REALTIME, "other", ("other", "my-ptu"))  # switched from the tray
+    assert header.deployment.currentText() == "other", "a name entered is not kept over a later choice"
+    assert len(picked) == 1
     line.clearFocus()
     header.set_choices(Mode.BYOM_REALTIME, "gpt-4o-mini", ("gpt-4o-mini", "my-ptu"))
     assert header.deployment.currentText() == "gpt-4o-mini"

@@ -182,11 +182,13 @@ class Header(QWidget):
         self.target_chosen.emit(mode, None)
 
     def _deployment_picked(self, *_args: object) -> None:
+        if self._updating:
+            return
+        self._typed = False  # entered (or picked): what the app shows next replaces it
         choice = (self.mode.currentData(), self.deployment.currentText())
-        if self._updating or choice == self._last_pick:  # Enter in an editable combo box is reported twice
+        if choice == self._last_pick:  # Enter in an editable combo box is reported twice
             return
         self._last_pick = choice
-        self._typed = False  # entered: what the app shows next replaces it
         self.target_chosen.emit(*choice)
 
     def _connect_toggled(self) -> None:
