@@ -403,13 +403,15 @@ def _thread_medians(windows: list[dict[str, dict[str, float]]]) -> dict[str, dic
     return dict(sorted(out.items(), key=lambda kv: -kv[1]["cpu_percent"]))
 
 
-def _above_floor(streaming: dict[str, Any], floor: dict[str, Any]) -> dict[str, Any] | None:
-    """The app's held-key CPU less what an empty Qt window pays for the held key (medians), against the baseline."""
-    app, qt, baseline = streaming["app"], floor["app"], streaming["baseline"]
+def _above_floor(figure: dict[str, Any], floor: dict[str, Any]) -> dict[str, Any] | None:
+    """The app's figure less an empty Qt window's (medians): its own share; against the baseline where it has one."""
+    app, qt, baseline = figure["app"], floor["app"], figure["baseline"]
     if not app or not qt:
         return None
     above = round(float(app["median"]) - float(qt["median"]), 3)
-    ratio = round(above / float(baseline["median"]), 3) if baseline and baseline.get("median") else None
+    if baseline is None:
+        return {"median": above, "how": "app median - empty Qt window median: the app's own share"}
+    ratio = round(above / float(baseline["median"]), 3) if baseline.get("median") else None
     return {"median": above, "ratio_median": ratio, "how": "app median - empty Qt window median; / baseline median"}
 
 
@@ -517,18 +519,11 @@ def _versions() -> dict[str, str | None]:
 
 def _startup(runs: int) -> tuple[list[float], list[float]]:
     """The app's launch to first paint, and an empty PySide6 window's (the floor), alternating, ``runs`` each."""
-    from .startup import floor_run, one_run
+    from .startup import alternating
 
     settings = Path(tempfile.mkdtemp(prefix="vl-bench-startup-")) / "settings.toml"
     try:
-        one_run(settings)  # warm the file cache, as startup.py does
-        floor_run()
-        paints: list[float] = []
-        floors: list[float] = []
-        for _ in range(runs):
-            paints.append(one_run(settings))
-            floors.append(floor_run())
-        return paints, floors
+        return alternating(settings, runs)
     finally:
         shutil.rmtree(settings.parent, ignore_errors=True)
 
@@ -660,12 +655,9 @@ def main() -> None:
     figures["cpu_streaming_percent"]["app_above_its_qt_floor"] = _above_floor(
         figures["cpu_streaming_percent"], figures["cpu_held_key_qt_floor_percent"]
     )
-    paint, paint_floor = figures["launch_to_first_paint_ms"]["app"], figures["launch_to_first_paint_qt_floor_ms"]["app"]
-    if paint and paint_floor:
-        figures["launch_to_first_paint_ms"]["app_above_its_qt_floor"] = {
-            "median": round(float(paint["median"]) - float(paint_floor["median"]), 1),
-            "how": "app median - empty Qt window median: the app's own share of the time to its first paint",
-        }
+    figures["launch_to_first_paint_ms"]["app_above_its_qt_floor"] = _above_floor(
+        figures["launch_to_first_paint_ms"], figures["launch_to_first_paint_qt_floor_ms"]
+    )
     figures["mic_to_wire_ms"]["markers"] = {name: samples[name].get("markers", []) for name in samples}
     report["figures"] = figures
     report["threads"] = {

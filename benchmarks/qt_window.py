@@ -48,17 +48,14 @@ class _FirstPaint(QWidget):
 def main() -> None:
     """Show the window until stdin closes (or, with ``--first-paint``, until it has painted once)."""
     app = QApplication(sys.argv[:1])
-    if "--first-paint" in sys.argv[1:]:
-        window: QWidget = _FirstPaint(float(os.environ["VOICELIVE_LAUNCHED_AT"]))
-        window.setWindowTitle(TITLE)
-        window.resize(400, 300)
-        window.show()
-        app.exec()
-        return
-    window = QWidget()
+    first_paint = "--first-paint" in sys.argv[1:]
+    window = _FirstPaint(float(os.environ["VOICELIVE_LAUNCHED_AT"])) if first_paint else QWidget()
     window.setWindowTitle(TITLE)
     window.resize(400, 300)
     window.show()
+    if first_paint:
+        app.exec()
+        return
 
     def wait_for_stdin() -> None:
         sys.stdin.read()

@@ -53,6 +53,19 @@ def floor_run() -> float:
     return _launch_ms([sys.executable, "-m", "benchmarks.qt_window", "--first-paint"], FLOOR_PAINT, 1)
 
 
+def alternating(settings: Path, runs: int) -> tuple[list[float], list[float]]:
+    """``runs`` launches of the app and of the empty window each, alternating so that a busy moment weighs on both
+    alike, after one of each that warms the file cache (not counted)."""
+    one_run(settings)
+    floor_run()
+    paints: list[float] = []
+    floors: list[float] = []
+    for _ in range(runs):
+        paints.append(one_run(settings))
+        floors.append(floor_run())
+    return paints, floors
+
+
 def main() -> None:
     """Run, print and write the figures."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -60,12 +73,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "startup.json")
     args = parser.parse_args()
     settings = Path(tempfile.mkdtemp()) / "settings.toml"
-    one_run(settings)  # warm the file cache; not counted
-    floor_run()  # the same for the floor
-    runs, floors = [], []
-    for _ in range(args.runs):  # alternating, so that a busy moment weighs on both alike
-        runs.append(one_run(settings))
-        floors.append(floor_run())
+    runs, floors = alternating(settings, args.runs)
     report = {
         "benchmark": "startup",
         "what": "launch of `python -m voicelive_desktop --demo` to the main window's first paint (offscreen)",
