@@ -106,7 +106,6 @@ class ChatView(QScrollArea):
         self._column.addStretch(1)
         self.setWidget(inner)
         self._items: dict[str, Bubble | Divider] = {}
-        self._rows: dict[str, QWidget] = {}  # what each takes in the column (a bubble sits in a row of its own)
         self._hidden: set[str] = set()  # the ids of the rows hidden
         self._order: list[Bubble | Divider] = []
         self._pending: dict[str, MessageView] = {}
@@ -149,7 +148,6 @@ class ChatView(QScrollArea):
             if widget is not None and widget is not self.placeholder:
                 widget.deleteLater()
         self._items.clear()
-        self._rows.clear()
         self._hidden.clear()
         self._order.clear()
         self._column.addStretch(1)
@@ -179,7 +177,6 @@ class ChatView(QScrollArea):
         at = self._column.count() - len(self._order) + position  # the bubbles are the layout's last items
         if message.role is Role.DIVIDER:
             widget: Bubble | Divider = Divider(message)
-            row_widget: QWidget = widget
             self._column.insertWidget(at, widget)
         else:
             widget = Bubble(message)
@@ -193,10 +190,8 @@ class ChatView(QScrollArea):
             else:
                 row.addWidget(widget, 4)
                 row.addStretch(1)
-            row_widget = holder
             self._column.insertWidget(at, holder)
         self._items[message.id] = widget
-        self._rows[message.id] = row_widget
         self._order.insert(position, widget)
         self._show_row(message)
 
@@ -205,7 +200,10 @@ class ChatView(QScrollArea):
         hide = message.cut_before_it_began
         if hide == (message.id in self._hidden):
             return
-        self._rows[message.id].setHidden(hide)
+        item = self._items[message.id]
+        row = item if isinstance(item, Divider) else item.parentWidget()  # a bubble sits in a row of its own
+        assert row is not None
+        row.setHidden(hide)
         if hide:
             self._hidden.add(message.id)
         else:
