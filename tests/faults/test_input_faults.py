@@ -282,7 +282,13 @@ async def test_twenty_messages_sent_in_a_row_show_twenty_messages_and_no_empty_a
         await asyncio.sleep(0.02)  # as fast as a user can press Enter
     await until(lambda: app.controller.assistant.turn is TurnState.IDLE and bool(app.answers()), 30)
     await until(lambda: app.answers()[-1].final and not app.answers()[-1].cut, 30)
-    await asyncio.sleep(0.2)  # the chat's render tick
+    last = app.answers()[-1]
+
+    def rendered() -> bool:  # the chat shows updates on its next render tick, in the order they came
+        shown = app.window.chat.bubbles()
+        return bool(shown) and shown[-1].message.id == last.id and shown[-1].message.final
+
+    await until(rendered, 5)
     users = [m.text for m in app.messages if m.role is Role.USER]
     assert users == [f"message number {i}" for i in range(20)], "every message shows, in order"
     shown = [b for b in app.window.chat.bubbles() if isinstance(b, Bubble)]
